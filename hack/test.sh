@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Every quality gate of matih.helm, in one run: hack/test.sh [gate ...] (default: all gates).
+# Expects hack/bootstrap.sh to have run (make does that).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+export PATH="$VENV/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH
+TREE=$(hack/collection-tree.sh) || exit 1
+ANSIBLE_COLLECTIONS_PATH="$(dirname "$(dirname "$(dirname "$TREE")")"):$ROOT/.cache/collections"
+export ANSIBLE_LOCAL_TEMP=$ROOT/.cache/ansible-tmp ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+JOBS=${MATIH_TEST_JOBS:-$(nproc)}
+
+gate_sanity()   { hack/ansible-test.sh sanity; }
+gate_units()    { hack/ansible-test.sh units --num-workers "$JOBS"; }
+gate_changelog() { antsibull-changelog lint; }
+gate_lint()     { ansible-lint --profile production --offline; }
+gate_testbed()  { python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/testbed; }
+gate_integration() { python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/integration; }
+gate_molecule() {
+  local scenario status=0
+  for scenario in extensions/molecule/*/molecule.yml; do
+    [ -e "$scenario" ] || continue
+    scenario=$(basename "$(dirname "$scenario")")
+    (cd extensions && molecule test -s "$scenario") || status=1
+  done
+  return $status
+}
+gate_build() {
+  local out; out=$(mktemp -d)
+  ansible-galaxy collection build --force --output-path "$out" . >/dev/null &&
+    ansible-galaxy collection install --no-deps -p "$out/installed" "$out"/matih-helm-*.tar.gz >/dev/null &&
+    test -f "$out/installed/ansible_collections/matih/helm/MANIFEST.json" &&
+    ! tar -tzf "$out"/matih-helm-*.tar.gz | grep -E '(^|/)(\.venv|\.cache|tests/output|tests/testbed|\.ansible)/' &&
+    echo "build: $(basename "$out"/matih-helm-*.tar.gz) builds and installs cleanly"
+  local rc=$?; rm -rf "$out"; return $rc
+}
+
+ALL=(changelog build sanity units lint testbed integration molecule)
+gates=("$@"); [ ${#gates[@]} -gt 0 ] || gates=("${ALL[@]}")
+declare -a results
+failed=0
+start_all=$(date +%s)
+for gate in "${gates[@]}"; do
+  if ! declare -F "gate_$gate" >/dev/null; then echo "unknown gate: $gate (known: ${ALL[*]})" >&2; exit 2; fi
+  echo "==> $gate"
+  start=$(date +%s)
+  if "gate_$gate"; then outcome=ok; else outcome=FAILED; failed=$((failed + 1)); fi
+  results+=("$(printf '%-12s %-6s %4ss' "$gate" "$outcome" $(( $(date +%s) - start )))")
+done
+echo "==> summary ($(( $(date +%s) - start_all ))s)"
+printf '    %s\n' "${results[@]}"
+echo "$(( ${#gates[@]} - failed )) passed, $failed failed"
+[ "$failed" -eq 0 ]
