@@ -35,7 +35,7 @@ find_python() {
 }
 
 # pip warns once per package about the registry mirror's missing folders; that noise hides real errors
-pip_quiet() { "$VENV/bin/pip" --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
+pip_quiet() { "${VENV}/bin/pip" --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
@@ -48,6 +48,26 @@ if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$want" ]; then
   "$python" -m venv "$VENV"
   pip_quiet install --quiet -r requirements-dev.txt -c constraints-dev.txt
   echo "$want" > "$VENV/.stamp"
+fi
+
+# 1a. the oldest supported ansible-core (2.16) on Python 3.11, for units and sanity
+OLDEST_VENV=$ROOT/.venv-oldest
+want_oldest=$(stamp_of requirements-oldest.txt constraints-oldest.txt)
+if [ "$(cat "$OLDEST_VENV/.stamp" 2>/dev/null)" != "$want_oldest" ]; then
+  python311=$(command -v python3.11 || true)
+  if [ -z "$python311" ] && command -v pyenv >/dev/null 2>&1; then
+    version=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11\.' | sort -V | tail -n 1)
+    [ -n "$version" ] && python311="$(pyenv root)/versions/$version/bin/python3"
+  fi
+  if [ -n "$python311" ]; then
+    echo "bootstrap: creating $OLDEST_VENV with $("$python311" --version) for ansible-core 2.16"
+    rm -rf "$OLDEST_VENV"
+    "$python311" -m venv "$OLDEST_VENV"
+    VENV=$OLDEST_VENV pip_quiet install --quiet -r requirements-oldest.txt -c constraints-oldest.txt
+    echo "$want_oldest" > "$OLDEST_VENV/.stamp"
+  else
+    echo "bootstrap: no Python 3.11 found; the 'oldest' gate (ansible-core 2.16) will be skipped" >&2
+  fi
 fi
 
 # 1b. ansible-test bootstraps pip into its per-test venvs with a script it downloads; give it ours
@@ -63,6 +83,7 @@ PY
   cp hack/offline-get-pip.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 }
 install_get_pip "$VENV"
+[ -x "$OLDEST_VENV/bin/ansible-test" ] && install_get_pip "$OLDEST_VENV"
 
 # 1c. shellcheck, for ansible-test's shellcheck sanity test (best effort: needs root and apt)
 if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

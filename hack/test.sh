@@ -14,6 +14,11 @@ JOBS=${MATIH_TEST_JOBS:-$(nproc)}
 
 gate_sanity()   { hack/ansible-test.sh sanity; }
 gate_units()    { hack/ansible-test.sh units --num-workers "$JOBS"; }
+gate_oldest() {
+  if [ ! -x "$ROOT/.venv-oldest/bin/ansible-test" ]; then echo "oldest: skipped, no Python 3.11 venv (see bootstrap)"; return 0; fi
+  MATIH_VENV=$ROOT/.venv-oldest hack/ansible-test.sh units --num-workers "$JOBS" &&
+    MATIH_VENV=$ROOT/.venv-oldest hack/ansible-test.sh sanity
+}
 gate_changelog() { antsibull-changelog lint; }
 gate_lint()     { ansible-lint --profile production --offline; }
 gate_testbed()  { python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/testbed; }
@@ -37,7 +42,7 @@ gate_build() {
   local rc=$?; rm -rf "$out"; return $rc
 }
 
-ALL=(changelog build sanity units lint testbed integration molecule)
+ALL=(changelog build sanity units oldest lint testbed integration molecule)
 gates=("$@"); [ ${#gates[@]} -gt 0 ] || gates=("${ALL[@]}")
 declare -a results
 failed=0

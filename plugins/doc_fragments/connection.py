@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    # Names, aliases and environment fallbacks match kubernetes.core's Helm modules.
+    DOCUMENTATION = r"""
+options:
+  binary_path:
+    description:
+      - Path of the Helm binary to run.
+      - When not set, C(helm) is looked up on E(PATH) of the managed node.
+      - Helm 3 and Helm 4 are supported; the major version is detected once per task and the
+        flags are chosen to match it.
+    type: path
+  kubeconfig:
+    description:
+      - Kubeconfig to use, either as a path to a file on the managed node or as the kubeconfig
+        content itself (a dictionary).
+      - A dictionary is written to a private (mode 0600) temporary file that is removed when the
+        task ends; its tokens, passwords and keys are masked in the task output.
+      - When not set, the value of the E(K8S_AUTH_KUBECONFIG) environment variable is used, and
+        then Helm's own default (E(KUBECONFIG) or C(~/.kube/config)).
+    type: raw
+    aliases: [ kubeconfig_path ]
+  context:
+    description:
+      - Name of the kubeconfig context to use (Helm's C(--kube-context)).
+      - When not set, the value of the E(K8S_AUTH_CONTEXT) environment variable is used, and then
+        the kubeconfig's current context.
+    type: str
+    aliases: [ kube_context ]
+  host:
+    description:
+      - URL of the Kubernetes API server (Helm's C(--kube-apiserver)).
+      - When not set, the value of the E(K8S_AUTH_HOST) environment variable is used.
+    type: str
+  api_key:
+    description:
+      - Bearer token used to authenticate with the Kubernetes API.
+      - It is passed to Helm in the E(HELM_KUBETOKEN) environment variable, never on the command
+        line, and never appears in the task output.
+      - Helm sends the token only to an HTTPS API server.
+      - When not set, the value of the E(K8S_AUTH_API_KEY) environment variable is used.
+    type: str
+  ca_cert:
+    description:
+      - Path to the certificate authority file that signed the API server's certificate (Helm's
+        C(--kube-ca-file)). Provide the full chain.
+      - When not set, the value of the E(K8S_AUTH_SSL_CA_CERT) environment variable is used.
+    type: path
+    aliases: [ ssl_ca_cert ]
+  validate_certs:
+    description:
+      - Whether to verify the API server's TLS certificate.
+      - V(false) passes C(--kube-insecure-skip-tls-verify) to Helm; use it only on test clusters.
+      - When not set, the value of the E(K8S_AUTH_VERIFY_SSL) environment variable is used.
+    type: bool
+    default: true
+    aliases: [ verify_ssl ]
+requirements:
+  - Helm 3 or Helm 4 on the managed node.
+notes:
+  - Connection options can be set once for all modules of this collection with
+    C(module_defaults) and the C(group/matih.helm.helm) action group.
+"""

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Argument specs shared by every matih.helm module, and release/namespace name validation.
+
+Option names, aliases and K8S_AUTH_* fallbacks follow kubernetes.core's Helm modules, so the
+same ``module_defaults`` work for both collections.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Dict, List, Optional
+
+from ansible.module_utils.basic import env_fallback
+
+CONNECTION_ARGS = dict(
+    binary_path=dict(type="path"),
+    kubeconfig=dict(type="raw", aliases=["kubeconfig_path"], fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", aliases=["kube_context"], fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    validate_certs=dict(
+        type="bool", default=True, aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])
+    ),
+)
+
+RELEASE_ARGS = dict(
+    name=dict(type="str", required=True),
+    release_namespace=dict(type="str", required=True, aliases=["namespace"]),
+)
+
+# Helm's chartutil.ValidateReleaseName: a DNS-1123 subdomain, at most 53 characters because
+# Helm appends suffixes to build resource and storage names.
+RELEASE_NAME_MAX = 53
+NAMESPACE_MAX = 63
+_RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SHELL_METACHARACTERS = set(" \t\n;&|$`'\"\\<>(){}[]*?!#~=")
+
+
+def argument_spec(*extra_specs: Dict[str, Any]) -> Dict[str, Any]:
+    """Connection + release options merged with module-specific ones (deep copies, safe to edit)."""
+    spec = copy.deepcopy(CONNECTION_ARGS)
+    spec.update(copy.deepcopy(RELEASE_ARGS))
+    for extra in extra_specs:
+        spec.update(copy.deepcopy(extra))
+    return spec
+
+
+def release_name_problem(name: str) -> Optional[str]:
+    """Why ``name`` is not a valid Helm release name, or None when it is."""
+    problem = _common_problem("release name", name, RELEASE_NAME_MAX)
+    if problem or _RELEASE_NAME.match(name):
+        return problem
+    return (
+        "release name %r is invalid: Helm requires lowercase letters, digits, '-' and '.', "
+        "starting and ending with a letter or digit (for example 'my-app')" % name
+    )
+
+
+def namespace_problem(namespace: str) -> Optional[str]:
+    """Why ``namespace`` is not a valid Kubernetes namespace (DNS-1123 label), or None when it is."""
+    problem = _common_problem("namespace", namespace, NAMESPACE_MAX)
+    if problem or _NAMESPACE.match(namespace):
+        return problem
+    return (
+        "namespace %r is invalid: Kubernetes requires lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit (for example 'team-a')" % namespace
+    )
+
+
+def name_problems(name: Optional[str] = None, namespace: Optional[str] = None) -> List[str]:
+    """Every problem with a release name and namespace; empty when both are valid (or absent)."""
+    problems = []
+    if name is not None:
+        problems.append(release_name_problem(name))
+    if namespace is not None:
+        problems.append(namespace_problem(namespace))
+    return [problem for problem in problems if problem]
+
+
+def _common_problem(what: str, value: str, limit: int) -> Optional[str]:
+    if not value:
+        return "%s must not be empty" % what
+    if value.startswith("-"):
+        # Helm would read it as an option (e.g. '--kubeconfig=...'), so it never reaches Helm.
+        return "%s %r looks like a command-line option; use the plain name (for example 'my-app')" % (what, value)
+    bad = sorted(set(value) & _SHELL_METACHARACTERS)
+    if bad:
+        return "%s %r contains characters that are never valid here: %s" % (what, value, " ".join(repr(c) for c in bad))
+    if len(value) > limit:
+        return "%s %r is %d characters long; at most %d are allowed" % (what, value, len(value), limit)
+    if value != value.lower():
+        return "%s %r contains uppercase letters; Kubernetes names are lowercase (%r)" % (what, value, value.lower())
+    return None

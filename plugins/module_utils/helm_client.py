@@ -1,0 +1,346 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one place that runs Helm: binary lookup, version detection, flags per Helm major, errors.
+
+Commands are argv lists run through ``module.run_command`` (never a shell). The argv builders
+are pure functions of the Helm major version so they can be tested without Helm. Secrets never
+reach the command line: ``api_key`` travels in the ``HELM_KUBETOKEN`` environment variable
+(read by Helm 3 and 4 like ``--kube-token``) and an inline kubeconfig goes to a 0600 temporary
+file removed when the module exits. The argv Helm ran is therefore safe to return as ``command``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+HelmVersion = namedtuple("HelmVersion", ["major", "minor", "patch"])
+CommandResult = namedtuple("CommandResult", ["command", "rc", "stdout", "stderr"])
+
+SUPPORTED_MAJORS = (3, 4)
+MAX_WORKERS = 8
+# Helm's own default for `helm history` is the newest 256 revisions; ask for all of them.
+ALL_REVISIONS = 2 ** 31 - 1
+KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+# stderr patterns, first match wins. Helm 4 writes "kubernetes cluster unreachable" in lowercase.
+ERROR_KINDS = (
+    ("release_not_found", re.compile(r"release: not found", re.I)),
+    ("revision_not_found", re.compile(r"release has no -?\d+ version", re.I)),
+    ("operation_in_progress", re.compile(r"another operation \(install/upgrade/rollback\) is in progress", re.I)),
+    ("cluster_unreachable", re.compile(r"kubernetes cluster unreachable|connection refused|no such host", re.I)),
+    ("timeout", re.compile(r"context deadline exceeded|timed out waiting", re.I)),
+    ("access_denied", re.compile(r"\bforbidden\b|\bunauthorized\b|must be logged in", re.I)),
+)
+ERROR_HINTS = {
+    "release_not_found": "The release does not exist in this namespace",
+    "revision_not_found": "The revision is not in the release history (Helm may have pruned it: --history-max)",
+    "operation_in_progress": "Another Helm operation holds the release (a pending-* revision); a rollback is the way out",
+    "cluster_unreachable": "The Kubernetes API server could not be reached; check kubeconfig, context, host and network",
+    "timeout": "Helm timed out waiting for resources; raise timeout or check why the workloads are not ready",
+    "access_denied": "The Kubernetes API rejected the credentials or lacks the permissions",
+    "helm_failed": "Helm failed",
+}
+
+
+class HelmError(Exception):
+    """A Helm call that failed, classified by ``kind`` (a key of ERROR_HINTS, or a setup problem:
+    binary_not_found, not_helm, unsupported_version, invalid_kubeconfig, invalid_output)."""
+
+    def __init__(self, kind, message, rc=None, stdout="", stderr="", command=None):
+        super(HelmError, self).__init__(message)
+        self.kind = kind
+        self.message = message
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.command = command
+
+    def fail_kwargs(self) -> Dict[str, Any]:
+        """Keyword arguments for ``module.fail_json``."""
+        return dict(
+            msg=self.message, error_kind=self.kind, rc=self.rc, stdout=self.stdout, stderr=self.stderr,
+            command=self.command,
+        )
+
+
+def classify_error(stderr: str) -> str:
+    """The kind of a Helm failure, from its stderr."""
+    for kind, pattern in ERROR_KINDS:
+        if pattern.search(stderr or ""):
+            return kind
+    return "helm_failed"
+
+
+def error_from_result(result: CommandResult) -> HelmError:
+    kind = classify_error(result.stderr)
+    words = 2 if result.command[1:2] == ["get"] else 1
+    subcommand = " ".join(result.command[1:1 + words])
+    message = "%s (helm %s exited %s: %s)" % (
+        ERROR_HINTS[kind], subcommand, result.rc, _helm_error_line(result.stderr) or "no error message",
+    )
+    return HelmError(kind, message, result.rc, result.stdout, result.stderr, result.command)
+
+
+def _helm_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    return (errors or lines or [""])[-1]
+
+
+def parse_version(text: str) -> Optional[HelmVersion]:
+    match = _VERSION.match((text or "").strip())
+    return HelmVersion(*(int(part) for part in match.groups())) if match else None
+
+
+def version_string(version: HelmVersion) -> str:
+    return "%d.%d.%d" % version
+
+
+def connection_flags(params: Dict[str, Any], kubeconfig_path: Optional[str] = None) -> List[str]:
+    """Global flags for the connection options. ``api_key`` is deliberately absent (see environ)."""
+    flags = []
+    if kubeconfig_path:
+        flags += ["--kubeconfig", kubeconfig_path]
+    if params.get("context"):
+        flags += ["--kube-context", params["context"]]
+    if params.get("host"):
+        flags += ["--kube-apiserver", params["host"]]
+    if params.get("ca_cert"):
+        flags += ["--kube-ca-file", params["ca_cert"]]
+    if params.get("validate_certs") is False:
+        flags.append("--kube-insecure-skip-tls-verify")
+    return flags
+
+
+def connection_environ(params: Dict[str, Any]) -> Dict[str, str]:
+    """Environment for Helm: the bearer token stays off the command line (and out of ``ps``)."""
+    return {"HELM_KUBETOKEN": params["api_key"]} if params.get("api_key") else {}
+
+
+def kubeconfig_secrets(config: Any) -> List[str]:
+    """Credential values inside an inline kubeconfig, to be masked in every output."""
+    secrets = []
+    for user in (config or {}).get("users") or []:
+        details = (user or {}).get("user") or {}
+        secrets += [str(details[key]) for key in KUBECONFIG_SECRET_KEYS if details.get(key)]
+    return secrets
+
+
+def history_argv(name: str, namespace: str, max_revisions: Optional[int] = None) -> List[str]:
+    return ["history", name, "--namespace", namespace, "--output", "json",
+            "--max", str(max_revisions or ALL_REVISIONS)]
+
+
+def get_values_argv(name: str, namespace: str, revision: int, all_values: bool = False) -> List[str]:
+    argv = ["get", "values", name, "--namespace", namespace, "--revision", str(revision), "--output", "json"]
+    return argv + ["--all"] if all_values else argv
+
+
+def get_manifest_argv(name: str, namespace: str, revision: int) -> List[str]:
+    return ["get", "manifest", name, "--namespace", namespace, "--revision", str(revision)]
+
+
+def get_metadata_argv(name: str, namespace: str, revision: Optional[int] = None) -> List[str]:
+    argv = ["get", "metadata", name, "--namespace", namespace, "--output", "json"]
+    return argv + ["--revision", str(revision)] if revision else argv
+
+
+def rollback_argv(major, name, namespace, revision, wait=True, wait_for_jobs=False, timeout=None,
+                  cleanup_on_fail=False, force=False, no_hooks=False, history_max=None, dry_run=False):
+    """``helm rollback`` argv for Helm ``major`` (3 or 4; later majors are driven like 4)."""
+    if int(revision) < 1:
+        # Helm reads 0 as "the revision before the latest", which may well be a failed one.
+        raise ValueError("rollback revision must be >= 1, got %r" % (revision,))
+    helm3 = major < 4
+    argv = ["rollback", name, str(revision), "--namespace", namespace]
+    if wait:
+        # Helm 4's --wait takes a strategy; "watcher" is what a bare --wait means there.
+        argv.append("--wait" if helm3 else "--wait=watcher")
+    if wait and wait_for_jobs:
+        argv.append("--wait-for-jobs")
+    if timeout:
+        argv += ["--timeout", str(timeout)]
+    if cleanup_on_fail:
+        argv.append("--cleanup-on-fail")
+    if force:
+        argv.append("--force" if helm3 else "--force-replace")
+    if no_hooks:
+        argv.append("--no-hooks")
+    if history_max is not None:
+        argv += ["--history-max", str(history_max)]
+    if dry_run:
+        argv.append("--dry-run" if helm3 else "--dry-run=server")
+    return argv
+
+
+def list_argv(major: int, namespace: Optional[str] = None, name_filter: Optional[str] = None) -> List[str]:
+    """``helm list`` argv that returns every release in every status, without truncation.
+
+    Status flags are not used: Helm applies them to each stored revision before keeping the
+    newest per release, so ``--failed`` would report an old failed revision of a release that
+    is healthy today. Statuses are filtered on the true latest revision instead.
+    """
+    argv = ["list", "--output", "json", "--max", "0"]  # --max 0 means no limit
+    argv += ["--all-namespaces"] if namespace is None else ["--namespace", namespace]
+    if major < 4:
+        argv.append("--all")  # Helm 3 hides pending, superseded and uninstalled releases otherwise
+    if name_filter:
+        argv += ["--filter", name_filter]
+    return argv
+
+
+def status_matches(status: str, wanted: Optional[Iterable[str]]) -> bool:
+    """Whether a Helm status is among ``wanted`` ("pending" stands for any pending-* status)."""
+    if not wanted:
+        return True
+    wanted = set(wanted)
+    return status in wanted or ("pending" in wanted and status.startswith("pending-"))
+
+
+def run_concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> List[Any]:
+    """``function`` over ``items`` on a small thread pool, results in input order."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+class HelmClient(object):
+    """Runs Helm for one module invocation; the Helm version is read once and cached."""
+
+    def __init__(self, module):
+        self.module = module
+        self.binary = find_helm_binary(module)
+        kubeconfig_path = resolve_kubeconfig(module)
+        self._flags = connection_flags(module.params, kubeconfig_path)
+        self._environ = connection_environ(module.params)
+        self._version = None
+
+    def version(self) -> HelmVersion:
+        if self._version is None:
+            self._version = detect_version(self.module, self.binary)
+        return self._version
+
+    @property
+    def major(self) -> int:
+        return self.version().major
+
+    def run(self, args: List[str]) -> CommandResult:
+        """Run ``helm <args> <connection flags>``; raise HelmError when Helm fails."""
+        argv = [self.binary] + list(args) + self._flags
+        rc, stdout, stderr = self.module.run_command(argv, environ_update=self._environ)
+        result = CommandResult(argv, rc, stdout, stderr)
+        if rc != 0:
+            raise error_from_result(result)
+        return result
+
+    def run_json(self, args: List[str]) -> Any:
+        result = self.run(args)
+        try:
+            return json.loads(result.stdout)
+        except ValueError as exc:
+            raise HelmError("invalid_output", "Helm printed output that is not JSON: %s" % exc,
+                            result.rc, result.stdout, result.stderr, result.command)
+
+    def history(self, name: str, namespace: str, max=None) -> List[Dict[str, Any]]:  # pylint: disable=redefined-builtin
+        """Raw ``helm history`` entries, oldest first; HelmError(kind="release_not_found") if absent."""
+        return self.run_json(history_argv(name, namespace, max)) or []
+
+    def get_values(self, name: str, namespace: str, revision: int, all_values: bool = False) -> Dict[str, Any]:
+        # Helm prints "null" for a revision installed without user values.
+        return self.run_json(get_values_argv(name, namespace, revision, all_values)) or {}
+
+    def get_values_many(self, name: str, namespace: str, revisions: Sequence[int],
+                        all_values: bool = False) -> Dict[int, Dict[str, Any]]:
+        """Values of many revisions at once (one Helm call each, run concurrently)."""
+        revisions = list(revisions)
+        values = run_concurrently(lambda rev: self.get_values(name, namespace, rev, all_values), revisions)
+        return dict(zip(revisions, values))
+
+    def get_manifest(self, name: str, namespace: str, revision: int) -> str:
+        return self.run(get_manifest_argv(name, namespace, revision)).stdout
+
+    def get_metadata(self, name: str, namespace: str, revision: Optional[int] = None) -> Dict[str, Any]:
+        return self.run_json(get_metadata_argv(name, namespace, revision))
+
+    def rollback(self, name, namespace, revision, wait=True, wait_for_jobs=False, timeout=None,
+                 cleanup_on_fail=False, force=False, no_hooks=False, history_max=None,
+                 dry_run=False) -> CommandResult:
+        return self.run(rollback_argv(
+            self.major, name, namespace, revision, wait=wait, wait_for_jobs=wait_for_jobs, timeout=timeout,
+            cleanup_on_fail=cleanup_on_fail, force=force, no_hooks=no_hooks, history_max=history_max,
+            dry_run=dry_run,
+        ))
+
+    def list_releases(self, namespaces: Optional[Sequence[str]] = None, statuses: Optional[Iterable[str]] = None,
+                      name_filter: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Raw ``helm list`` entries: one call for all namespaces (``namespaces`` empty or None),
+        else one concurrent call per namespace; only releases whose latest status is in ``statuses``."""
+        targets = list(namespaces) if namespaces else [None]
+        listed = run_concurrently(lambda ns: self.run_json(list_argv(self.major, ns, name_filter)) or [], targets)
+        return [entry for entries in listed for entry in entries
+                if status_matches(str(entry.get("status", "")).lower(), statuses)]
+
+
+def find_helm_binary(module) -> str:
+    path = module.params.get("binary_path")
+    if path:
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise HelmError("binary_not_found", "binary_path %s is not an executable file; set the binary_path "
+                            "option to a Helm 3 or 4 binary" % path)
+        return path
+    found = module.get_bin_path("helm")
+    if not found:
+        raise HelmError("binary_not_found", "helm was not found on PATH; install Helm 3 or 4 on the managed "
+                        "node or set the binary_path option")
+    return found
+
+
+def detect_version(module, binary: str) -> HelmVersion:
+    argv = [binary, "version", "--template", "{{.Version}}"]
+    rc, stdout, stderr = module.run_command(argv)
+    version = parse_version(stdout) if rc == 0 else None
+    if version is None:
+        raise HelmError("not_helm", "%s does not look like Helm: '%s' printed %r; set the binary_path option "
+                        "to a Helm 3 or 4 binary" % (binary, " ".join(argv), (stdout or stderr).strip()[:200]),
+                        rc, stdout, stderr, argv)
+    if version.major < min(SUPPORTED_MAJORS):
+        raise HelmError("unsupported_version", "Helm %s is not supported; use Helm 3 or 4 (binary_path option)"
+                        % version_string(version), rc, stdout, stderr, argv)
+    return version
+
+
+def resolve_kubeconfig(module) -> Optional[str]:
+    """A kubeconfig path for Helm: the given path, or an inline dict written to a 0600 temp file."""
+    kubeconfig = module.params.get("kubeconfig")
+    if not kubeconfig:
+        return None
+    if isinstance(kubeconfig, dict):
+        module.no_log_values.update(kubeconfig_secrets(kubeconfig))
+        return write_private_file(module, json.dumps(kubeconfig))
+    if not isinstance(kubeconfig, str):
+        raise HelmError("invalid_kubeconfig", "kubeconfig must be a file path or a dictionary, got %s"
+                        % type(kubeconfig).__name__)
+    path = os.path.expanduser(kubeconfig)
+    if not os.path.isfile(path):
+        raise HelmError("invalid_kubeconfig", "kubeconfig file %s does not exist on the managed node" % path)
+    return path
+
+
+def write_private_file(module, content: str) -> str:
+    # mkstemp creates the file 0600; Ansible removes it (and its tmpdir) when the module exits.
+    fd, path = tempfile.mkstemp(prefix="kubeconfig-", suffix=".json", dir=module.tmpdir)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    module.add_cleanup_file(path)
+    return path

@@ -1,0 +1,275 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure release logic: parse Helm's history and decide which revisions are safe targets.
+
+Nothing here runs Helm or touches the network; every function takes parsed JSON and returns data,
+so the decisions can be tested exhaustively.
+
+Decisions on edge cases (the module documentation repeats them for users):
+
+* "Reached DEPLOYED" means status ``deployed``, or ``superseded`` unless the description shows
+  the revision never finished. Helm marks the *latest* revision superseded in two places even
+  when it never deployed: a successful upgrade after a failed install (no deployed revision
+  exists, so Helm supersedes the failed one) and a failed rollback (Helm supersedes whatever
+  was latest, deployed or not). Such revisions keep their description (``Upgrade "x" failed:
+  ...``, ``Release "x" failed: ...``, ``Preparing upgrade``, ``Initial install underway``), which
+  is how they are told apart. A deployed revision superseded by a failed rollback keeps
+  ``Upgrade complete`` (or similar) and still counts.
+* Pruned histories (first revision > 1, after ``--history-max``) are used as they are: only
+  stored revisions can be rolled back to.
+* All-failed histories have no last successful revision and no rollback candidates.
+* A pending latest revision (``pending-install``, ``pending-upgrade``, ``pending-rollback``) is
+  reported with ``pending: true``; it is never a candidate, but older deployed revisions are.
+* Rollback candidates are the revisions that reached DEPLOYED, newest first, without the latest
+  revision (rolling back to the latest would only copy it). After a failed upgrade the
+  previous revision is still ``deployed`` and is the first candidate.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+STATUSES = (
+    "unknown",
+    "deployed",
+    "uninstalled",
+    "superseded",
+    "failed",
+    "uninstalling",
+    "pending-install",
+    "pending-upgrade",
+    "pending-rollback",
+)
+PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
+OPERATIONS = ("install", "upgrade", "rollback", "uninstall", "unknown")
+
+# Helm builds the chart column as "<name>-<version>"; names may hold dashes, so the version is
+# the trailing SemVer. Full MAJOR.MINOR.PATCH is tried first so "app-2-1.0.0" stays "app-2".
+_SEMVER_TAIL = r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+_LOOSE_VERSION_TAIL = r"v?\d+(?:\.\d+)?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+_CHART_PATTERNS = (
+    re.compile(r"^(?P<name>.+?)-(?P<version>%s)$" % _SEMVER_TAIL),
+    re.compile(r"^(?P<name>.+?)-(?P<version>%s)$" % _LOOSE_VERSION_TAIL),
+)
+
+# Go prints times as "2024-01-01 10:00:00.123456789 +0000 UTC" (helm list) and JSON marshals
+# them as RFC 3339 "2024-01-01T10:00:00.123456789Z" (helm history).
+_TIME_PATTERN = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
+    r"\s*(?P<offset>Z|[+-]\d{2}:?\d{2})?(?:\s+[A-Za-z0-9_/+-]+)?(?:\s+m=[+-][\d.]+)?$"
+)
+
+_ROLLBACK_TO = re.compile(r"^Rollback to (\d+)")
+# Descriptions Helm writes (pkg/action install/upgrade/rollback/uninstall), in match order.
+_OPERATION_BY_DESCRIPTION = (
+    (re.compile(r"^Rollback to \d+"), "rollback"),
+    (re.compile(r'^Rollback ".*" failed'), "rollback"),
+    (re.compile(r'^(Upgrade complete|Preparing upgrade|Upgrade ".*" failed)'), "upgrade"),
+    (re.compile(r"^(Install complete|Initial install underway)"), "install"),
+    (re.compile(r"^(Uninstallation complete|Deletion in progress)", re.I), "uninstall"),
+)
+# Descriptions proving a revision never finished, even if Helm later marked it superseded.
+_NEVER_DEPLOYED = re.compile(r'^((Upgrade|Release|Rollback) ".*" failed|Preparing upgrade|Initial install underway)')
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of ``helm history``, normalised."""
+
+    revision: int
+    updated: Optional[str]
+    status: str
+    chart: str
+    chart_name: str
+    chart_version: Optional[str]
+    app_version: Optional[str]
+    description: str
+    operation: str
+    rollback_to: Optional[int]
+
+    @property
+    def reached_deployed(self) -> bool:
+        """True when this revision was deployed at some point (see the module docstring)."""
+        if self.status == "deployed":
+            return True
+        return self.status == "superseded" and not _NEVER_DEPLOYED.match(self.description)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in PENDING_STATUSES
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def iso8601(helm_time: Optional[str]) -> Optional[str]:
+    """Helm's time text as ISO 8601 UTC with microseconds ("2024-01-01T10:00:00.123456Z").
+
+    A fixed precision keeps the strings sortable. Text that is not a Go time is returned as it
+    is rather than dropped; empty or missing times are None.
+    """
+    if not helm_time:
+        return None
+    match = _TIME_PATTERN.match(helm_time.strip())
+    if not match:
+        return helm_time
+    fraction = (match.group("fraction") or "0")[:6].ljust(6, "0")
+    moment = datetime.datetime.strptime(
+        "%s %s.%s" % (match.group("date"), match.group("time"), fraction), "%Y-%m-%d %H:%M:%S.%f"
+    )
+    moment -= _utc_offset(match.group("offset"))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _utc_offset(offset: Optional[str]) -> datetime.timedelta:
+    if not offset or offset == "Z":
+        return datetime.timedelta(0)
+    digits = offset[1:].replace(":", "")
+    delta = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return -delta if offset[0] == "-" else delta
+
+
+def split_chart(chart: Optional[str]) -> Tuple[str, Optional[str]]:
+    """Split Helm's "name-version" chart text: ``my-app-1.2.3-rc.1`` -> (``my-app``, ``1.2.3-rc.1``)."""
+    chart = chart or ""
+    for pattern in _CHART_PATTERNS:
+        match = pattern.match(chart)
+        if match:
+            return match.group("name"), match.group("version")
+    return chart, None
+
+
+def rollback_target(description: str, rollback_revision: Any = None) -> Optional[int]:
+    """The revision a rollback copied: Helm 4.3's ``rollback_revision`` field, else "Rollback to N"."""
+    if isinstance(rollback_revision, int) and rollback_revision > 0:
+        return rollback_revision
+    match = _ROLLBACK_TO.match(description or "")
+    return int(match.group(1)) if match else None
+
+
+def derive_operation(revision: int, status: str, description: str, rollback_to: Optional[int] = None) -> str:
+    """Which Helm action wrote this revision, from its description (Helm stores no other record)."""
+    if rollback_to is not None:
+        return "rollback"
+    for pattern, operation in _OPERATION_BY_DESCRIPTION:
+        if pattern.match(description or ""):
+            return operation
+    if revision == 1:
+        return "install"
+    if status in ("uninstalled", "uninstalling"):
+        return "uninstall"
+    # Custom --description texts are unknowable, and 'Release "x" failed: ...' on a later revision
+    # is written both by a failed install (--replace) and by a rollback whose wait failed.
+    return "unknown"
+
+
+def parse_revision(entry: Dict[str, Any]) -> Revision:
+    """One ``helm history -o json`` entry (Helm 3 or 4) as a Revision."""
+    number = int(entry["revision"])
+    status = str(entry.get("status") or "unknown").lower()
+    description = entry.get("description") or ""
+    chart = entry.get("chart") or ""
+    chart_name, chart_version = split_chart(chart)
+    rollback_to = rollback_target(description, entry.get("rollback_revision"))
+    return Revision(
+        revision=number,
+        updated=iso8601(entry.get("updated")),
+        status=status,
+        chart=chart,
+        chart_name=chart_name,
+        chart_version=chart_version,
+        app_version=entry.get("app_version") or None,
+        description=description,
+        operation=derive_operation(number, status, description, rollback_to),
+        rollback_to=rollback_to,
+    )
+
+
+def parse_history(entries: Iterable[Dict[str, Any]]) -> List[Revision]:
+    """``helm history -o json`` output as Revisions, oldest first."""
+    if entries is None:
+        return []
+    return sorted((parse_revision(entry) for entry in entries), key=lambda rev: rev.revision)
+
+
+def deployed_revision(history: Sequence[Revision]) -> Optional[int]:
+    """The revision Helm currently marks ``deployed`` (the newest one if Helm left several)."""
+    deployed = [rev.revision for rev in history if rev.status == "deployed"]
+    return max(deployed) if deployed else None
+
+
+def last_successful(history: Sequence[Revision]) -> Optional[Revision]:
+    """The newest revision that reached DEPLOYED, or None when none did."""
+    good = [rev for rev in history if rev.reached_deployed]
+    return max(good, key=lambda rev: rev.revision) if good else None
+
+
+def rollback_candidates(history: Sequence[Revision]) -> List[int]:
+    """Revisions that reached DEPLOYED, newest first, without the latest revision."""
+    if not history:
+        return []
+    latest = max(rev.revision for rev in history)
+    return sorted((rev.revision for rev in history if rev.reached_deployed and rev.revision != latest), reverse=True)
+
+
+def is_pending(history: Sequence[Revision]) -> bool:
+    """True when the latest revision is still ``pending-*`` (an interrupted or running operation)."""
+    return bool(history) and max(history, key=lambda rev: rev.revision).is_pending
+
+
+def newest(history: Sequence[Revision], count: Optional[int]) -> List[Revision]:
+    """The newest ``count`` revisions, oldest first (all of them when count is None)."""
+    ordered = sorted(history, key=lambda rev: rev.revision)
+    if count is None:
+        return ordered
+    return ordered[-count:] if count > 0 else []
+
+
+def to_result(
+    history: Sequence[Revision],
+    shown: Optional[Sequence[Revision]] = None,
+    values: Optional[Dict[int, Any]] = None,
+) -> Dict[str, Any]:
+    """The history module's result. Decisions use the whole ``history``; ``shown`` (default: all)
+    is what is listed, with ``values`` (revision -> dict) attached only when given."""
+    ordered = sorted(history, key=lambda rev: rev.revision)
+    shown = ordered if shown is None else sorted(shown, key=lambda rev: rev.revision)
+    entries = [_entry(rev, values) for rev in shown]
+    good = last_successful(ordered)
+    return {
+        "exists": bool(ordered),
+        "history": entries,
+        "current": _entry(ordered[-1], values) if ordered else None,
+        "deployed_revision": deployed_revision(ordered),
+        "last_successful_revision": good.revision if good else None,
+        "rollback_candidates": rollback_candidates(ordered),
+        "pending": is_pending(ordered),
+    }
+
+
+def _entry(rev: Revision, values: Optional[Dict[int, Any]]) -> Dict[str, Any]:
+    entry = rev.to_dict()
+    if values is not None and rev.revision in values:
+        entry["values"] = values[rev.revision]
+    return entry
+
+
+def list_entry(entry: Dict[str, Any]) -> Dict[str, Any]:
+    """One ``helm list -o json`` entry normalised like history entries (revision is a string there)."""
+    chart_name, chart_version = split_chart(entry.get("chart"))
+    return {
+        "name": entry.get("name"),
+        "namespace": entry.get("namespace"),
+        "revision": int(entry["revision"]),
+        "updated": iso8601(entry.get("updated")),
+        "status": str(entry.get("status") or "unknown").lower(),
+        "chart": entry.get("chart") or "",
+        "chart_name": chart_name,
+        "chart_version": chart_version,
+        "app_version": entry.get("app_version") or None,
+    }

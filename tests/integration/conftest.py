@@ -1,0 +1,15 @@
+"""Integration tests: every target under targets/ runs with ansible-playbook on Helm 3 and Helm 4.
+
+The cluster is the test bed's API emulator, or a real cluster when MATIH_TEST_REAL_CLUSTER=1 and
+KUBECONFIG is set (see tests/testbed/fixtures.py); the targets themselves do not know which.
+"""
+import os
+import pathlib
+import sys
+
+TESTS_DIR = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS_DIR / "testbed"))
+
+from fixtures import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import,wrong-import-position
+
+os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
