@@ -2,7 +2,7 @@
 # Every quality gate of matih.helm, in one run: hack/test.sh [gate ...] (default: all gates).
 # Expects hack/bootstrap.sh to have run (make does that).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 VENV=$ROOT/.venv
 export PATH="$VENV/bin:$PATH"
