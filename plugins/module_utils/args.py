@@ -53,7 +53,7 @@ def argument_spec(*extra_specs: Dict[str, Any]) -> Dict[str, Any]:
 
 def release_name_problem(name: str) -> Optional[str]:
     """Why ``name`` is not a valid Helm release name, or None when it is."""
-    problem = _common_problem("release name", name, RELEASE_NAME_MAX)
+    problem = _common_problem("release name", name, RELEASE_NAME_MAX, "my-app")
     if problem or _RELEASE_NAME.match(name):
         return problem
     return (
@@ -64,7 +64,7 @@ def release_name_problem(name: str) -> Optional[str]:
 
 def namespace_problem(namespace: str) -> Optional[str]:
     """Why ``namespace`` is not a valid Kubernetes namespace (DNS-1123 label), or None when it is."""
-    problem = _common_problem("namespace", namespace, NAMESPACE_MAX)
+    problem = _common_problem("namespace", namespace, NAMESPACE_MAX, "team-a")
     if problem or _NAMESPACE.match(namespace):
         return problem
     return (
@@ -83,12 +83,12 @@ def name_problems(name: Optional[str] = None, namespace: Optional[str] = None) -
     return [problem for problem in problems if problem]
 
 
-def _common_problem(what: str, value: str, limit: int) -> Optional[str]:
+def _common_problem(what: str, value: str, limit: int, example: str) -> Optional[str]:
     if not value:
         return "%s must not be empty" % what
     if value.startswith("-"):
         # Helm would read it as an option (e.g. '--kubeconfig=...'), so it never reaches Helm.
-        return "%s %r looks like a command-line option; use the plain name (for example 'my-app')" % (what, value)
+        return "%s %r looks like a command-line option; use the plain name (for example %r)" % (what, value, example)
     bad = sorted(set(value) & _SHELL_METACHARACTERS)
     if bad:
         return "%s %r contains characters that are never valid here: %s" % (what, value, " ".join(repr(c) for c in bad))

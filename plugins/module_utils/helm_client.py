@@ -216,7 +216,7 @@ def run_concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> Li
 
 
 class HelmClient(object):
-    """Runs Helm for one module invocation; the Helm version is read once and cached."""
+    """Runs Helm for one module invocation. Raises HelmError when Helm is missing or unusable."""
 
     def __init__(self, module):
         self.module = module
@@ -224,11 +224,10 @@ class HelmClient(object):
         kubeconfig_path = resolve_kubeconfig(module)
         self._flags = connection_flags(module.params, kubeconfig_path)
         self._environ = connection_environ(module.params)
-        self._version = None
+        # Read once, before anything else runs, so a binary that is not Helm is named as such.
+        self._version = detect_version(module, self.binary)
 
     def version(self) -> HelmVersion:
-        if self._version is None:
-            self._version = detect_version(self.module, self.binary)
         return self._version
 
     @property

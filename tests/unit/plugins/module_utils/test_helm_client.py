@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
+    ALL_REVISIONS,
+    CommandResult,
+    HelmClient,
+    HelmError,
+    classify_error,
+    connection_environ,
+    connection_flags,
+    error_from_result,
+    get_manifest_argv,
+    get_metadata_argv,
+    get_values_argv,
+    history_argv,
+    kubeconfig_secrets,
+    list_argv,
+    parse_version,
+    rollback_argv,
+    status_matches,
+)
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    import contextlib
+    from unittest import mock
+
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
+            yield
+
+HELM_VERSIONS = {3: ("v3.17.3", (3, 17, 3)), 4: ("v4.3.1", (4, 3, 1))}
+SECRET = "tok-3f9a-never-on-argv"
+UNREACHABLE = "http://127.0.0.1:1"
+
+
+def _helm_cache_dirs():
+    # The bootstrap keeps .cache/helm next to .venv at the repository root. ansible-test runs the
+    # tests from a mirror of the collection and strips the environment, but keeps the venv.
+    here = os.path.dirname(os.path.abspath(__file__))
+    roots = [os.path.join(here, *[os.pardir] * 4), os.path.dirname(sys.prefix)]
+    return [os.path.join(root, ".cache", "helm") for root in roots]
+
+
+def real_helm(major):
+    tag = HELM_VERSIONS[major][0]
+    override = os.environ.get("MATIH_HELM%d" % major)
+    candidates = [override] if override else [os.path.join(d, tag, "helm") for d in _helm_cache_dirs()]
+    for path in candidates:
+        if os.access(path, os.X_OK):
+            return os.path.abspath(path)
+    pytest.skip("Helm %s not found (run hack/bootstrap.sh or set MATIH_HELM%d)" % (tag, major))
+
+
+def make_module(**params):
+    params.setdefault("name", "web")
+    params.setdefault("release_namespace", "shop")
+    with patch_module_args(params):
+        return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+
+
+def help_text(binary, *command):
+    return subprocess.run([binary] + list(command) + ["--help"], capture_output=True, text=True, check=True).stdout
+
+
+def flags_of(argv):
+    return [arg.split("=")[0] for arg in argv if arg.startswith("--")]
+
+
+ALL_ROLLBACK_OPTIONS = dict(wait=True, wait_for_jobs=True, timeout="5m", cleanup_on_fail=True, force=True,
+                            no_hooks=True, history_max=10, dry_run=True)
+
+
+@pytest.mark.parametrize(
+    "major, options, expected",
+    [
+        (3, {}, ["--wait"]),
+        (4, {}, ["--wait=watcher"]),
+        (3, dict(wait=False, wait_for_jobs=True), []),
+        (4, dict(wait=False), []),
+        (3, dict(wait_for_jobs=True), ["--wait", "--wait-for-jobs"]),
+        (4, dict(wait_for_jobs=True), ["--wait=watcher", "--wait-for-jobs"]),
+        (3, dict(force=True), ["--wait", "--force"]),
+        (4, dict(force=True), ["--wait=watcher", "--force-replace"]),
+        (3, dict(dry_run=True), ["--wait", "--dry-run"]),
+        (4, dict(dry_run=True), ["--wait=watcher", "--dry-run=server"]),
+        (3, dict(timeout="2m30s", cleanup_on_fail=True, no_hooks=True, history_max=0),
+         ["--wait", "--timeout", "2m30s", "--cleanup-on-fail", "--no-hooks", "--history-max", "0"]),
+        (4, dict(timeout="10m", history_max=5), ["--wait=watcher", "--timeout", "10m", "--history-max", "5"]),
+        (5, dict(force=True), ["--wait=watcher", "--force-replace"]),
+    ],
+)
+def test_rollback_argv(major, options, expected):
+    assert rollback_argv(major, "web", "shop", 3, **options) == ["rollback", "web", "3", "--namespace", "shop"] + expected
+
+
+@pytest.mark.parametrize("revision", [0, -1])
+def test_rollback_refuses_helm_previous_revision_shortcut(revision):
+    with pytest.raises(ValueError, match="must be >= 1"):
+        rollback_argv(3, "web", "shop", revision)
+
+
+@pytest.mark.parametrize(
+    "major, namespace, name_filter, expected",
+    [
+        (3, None, None, ["--all-namespaces", "--all"]),
+        (4, None, None, ["--all-namespaces"]),
+        (3, "shop", None, ["--namespace", "shop", "--all"]),
+        (4, "shop", "^web$", ["--namespace", "shop", "--filter", "^web$"]),
+    ],
+)
+def test_list_argv(major, namespace, name_filter, expected):
+    assert list_argv(major, namespace, name_filter) == ["list", "--output", "json", "--max", "0"] + expected
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (history_argv("web", "shop"), ["history", "web", "--namespace", "shop", "--output", "json", "--max", str(ALL_REVISIONS)]),
+        (history_argv("web", "shop", 5), ["history", "web", "--namespace", "shop", "--output", "json", "--max", "5"]),
+        (get_values_argv("web", "shop", 2), ["get", "values", "web", "--namespace", "shop", "--revision", "2", "--output", "json"]),
+        (get_values_argv("web", "shop", 2, all_values=True),
+         ["get", "values", "web", "--namespace", "shop", "--revision", "2", "--output", "json", "--all"]),
+        (get_manifest_argv("web", "shop", 2), ["get", "manifest", "web", "--namespace", "shop", "--revision", "2"]),
+        (get_metadata_argv("web", "shop"), ["get", "metadata", "web", "--namespace", "shop", "--output", "json"]),
+        (get_metadata_argv("web", "shop", 4),
+         ["get", "metadata", "web", "--namespace", "shop", "--output", "json", "--revision", "4"]),
+    ],
+)
+def test_read_argv(argv, expected):
+    assert argv == expected
+
+
+@pytest.mark.parametrize(
+    "params, kubeconfig_path, expected",
+    [
+        ({}, None, []),
+        ({"validate_certs": True}, "/tmp/kc", ["--kubeconfig", "/tmp/kc"]),
+        ({"context": "prod", "host": "https://api:6443", "ca_cert": "/etc/ca.pem"}, None,
+         ["--kube-context", "prod", "--kube-apiserver", "https://api:6443", "--kube-ca-file", "/etc/ca.pem"]),
+        ({"validate_certs": False}, None, ["--kube-insecure-skip-tls-verify"]),
+        ({"api_key": SECRET, "host": "https://api:6443"}, None, ["--kube-apiserver", "https://api:6443"]),
+    ],
+)
+def test_connection_flags_never_carry_the_token(params, kubeconfig_path, expected):
+    assert connection_flags(params, kubeconfig_path) == expected
+    assert connection_environ(params) == ({"HELM_KUBETOKEN": SECRET} if params.get("api_key") else {})
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_every_emitted_flag_exists_in_real_helm(major):
+    helm = real_helm(major)
+    commands = [
+        (("rollback",), rollback_argv(major, "web", "shop", 2, **ALL_ROLLBACK_OPTIONS)),
+        (("list",), list_argv(major, None, "web")),
+        (("history",), history_argv("web", "shop", 3)),
+        (("get", "values"), get_values_argv("web", "shop", 2, all_values=True)),
+        (("get", "manifest"), get_manifest_argv("web", "shop", 2)),
+        (("get", "metadata"), get_metadata_argv("web", "shop", 2)),
+        (("history",), connection_flags({"context": "c", "host": "h", "ca_cert": "f", "validate_certs": False}, "k")),
+    ]
+    for command, argv in commands:
+        text = help_text(helm, *command)
+        for flag in flags_of(argv):
+            assert " %s " % flag in text, "helm %s %s has no %s" % (HELM_VERSIONS[major][0], " ".join(command), flag)
+
+
+def test_helm4_wait_takes_a_strategy_and_helm3_list_needs_all():
+    assert "--wait WaitStrategy[=watcher]" in help_text(real_helm(4), "rollback")
+    assert "-a, --all " in help_text(real_helm(3), "list")
+    assert "--all " not in help_text(real_helm(4), "list")
+
+
+@pytest.mark.parametrize(
+    "stderr, kind",
+    [
+        ("Error: release: not found\n", "release_not_found"),
+        ("Error: release has no 99 version\n", "revision_not_found"),
+        ('Error: Kubernetes cluster unreachable: Get "https://x/version": dial tcp: connect: connection refused',
+         "cluster_unreachable"),
+        ('Error: kubernetes cluster unreachable: Get "https://x/version": dial tcp: lookup x: no such host',
+         "cluster_unreachable"),
+        ("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", "operation_in_progress"),
+        ("Error: release web failed: context deadline exceeded", "timeout"),
+        ("Error: timed out waiting for the condition", "timeout"),
+        ('Error: secrets is forbidden: User "dev" cannot list resource "secrets"', "access_denied"),
+        ("Error: Unauthorized", "access_denied"),
+        ("Error: something else entirely", "helm_failed"),
+        ("", "helm_failed"),
+        (None, "helm_failed"),
+    ],
+)
+def test_classify_error(stderr, kind):
+    assert classify_error(stderr) == kind
+
+
+def test_error_message_names_the_problem_and_keeps_the_details():
+    command = ["/usr/bin/helm", "get", "values", "web", "--revision", "9"]
+    error = error_from_result(CommandResult(command, 1, "", "WARNING: x\nError: release has no 9 version\n"))
+    assert error.kind == "revision_not_found"
+    assert "pruned" in error.message and "helm get values exited 1: Error: release has no 9 version" in error.message
+    assert error.fail_kwargs() == dict(msg=error.message, error_kind="revision_not_found", rc=1, stdout="",
+                                       stderr="WARNING: x\nError: release has no 9 version\n", command=command)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("v3.17.3", (3, 17, 3)), ("v4.3.1\n", (4, 3, 1)), ("3.10.0-rc.1", (3, 10, 0)), ("", None), ("Usage: x", None)],
+)
+def test_parse_version(text, expected):
+    assert parse_version(text) == (expected and tuple(expected))
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_version_detection_with_real_helm(major):
+    client = HelmClient(make_module(binary_path=real_helm(major)))
+    assert tuple(client.version()) == HELM_VERSIONS[major][1]
+    assert client.major == major
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_token_reaches_helm_only_through_the_environment(major, monkeypatch):
+    module = make_module(binary_path=real_helm(major), host=UNREACHABLE, api_key=SECRET)
+    seen = []
+    run_command = module.run_command
+
+    def spy(argv, **kwargs):
+        seen.append((argv, kwargs.get("environ_update") or {}))
+        return run_command(argv, **kwargs)
+
+    monkeypatch.setattr(module, "run_command", spy)
+    client = HelmClient(module)
+    with pytest.raises(HelmError) as caught:
+        client.history("web", "shop")
+    assert caught.value.kind == "cluster_unreachable"
+    assert SECRET not in json.dumps(caught.value.fail_kwargs())
+    assert all(SECRET not in " ".join(argv) for argv, environ in seen)
+    assert seen[-1][1] == {"HELM_KUBETOKEN": SECRET}
+    assert SECRET in module.no_log_values
+
+
+def test_missing_binary_path_is_named():
+    with pytest.raises(HelmError) as caught:
+        HelmClient(make_module(binary_path="/nonexistent/helm"))
+    assert caught.value.kind == "binary_not_found" and "binary_path" in caught.value.message
+
+
+def test_helm_missing_from_path_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(HelmError) as caught:
+        HelmClient(make_module())
+    assert caught.value.kind == "binary_not_found" and "binary_path" in caught.value.message
+
+
+@pytest.mark.parametrize("binary", ["/bin/true", "/bin/echo", "/bin/false"])
+def test_binary_that_is_not_helm(binary):
+    with pytest.raises(HelmError) as caught:
+        HelmClient(make_module(binary_path=binary))
+    assert caught.value.kind == "not_helm"
+    assert binary in caught.value.message and "binary_path" in caught.value.message
+
+
+def test_inline_kubeconfig_is_private_and_masked():
+    config = {"users": [{"name": "u", "user": {"token": SECRET, "client-key-data": "a2V5"}}, {"name": "v"}]}
+    module = make_module(binary_path=real_helm(3), kubeconfig=config)
+    client = HelmClient(module)
+    path = client._flags[client._flags.index("--kubeconfig") + 1]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path) as handle:
+        assert json.load(handle) == config
+    assert {SECRET, "a2V5"} <= module.no_log_values
+    assert kubeconfig_secrets(config) == [SECRET, "a2V5"]
+
+
+def test_kubeconfig_path_must_exist():
+    with pytest.raises(HelmError) as caught:
+        HelmClient(make_module(binary_path=real_helm(3), kubeconfig="/nonexistent/kubeconfig"))
+    assert caught.value.kind == "invalid_kubeconfig"
+
+
+class StubbedHelm(HelmClient):
+    """A client whose Helm calls are answered by ``answer(args)``; everything else is real."""
+
+    def __init__(self, answer, major=3):
+        self.answer = answer
+        self.calls = []
+        self._flags, self._environ, self._version = [], {}, parse_version("v%d.0.0" % major)
+
+    def run(self, args):
+        self.calls.append(list(args))
+        return CommandResult(["helm"] + list(args), 0, self.answer(args), "")
+
+
+def test_get_values_many_runs_concurrently():
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def answer(args):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return json.dumps({"revision": int(args[args.index("--revision") + 1])})
+
+    helm = StubbedHelm(answer)
+    revisions = list(range(1, 51))
+    values = helm.get_values_many("web", "shop", revisions)
+    assert values == {rev: {"revision": rev} for rev in revisions}
+    assert 1 < peak[0] <= 8
+
+
+def test_get_values_null_is_empty():
+    assert StubbedHelm(lambda args: "null").get_values("web", "shop", 1) == {}
+
+
+def test_invalid_json_is_reported():
+    with pytest.raises(HelmError) as caught:
+        StubbedHelm(lambda args: "Error-ish text").history("web", "shop")
+    assert caught.value.kind == "invalid_output"
+
+
+@pytest.mark.parametrize(
+    "statuses, expected",
+    [
+        (None, ["a", "b", "c", "d"]),
+        (["failed"], ["b"]),
+        (["pending"], ["c"]),
+        (["pending-upgrade", "failed"], ["b", "c"]),
+        (["unknown"], ["d"]),
+    ],
+)
+def test_list_releases_filters_on_latest_status(statuses, expected):
+    listed = [{"name": "a", "status": "deployed"}, {"name": "b", "status": "failed"},
+              {"name": "c", "status": "pending-upgrade"}, {"name": "d", "status": "unknown"}]
+    helm = StubbedHelm(lambda args: json.dumps(listed), major=4)
+    assert [item["name"] for item in helm.list_releases(statuses=statuses)] == expected
+    assert helm.calls == [list_argv(4)]
+
+
+def test_list_releases_one_call_per_namespace():
+    helm = StubbedHelm(lambda args: json.dumps([{"name": args[args.index("--namespace") + 1], "status": "deployed"}]))
+    assert sorted(item["name"] for item in helm.list_releases(["team-a", "team-b"])) == ["team-a", "team-b"]
+    assert sorted(helm.calls) == [list_argv(3, "team-a"), list_argv(3, "team-b")]
+
+
+@pytest.mark.parametrize("status, wanted, expected", [
+    ("pending-install", ["pending"], True), ("failed", ["deployed"], False), ("failed", [], True),
+])
+def test_status_matches(status, wanted, expected):
+    assert status_matches(status, wanted) is expected

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, HelmError, HelmVersion
+from ansible_collections.matih.helm.plugins.modules import helm_release_history
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    import contextlib
+    from unittest import mock
+
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
+            yield
+
+HISTORY = [
+    {"revision": 1, "updated": "2025-01-31T10:00:00Z", "status": "superseded", "chart": "web-1.0.0",
+     "app_version": "1.0", "description": "Install complete"},
+    {"revision": 2, "updated": "2025-01-31T11:00:00Z", "status": "deployed", "chart": "web-1.1.0",
+     "app_version": "1.1", "description": "Upgrade complete"},
+    {"revision": 3, "updated": "2025-01-31T12:00:00Z", "status": "failed", "chart": "web-1.2.0-rc.1",
+     "app_version": "1.2", "description": 'Upgrade "web" failed: context deadline exceeded'},
+]
+
+
+class FakeHelm(HelmClient):
+    """HelmClient with the Helm calls answered from memory (integration tests run real Helm)."""
+
+    history_error = None
+    calls = []
+
+    def __init__(self, module):  # pylint: disable=super-init-not-called
+        self.module = module
+        self._version = HelmVersion(3, 17, 3)
+
+    def history(self, name, namespace, max=None):  # pylint: disable=redefined-builtin
+        FakeHelm.calls.append(("history", name, namespace))
+        if self.history_error is not None:
+            raise self.history_error  # pylint: disable=raising-bad-type
+        return HISTORY
+
+    def get_values_many(self, name, namespace, revisions, all_values=False):
+        FakeHelm.calls.append(("get_values_many", name, namespace, list(revisions)))
+        return {rev: {"replicas": rev} for rev in revisions}
+
+
+@pytest.fixture
+def fake_helm(monkeypatch):
+    FakeHelm.calls = []
+    FakeHelm.history_error = None
+    monkeypatch.setattr(helm_release_history, "HelmClient", FakeHelm)
+    return FakeHelm
+
+
+def run_module(args, capsys):
+    args = dict({"name": "web", "release_namespace": "shop"}, **args)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            helm_release_history.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_reads_history_and_names_targets(fake_helm, capsys):
+    result = run_module({}, capsys)
+    assert result["changed"] is False and result["exists"] is True
+    assert [entry["revision"] for entry in result["history"]] == [1, 2, 3]
+    assert result["current"]["status"] == "failed"
+    assert result["current"]["chart_version"] == "1.2.0-rc.1"
+    assert (result["deployed_revision"], result["last_successful_revision"]) == (2, 2)
+    assert result["rollback_candidates"] == [2, 1]
+    assert result["pending"] is False
+    assert result["helm_version"] == "3.17.3"
+    assert all("values" not in entry for entry in result["history"])
+    assert fake_helm.calls == [("history", "web", "shop")]
+
+
+def test_values_only_for_the_returned_revisions(fake_helm, capsys):
+    result = run_module({"namespace": "shop", "max": 2, "include_values": True}, capsys)
+    assert [entry["revision"] for entry in result["history"]] == [2, 3]
+    assert [entry["values"] for entry in result["history"]] == [{"replicas": 2}, {"replicas": 3}]
+    assert result["current"]["values"] == {"replicas": 3}
+    assert result["rollback_candidates"] == [2, 1]
+    assert fake_helm.calls[-1] == ("get_values_many", "web", "shop", [2, 3])
+
+
+def test_missing_release_is_not_a_failure(fake_helm, capsys):
+    fake_helm.history_error = HelmError("release_not_found", "The release does not exist", 1, "", "Error: release: not found")
+    result = run_module({"include_values": True}, capsys)
+    assert result.get("failed") is not True
+    assert result["changed"] is False and result["exists"] is False
+    assert result["history"] == [] and result["current"] is None and result["rollback_candidates"] == []
+    assert [call[0] for call in fake_helm.calls] == ["history"]
+
+
+def test_helm_failure_fails_with_details(fake_helm, capsys):
+    fake_helm.history_error = HelmError("cluster_unreachable", "The Kubernetes API server could not be reached", 1,
+                                        "", "Error: Kubernetes cluster unreachable", ["helm", "history", "web"])
+    result = run_module({}, capsys)
+    assert result["failed"] is True
+    assert result["error_kind"] == "cluster_unreachable"
+    assert (result["rc"], result["command"]) == (1, ["helm", "history", "web"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"name": "Web"}, "uppercase"),
+        ({"name": "--kubeconfig=/tmp/x"}, "command-line option"),
+        ({"name": "web;reboot"}, "never valid"),
+        ({"name": "w" * 54}, "at most 53"),
+        ({"release_namespace": "team_a"}, "namespace 'team_a' is invalid"),
+        ({"release_namespace": "n" * 64}, "at most 63"),
+        ({"max": 0}, "max must be at least 1"),
+    ],
+)
+def test_bad_input_fails_before_helm_runs(fake_helm, capsys, args, message):
+    result = run_module(args, capsys)
+    assert result["failed"] is True and message in result["msg"]
+    assert fake_helm.calls == []
+
+
+def test_check_mode_is_the_same_read(fake_helm, capsys):
+    normal = run_module({}, capsys)
+    checked = run_module({"_ansible_check_mode": True}, capsys)
+    assert checked == normal
