@@ -61,7 +61,7 @@ def pod_status(pod_spec):
         return {"phase": "Pending", "conditions": [_condition("Ready", "False", "ContainersNotReady")], "containerStatuses": statuses}
     running = {"running": {"startedAt": now_rfc3339()}}
     statuses = [{"name": c.get("name", ""), "image": c.get("image", ""), "ready": True, "started": True, "state": running} for c in containers]
-    conditions = [_condition("PodScheduled", "True", ""), _condition("Initialized", "True", ""), _condition("ContainersReady", "True", ""), _condition("Ready", "True", "")]
+    conditions = [_condition(kind, "True", "") for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")]
     return {"phase": "Running", "conditions": conditions, "containerStatuses": statuses, "podIP": "10.244.0.10", "startTime": now_rfc3339()}
 
 
@@ -181,7 +181,7 @@ class ClusterSimulation:
         pods = store.owned_by(PODS, metadata["namespace"], metadata["uid"])
         for pod in pods[desired:]:
             store.remove(PODS, pod)
-        for _ in range(len(pods), desired):
+        for _missing in range(len(pods), desired):
             store.put(PODS, {
                 "apiVersion": "v1",
                 "kind": "Pod",

@@ -30,7 +30,7 @@ ResourceType = collections.namedtuple("ResourceType", "group version plural kind
 
 
 def _types(group, version, *rows):
-    return [ResourceType(group, version, plural, kind, namespaced, short) for plural, kind, namespaced, short in rows]
+    return [ResourceType(group, version, plural, kind, namespaced, tuple(short)) for plural, kind, namespaced, short in rows]
 
 
 RESOURCE_TYPES = (
@@ -75,7 +75,6 @@ RESOURCE_TYPES = (
 )
 
 BY_PATH = {(t.group, t.version, t.plural): t for t in RESOURCE_TYPES}
-BY_KIND = {(t.group, t.version, t.kind): t for t in RESOURCE_TYPES}
 
 
 def group_versions():
@@ -96,11 +95,6 @@ def url_prefix(group, version):
     return "/apis/%s/%s" % (group, version) if group else "/api/%s" % version
 
 
-def lookup_kind(api_version, kind):
-    group, _, version = api_version.rpartition("/")
-    return BY_KIND.get((group, version, kind))
-
-
 def aggregated_discovery(core):
     """The v2 APIGroupDiscoveryList of either /api (core=True) or /apis."""
     items = []
@@ -116,7 +110,7 @@ def aggregated_discovery(core):
                     "scope": "Namespaced" if t.namespaced else "Cluster",
                     "singularResource": t.kind.lower(),
                     "verbs": VERBS,
-                    "shortNames": t.short_names,
+                    "shortNames": list(t.short_names),
                 }
                 for t in RESOURCE_TYPES if (t.group, t.version) == (group, version)
             ]
@@ -152,7 +146,7 @@ def legacy_resource_list(group, version):
             "namespaced": t.namespaced,
             "kind": t.kind,
             "verbs": VERBS,
-            "shortNames": t.short_names,
+            "shortNames": list(t.short_names),
         }
         for t in RESOURCE_TYPES if (t.group, t.version) == (group, version)
     ]

@@ -1,0 +1,126 @@
+"""Pytest fixtures for tests that run real Helm against a cluster.
+
+Import them into a conftest with ``from fixtures import *`` (or list ``fixtures`` in
+``pytest_plugins``), with tests/testbed on sys.path.
+
+- ``cluster`` (session): the emulator, started once per session (per xdist worker); or, with
+  ``MATIH_TEST_REAL_CLUSTER=1`` and ``KUBECONFIG`` set, that real cluster.
+- ``helm_binary``: each Helm major in turn (ids ``helm3``, ``helm4``; ``MATIH_HELM3`` and
+  ``MATIH_HELM4`` override the paths): a path string that also has ``.path`` and ``.major``.
+- ``demo_charts`` (session): {version: path of the packaged demo chart} for DEMO_CHART_VERSIONS.
+- ``namespace``: a fresh namespace per test (deleted afterwards on a real cluster).
+- ``release_name``: a unique release name per test.
+"""
+
+import json
+import os
+import re
+import subprocess
+import urllib.request
+import uuid
+
+import pytest
+import yaml
+
+import kubeemu
+import scenarios
+
+
+DEMO_CHART_VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "2.0.0")
+
+
+class HelmBinary(str):
+    """The path of a Helm binary, usable wherever a path string is, that knows its major version."""
+
+    def __new__(cls, path, major):
+        binary = super().__new__(cls, path)
+        binary.major = major
+        return binary
+
+    @property
+    def path(self):
+        return str(self)
+
+
+class Cluster:
+    """Where tests run Helm: ``emulator`` is None on a real cluster."""
+
+    def __init__(self, kubeconfig, context, url, emulator=None):
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.url = url
+        self.emulator = emulator
+
+    def create_namespace(self, name):
+        if self.emulator is None:
+            self._kubectl("create", "namespace", name)
+            return
+        body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).encode("utf-8")
+        request = urllib.request.Request(self.url + "/api/v1/namespaces", data=body, method="POST", headers={
+            "Content-Type": "application/json",
+            "Authorization": "Bearer " + self.emulator.token,
+        })
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def delete_namespace(self, name):
+        """Only needed on a real cluster: emulator namespaces vanish with the session."""
+        if self.emulator is None:
+            self._kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+
+    def _kubectl(self, *args):
+        kubectl = os.environ.get("MATIH_KUBECTL", "kubectl")
+        subprocess.run([kubectl, "--kubeconfig", self.kubeconfig, "--context", self.context] + list(args), check=True, capture_output=True)
+
+
+def _real_cluster():
+    kubeconfig = os.environ["KUBECONFIG"].split(os.pathsep)[0]
+    with open(kubeconfig, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    context_name = config.get("current-context", "")
+    context = next(c["context"] for c in config.get("contexts", []) if c["name"] == context_name)
+    server = next(c["cluster"]["server"] for c in config.get("clusters", []) if c["name"] == context["cluster"])
+    return Cluster(kubeconfig, context_name, server)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    if os.environ.get("MATIH_TEST_REAL_CLUSTER") == "1" and os.environ.get("KUBECONFIG"):
+        yield _real_cluster()
+    else:
+        with kubeemu.Emulator() as emulator:
+            yield Cluster(emulator.kubeconfig_path, emulator.context, emulator.url, emulator)
+    scenarios.remove_chart_cache()
+
+
+@pytest.fixture(params=sorted(scenarios.HELM_BINARIES), ids=sorted(scenarios.HELM_BINARIES))
+def helm_binary(request):
+    path = scenarios.HELM_BINARIES[request.param]
+    if not os.access(path, os.X_OK):
+        pytest.skip("%s binary not found at %s (run the bootstrap, or set MATIH_%s)" % (request.param, path, request.param.upper()))
+    return HelmBinary(path, scenarios.helm_major(path))
+
+
+@pytest.fixture(scope="session")
+def demo_charts():
+    return {version: scenarios.chart(version) for version in DEMO_CHART_VERSIONS}
+
+
+def _unique(prefix, request):
+    # Names must be DNS labels: lowercase alphanumerics and '-', at most 63 characters.
+    test_name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:30].strip("-")
+    return "%s-%s-%s" % (prefix, test_name, uuid.uuid4().hex[:6])
+
+
+@pytest.fixture
+def namespace(cluster, request):  # pylint: disable=redefined-outer-name  # pytest fixture injection
+    name = _unique("t", request)
+    cluster.create_namespace(name)
+    yield name
+    cluster.delete_namespace(name)
+
+
+@pytest.fixture
+def release_name(request):
+    # Helm release names are limited to 53 characters.
+    return _unique("r", request)[:53].rstrip("-")
