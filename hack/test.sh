@@ -35,7 +35,7 @@ gate_molecule() {
 gate_build() {
   local out; out=$(mktemp -d)
   ansible-galaxy collection build --force --output-path "$out" . >/dev/null &&
-    ansible-galaxy collection install --no-deps -p "$out/installed" "$out"/matih-helm-*.tar.gz >/dev/null &&
+    ansible-galaxy collection install --force --no-deps -p "$out/installed" "$out"/matih-helm-*.tar.gz >/dev/null &&
     test -f "$out/installed/ansible_collections/matih/helm/MANIFEST.json" &&
     ! tar -tzf "$out"/matih-helm-*.tar.gz | grep -E '(^|/)(\.venv|\.cache|tests/output|tests/testbed|\.ansible)/' &&
     echo "build: $(basename "$out"/matih-helm-*.tar.gz) builds and installs cleanly"
