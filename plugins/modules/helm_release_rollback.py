@@ -1,0 +1,488 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: helm_release_rollback
+short_description: Roll a Helm release back to a given revision or to the last successful one, and verify it
+version_added: 0.1.0
+description:
+  - Rolls a Helm release back to revision O(revision), or to its last successful revision, with C(helm rollback).
+  - Idempotent. Nothing runs when the latest revision is C(deployed) and already has the target's chart name,
+    chart version and user-supplied values, for example because an earlier run already rolled back.
+  - Refuses, with a message naming the alternatives, to roll back to a revision that never reached DEPLOYED
+    (unless O(allow_failed_target=true)), to a revision Helm no longer stores, or while another operation
+    may still be running (unless O(on_pending=rollback)).
+  - After the rollback the history is read again and the new revision is verified. It must be the previous
+    latest revision + 1, be C(deployed), described as C(Rollback to N), and have the target's chart version
+    and user values. The task fails and names each check that did not hold.
+  - When Helm fails, for example because objects are rejected or C(--wait) times out, the task fails with the
+    new revision's number and status, Helm's error and the history, so the next recovery step can be chosen.
+  - Check mode takes the same decision as a real run and validates it with C(helm rollback --dry-run)
+    (Helm 3) or C(--dry-run=server) (Helm 4), which creates no revision.
+options:
+  revision:
+    description:
+      - The revision to roll back to, a number of 1 or more, or V(last_successful) for the newest revision that
+        reached DEPLOYED.
+      - V(0) is refused. Helm reads it as the revision before the latest one, which may be a failed one.
+      - V(last_successful) on a healthy release (latest revision deployed) is a no-op, since the last
+        successful revision is the latest one.
+    type: raw
+    required: true
+    aliases: [ target_revision ]
+  wait:
+    description:
+      - Wait until the rolled-back resources are ready, up to O(timeout).
+      - Helm 3 C(--wait), Helm 4 C(--wait=watcher). V(false) leaves Helm 4 at its default C(hookOnly) strategy.
+    type: bool
+    default: true
+  wait_for_jobs:
+    description:
+      - Also wait until the release's Jobs have completed (C(--wait-for-jobs)). Needs O(wait=true).
+    type: bool
+    default: false
+  timeout:
+    description:
+      - How long Helm waits for any single Kubernetes operation, as a Helm (Go) duration such as V(90s), V(5m)
+        or V(1h30m). A unit is required.
+    type: str
+    default: 5m
+  cleanup_on_fail:
+    description:
+      - Delete the resources this rollback created when it fails (C(--cleanup-on-fail)).
+    type: bool
+    default: false
+  force:
+    description:
+      - Update resources by deleting and recreating them when needed. Helm 3 C(--force), Helm 4 C(--force-replace).
+    type: bool
+    default: false
+  no_hooks:
+    description:
+      - Do not run the chart's pre- and post-rollback hooks (C(--no-hooks)).
+    type: bool
+    default: false
+  history_max:
+    description:
+      - Limit the number of revisions Helm keeps for the release (C(--history-max)); V(0) means no limit.
+      - When not set, Helm's default (10) applies.
+      - Pruning can remove the older good revisions that later rollbacks would need.
+    type: int
+  allow_failed_target:
+    description:
+      - Allow rolling back to a revision that never reached DEPLOYED (failed, pending, uninstalled).
+      - Such a revision holds a configuration that did not work; use this only when you know why it failed.
+    type: bool
+    default: false
+  on_pending:
+    description:
+      - What to do when the latest revision is C(pending-install), C(pending-upgrade) or C(pending-rollback).
+      - V(fail) stops, since another Helm operation may still be running.
+      - V(rollback) rolls back anyway. This is how a release left pending by an interrupted operation is
+        freed, because C(helm upgrade) refuses to run while a revision is pending.
+    type: str
+    choices: [ fail, rollback ]
+    default: fail
+  show_values:
+    description:
+      - Show the user-supplied values and Secret data in the diff.
+      - By default every value is masked. The keys stay visible and changed values are marked.
+      - Other rendered objects in the manifest diff, such as ConfigMaps, are shown as Helm rendered them.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - matih.helm.connection
+  - matih.helm.release
+attributes:
+  check_mode:
+    description: >-
+      Takes the same decision as a real run and predicts C(changed) exactly. It validates the rollback with
+      Helm's dry run and creates no revision.
+    support: full
+  diff_mode:
+    description: >-
+      Shows the chart and user values (masked unless O(show_values=true)), then the rendered manifests, of the
+      latest revision and of the target revision. Works in check mode too.
+    support: full
+  platform:
+    description: Runs on the managed node, where Helm is installed.
+    support: full
+    platforms: posix
+  action_group:
+    description: Use C(group/matih.helm.helm) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - matih.helm.helm
+notes:
+  - A revision counts as successful when it reached DEPLOYED. Its status is C(deployed), or C(superseded)
+    (deployed, then replaced). A deployed revision that a failed rollback marked C(superseded) still counts.
+    A superseded revision whose description records a failure or an unfinished operation does not.
+  - Helm prunes the history (C(--history-max), 10 by default). A revision older than the oldest stored one
+    cannot be a target, and the error says it was pruned. Only the revisions Helm still stores are considered.
+  - Idempotency compares chart name, chart version and user values, which is all Helm records. A chart
+    repackaged under the same version is not detected.
+  - Helm does not lock releases against a rollback running next to another operation. This module refuses to
+    start over a pending revision (see O(on_pending)). After the rollback it checks that the new revision is
+    exactly the previous latest + 1 and is still the latest, and otherwise fails naming the concurrent
+    operation. Run one operation per release at a time, for example with C(throttle) or one AWX job per
+    release.
+  - The returned RV(command) never holds secrets. The API token travels in the environment and an inline
+    kubeconfig in a private temporary file.
+seealso:
+  - module: matih.helm.helm_release_history
+  - module: kubernetes.core.helm
+  - name: helm rollback
+    description: Helm's documentation of the command this module runs.
+    link: https://helm.sh/docs/helm/helm_rollback/
+author:
+  - matih.helm maintainers (@matih-platform)
+"""
+
+EXAMPLES = r"""
+- name: Roll the web release back to its last successful revision
+  matih.helm.helm_release_rollback:
+    name: web
+    release_namespace: shop
+    revision: last_successful
+  register: web_rollback
+
+- name: Report the outcome
+  ansible.builtin.debug:
+    msg: "{{ web_rollback.msg }}"
+
+- name: Roll back to revision 2 without waiting, keeping at most 20 revisions
+  matih.helm.helm_release_rollback:
+    name: web
+    namespace: shop
+    revision: 2
+    wait: false
+    history_max: 20
+
+- name: Preview a rollback to revision 1 (run with --diff to see chart, masked values and manifests)
+  matih.helm.helm_release_rollback:
+    name: web
+    namespace: shop
+    revision: 1
+  check_mode: true
+  diff: true
+  register: preview
+
+- name: Report what the rollback would do
+  ansible.builtin.debug:
+    msg: "{{ preview.msg }}"
+
+- name: Recover web, also when an interrupted upgrade left it pending
+  block:
+    - name: Roll back to the last successful revision even if the latest revision is pending
+      matih.helm.helm_release_rollback:
+        name: web
+        namespace: shop
+        revision: last_successful
+        on_pending: rollback
+        timeout: 10m
+  rescue:
+    - name: Fail with the revision the rollback left behind and the revisions left to try
+      ansible.builtin.fail:
+        msg: >-
+          {{ ansible_failed_result.msg }} Revision {{ ansible_failed_result.revision | default('-') }} is
+          {{ ansible_failed_result.status | default('-') }}; rollback candidates:
+          {{ ansible_failed_result.rollback_candidates | default([]) }}.
+"""
+
+RETURN = r"""
+msg:
+  description: One line saying what was done, or why nothing was needed.
+  returned: always
+  type: str
+  sample: "web rolled back from revision 4 to revision 2 as revision 5 (deployed)"
+previous_revision:
+  description: The latest revision before the rollback.
+  returned: always
+  type: int
+  sample: 4
+target_revision:
+  description: The revision rolled back to (resolved from V(last_successful) when that was requested).
+  returned: always
+  type: int
+  sample: 2
+revision:
+  description:
+    - The revision the rollback created, or the latest revision when nothing changed.
+    - In check mode with a change, the revision the rollback would create.
+  returned: always
+  type: int
+  sample: 5
+status:
+  description:
+    - Helm's status of RV(revision).
+    - In check mode with a change, V(deployed), the status a successful rollback gives it.
+  returned: always
+  type: str
+  sample: deployed
+chart:
+  description: Chart name and version of RV(revision), as Helm shows them.
+  returned: always
+  type: str
+  sample: web-1.2.0
+chart_version:
+  description: Chart version of RV(revision).
+  returned: always
+  type: str
+  sample: 1.2.0
+app_version:
+  description: The chart's appVersion of RV(revision); null when the chart has none.
+  returned: always
+  type: str
+  sample: "2.4.0"
+history:
+  description:
+    - The history after the task, oldest first, in the format of M(matih.helm.helm_release_history)'s
+      RV(matih.helm.helm_release_history#module:history) (without values).
+    - Also returned when the rollback fails or is refused.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"revision": 4, "status": "superseded", "chart": "web-1.3.0", "operation": "upgrade"},
+           {"revision": 5, "status": "deployed", "chart": "web-1.2.0", "operation": "rollback", "rollback_to": 2}]
+rollback_candidates:
+  description: Revisions that reached DEPLOYED, newest first, without the latest one, after the task.
+  returned: always
+  type: list
+  elements: int
+  sample: [4, 2, 1]
+helm_version:
+  description: Version of the Helm binary that was run.
+  returned: always
+  type: str
+  sample: "3.17.3"
+command:
+  description:
+    - The C(helm rollback) argv that ran. In check mode it is the dry-run validation. It is null when nothing
+      needed to run.
+    - It holds no secrets.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/usr/local/bin/helm", "rollback", "web", "2", "--namespace", "shop", "--wait", "--timeout", "5m"]
+failed_checks:
+  description: The post-rollback checks that did not hold.
+  returned: when the rollback ran but verification failed
+  type: list
+  elements: str
+  sample: ["revision 5 has status failed, not deployed (Release \"web\" failed: context deadline exceeded)"]
+diff:
+  description:
+    - In diff mode, two Ansible diffs between the latest revision and the target. The first covers chart and
+      user values, masked unless O(show_values=true). The second covers the rendered manifests, with the data of
+      Secrets masked unless O(show_values=true).
+    - When nothing changes, only the first, with identical before and after.
+  returned: in diff mode
+  type: list
+  elements: dict
+  sample: [{"before_header": "web revision 4 (deployed): chart and user values",
+            "after_header": "web revision 5 (rollback to 2): chart and user values",
+            "before": {"chart": "web-1.3.0", "chart_version": "1.3.0", "app_version": "2.5.0",
+                       "values": {"image": {"tag": "********"}}},
+            "after": {"chart": "web-1.2.0", "chart_version": "1.2.0", "app_version": "2.4.0",
+                      "values": {"image": {"tag": "******** (changed)"}}}}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
+    HelmClient, HelmError, run_concurrently, version_string,
+)
+from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
+from ansible_collections.matih.helm.plugins.module_utils.rollback import (
+    ON_PENDING_CHOICES, RollbackRefused, build_diff, created_revision, parse_requested_revision, plan_rollback,
+    select_target, timeout_problem, verify_rollback,
+)
+
+ROLLBACK_ARGS = dict(
+    revision=dict(type="raw", required=True, aliases=["target_revision"]),
+    wait=dict(type="bool", default=True),
+    wait_for_jobs=dict(type="bool", default=False),
+    timeout=dict(type="str", default="5m"),
+    cleanup_on_fail=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    no_hooks=dict(type="bool", default=False),
+    history_max=dict(type="int"),
+    allow_failed_target=dict(type="bool", default=False),
+    on_pending=dict(type="str", default="fail", choices=list(ON_PENDING_CHOICES)),
+    show_values=dict(type="bool", default=False),
+)
+
+
+class ReleaseRollback(object):
+    """Read, plan, roll back (or dry-run), verify: one release, one task."""
+
+    def __init__(self, module, helm, requested):
+        self.module = module
+        self.helm = helm
+        self.requested = requested
+        self.params = module.params
+        self.name = module.params["name"]
+        self.namespace = module.params["release_namespace"]
+
+    def run(self):
+        history = self.read_history()
+        target = self.choose_target(history)
+        latest = history[-1]
+        values = self.helm.get_values_many(self.name, self.namespace, sorted({latest.revision, target.revision}))
+        plan = plan_rollback(history, target, values)
+
+        diff = None
+        if self.module._diff:
+            manifests = self.read_manifests(plan) if plan.changed else None
+            diff = build_diff(self.name, plan, values, manifests, self.params["show_values"])
+        if not plan.changed:
+            return self.result(plan, history, latest, "%s needs no rollback: %s." % (self.name, plan.reason), diff)
+        if self.module.check_mode:
+            command = self.rollback(plan, dry_run=True).command
+            msg = "%s would be rolled back from revision %d to revision %d as revision %d: %s." % (
+                self.name, plan.previous.revision, target.revision, plan.new_revision, plan.reason)
+            # The prediction: Helm writes latest + 1 as a copy of the target and marks it deployed.
+            return self.result(plan, history, target, msg, diff, command, revision=plan.new_revision,
+                               status="deployed")
+
+        command = self.rollback_or_fail(plan)
+        after = self.read_history()
+        created = created_revision(plan, after)
+        new_values = self.helm.get_values(self.name, self.namespace, created.revision) if created else None
+        failures = verify_rollback(plan, after, values[target.revision], new_values)
+        if failures:
+            self.fail("%s was rolled back to revision %d, but the result does not check out: %s."
+                      % (self.name, target.revision, "; ".join(failures)), after, plan=plan, shown=created,
+                      failed_checks=failures, command=command)
+        msg = "%s rolled back from revision %d to revision %d as revision %d (%s)." % (
+            self.name, plan.previous.revision, target.revision, created.revision, created.status)
+        return self.result(plan, after, created, msg, diff, command)
+
+    def choose_target(self, history):
+        try:
+            return select_target(history, self.requested, self.params["allow_failed_target"],
+                                 self.params["on_pending"])
+        except RollbackRefused as refusal:
+            return self.fail("Not rolling back %s: %s." % (self.name, refusal), history)
+
+    def read_history(self):
+        try:
+            history = parse_history(self.helm.history(self.name, self.namespace))
+        except HelmError as error:
+            if error.kind != "release_not_found":
+                raise
+            history = []
+        if not history:
+            self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back; "
+                                      "install it instead." % (self.name, self.namespace),
+                                  history=[], rollback_candidates=[], helm_version=self.helm_version())
+        return history
+
+    def read_manifests(self, plan):
+        revisions = sorted({plan.previous.revision, plan.target.revision})
+        manifests = run_concurrently(lambda rev: self.helm.get_manifest(self.name, self.namespace, rev), revisions)
+        return dict(zip(revisions, manifests))
+
+    def rollback(self, plan, dry_run=False):
+        params = self.params
+        return self.helm.rollback(
+            self.name, self.namespace, plan.target.revision, wait=params["wait"],
+            wait_for_jobs=params["wait_for_jobs"], timeout=params["timeout"], cleanup_on_fail=params["cleanup_on_fail"],
+            force=params["force"], no_hooks=params["no_hooks"], history_max=params["history_max"], dry_run=dry_run,
+        )
+
+    def rollback_or_fail(self, plan):
+        """Run the rollback and return its argv; when Helm fails, report the revision it left behind
+        (if any) so the caller can pick the next recovery step."""
+        try:
+            return self.rollback(plan).command
+        except HelmError as error:
+            return self.fail_rollback(plan, error)
+
+    def fail_rollback(self, plan, error):
+        helm_said = error.message
+        try:
+            after = parse_history(self.helm.history(self.name, self.namespace))
+        except HelmError as reread:
+            after = []
+            helm_said += "; the history could not be read afterwards: %s" % reread.message
+        created = created_revision(plan, after)
+        if created:
+            outcome = "Helm created revision %d with status %s (%s)" % (
+                created.revision, created.status, created.description or "no description")
+        else:
+            outcome = "Helm created no new revision"
+        self.fail("Rolling back %s from revision %d to revision %d failed: %s. %s." % (
+            self.name, plan.previous.revision, plan.target.revision, helm_said, outcome),
+            after, plan=plan, shown=created, error=error)
+
+    def result(self, plan, history, shown, msg, diff=None, command=None, revision=None, status=None):
+        summary = to_result(history)
+        result = dict(
+            changed=plan.changed, msg=msg, previous_revision=plan.previous.revision,
+            target_revision=plan.target.revision, revision=revision or shown.revision,
+            status=status or shown.status, chart=shown.chart, chart_version=shown.chart_version,
+            app_version=shown.app_version, history=summary["history"],
+            rollback_candidates=summary["rollback_candidates"], helm_version=self.helm_version(), command=command,
+        )
+        if diff is not None:
+            result["diff"] = diff
+        return result
+
+    def fail(self, msg, history, plan=None, shown=None, error=None, **extra):
+        summary = to_result(history)
+        details = dict(history=summary["history"], rollback_candidates=summary["rollback_candidates"],
+                       helm_version=self.helm_version())
+        if plan is not None:
+            # A revision Helm wrote is a change even when the task fails.
+            details["changed"] = shown is not None
+            shown = shown or plan.previous
+            details.update(previous_revision=plan.previous.revision, target_revision=plan.target.revision,
+                           revision=shown.revision, status=shown.status, chart=shown.chart,
+                           chart_version=shown.chart_version, app_version=shown.app_version)
+        if error is not None:
+            details.update(error_kind=error.kind, rc=error.rc, stdout=error.stdout, stderr=error.stderr,
+                           command=error.command)
+        details.update(extra)
+        self.module.fail_json(msg=msg, **details)
+
+    def helm_version(self):
+        return version_string(self.helm.version())
+
+
+def option_problems(params):
+    """Every invalid option value, each with what to use instead."""
+    problems = name_problems(params["name"], params["release_namespace"])
+    try:
+        parse_requested_revision(params["revision"])
+    except ValueError as error:
+        problems.append(str(error))
+    problems.append(timeout_problem(params["timeout"]))
+    if params["history_max"] is not None and params["history_max"] < 0:
+        problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
+    if params["wait_for_jobs"] and not params["wait"]:
+        problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
+    return [problem for problem in problems if problem]
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(ROLLBACK_ARGS), supports_check_mode=True)
+    problems = option_problems(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    try:
+        helm = HelmClient(module)
+        result = ReleaseRollback(module, helm, parse_requested_revision(module.params["revision"])).run()
+    except HelmError as error:
+        module.fail_json(**error.fail_kwargs())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
