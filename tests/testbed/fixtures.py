@@ -5,6 +5,9 @@ Import them into a conftest with ``from fixtures import *`` (or list ``fixtures`
 
 - ``cluster`` (session): the emulator, started once per session (per xdist worker); or, with
   ``MATIH_TEST_REAL_CLUSTER=1`` and ``KUBECONFIG`` set, that real cluster.
+- ``tls_cluster`` (session): an emulator serving HTTPS that requires the bearer token; its
+  kubeconfig trusts the emulator's CA (``.ca_cert``) and carries the token (``.token``).
+  Emulator only: skipped on a real cluster, whose CA and tokens the tests cannot choose.
 - ``helm_binary``: each Helm major in turn (ids ``helm3``, ``helm4``; ``MATIH_HELM3`` and
   ``MATIH_HELM4`` override the paths): a path string that also has ``.path`` and ``.major``.
 - ``demo_charts`` (session): {version: path of the packaged demo chart} for DEMO_CHART_VERSIONS.
@@ -50,6 +53,9 @@ class Cluster:
         self.context = context
         self.url = url
         self.emulator = emulator
+        # Set on the TLS emulator: the CA certificate file and the bearer token it requires.
+        self.ca_cert = emulator.ca_cert_path if emulator else None
+        self.token = emulator.token if emulator else None
 
     def create_namespace(self, name):
         if self.emulator is None:
@@ -60,7 +66,7 @@ class Cluster:
             "Content-Type": "application/json",
             "Authorization": "Bearer " + self.emulator.token,
         })
-        with urllib.request.urlopen(request, timeout=10):
+        with urllib.request.urlopen(request, timeout=10, context=self.emulator.client_ssl_context()):
             pass
 
     def delete_namespace(self, name):
@@ -91,6 +97,15 @@ def cluster():
         with kubeemu.Emulator() as emulator:
             yield Cluster(emulator.kubeconfig_path, emulator.context, emulator.url, emulator)
     scenarios.remove_chart_cache()
+
+
+@pytest.fixture(scope="session")
+def tls_cluster():
+    if os.environ.get("MATIH_TEST_REAL_CLUSTER") == "1" and os.environ.get("KUBECONFIG"):
+        pytest.skip("tls_cluster needs the emulator: the tests choose its CA and token, which a real cluster "
+                    "(MATIH_TEST_REAL_CLUSTER=1) does not let them do")
+    with kubeemu.Emulator(tls=True, require_token=True) as emulator:
+        yield Cluster(emulator.kubeconfig_path, emulator.context, emulator.url, emulator)
 
 
 @pytest.fixture(params=sorted(scenarios.HELM_BINARIES), ids=sorted(scenarios.HELM_BINARIES))

@@ -7,6 +7,10 @@ Admin endpoints (no authentication, not part of the Kubernetes API):
   "method": "GET"}``: answer the next N matching API requests with that status (429 carries
   ``Retry-After``); ``DELETE /_emulator/faults`` drops pending faults;
 - ``POST /_emulator/reset``: drops faults and request counts (objects stay).
+
+With ``require_token``, every other request must carry ``Authorization: Bearer TOKEN``; the
+others get the 401 ``Unauthorized`` Status a real API server sends.  Helm (client-go) only sends
+a bearer token over TLS, so ``require_token`` goes together with TLS (``ssl_context``).
 """
 
 import http.server
@@ -14,6 +18,8 @@ import json
 import logging
 import select
 import socket
+import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -30,6 +36,7 @@ LOGGER = logging.getLogger("kubeemu")
 # client-go's reflectors pick 5-10 minutes; a cap keeps an unbounded watch from outliving a test.
 DEFAULT_WATCH_SECONDS = 1800
 INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+HANDSHAKE_SECONDS = 10
 
 
 class ResourceRoute:
@@ -105,8 +112,9 @@ def _truthy(query, name):
 class ApiServer(http.server.ThreadingHTTPServer):
     """Serves one Store; remembers open connections so stop() can end idle keep-alives."""
 
-    def __init__(self, address, store, faults, stats, token, require_token):
+    def __init__(self, address, store, faults, stats, token, require_token, ssl_context=None):
         self.store = store
+        self.ssl_context = ssl_context
         self.faults = faults
         self.stats = stats
         self.token = token
@@ -114,6 +122,21 @@ class ApiServer(http.server.ThreadingHTTPServer):
         self._connections = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, ApiRequestHandler)
+
+    def get_request(self):
+        connection, address = super().get_request()
+        if self.ssl_context is not None:
+            # The handshake runs in the request thread (ApiRequestHandler.setup), not in the accept loop.
+            connection = self.ssl_context.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
+
+    def handle_error(self, request, client_address):
+        # Clients that reject our certificate or hang up mid-handshake are expected (tests do it).
+        error = sys.exc_info()[1]
+        if isinstance(error, (ssl.SSLError, ConnectionError, socket.timeout)):
+            LOGGER.debug("%s: connection ended: %s", client_address[0], error)
+            return
+        super().handle_error(request, client_address)
 
     def track(self, connection, is_open):
         with self._connections_lock:
@@ -127,7 +150,9 @@ class ApiServer(http.server.ThreadingHTTPServer):
             connections = list(self._connections)
         for connection in connections:
             try:
-                connection.shutdown(socket.SHUT_RDWR)
+                # socket.socket.shutdown directly: SSLSocket.shutdown would drop its TLS state
+                # under the feet of the request thread still reading from it.
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
             except OSError:
                 pass  # already closed by the client
 
@@ -139,6 +164,10 @@ class ApiRequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = "kubeemu"
 
     def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(HANDSHAKE_SECONDS)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
         # Without TCP_NODELAY, Nagle plus delayed ACKs stall every small response by ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -304,6 +333,10 @@ class ApiRequestHandler(http.server.BaseHTTPRequestHandler):
     def _client_gone(self):
         try:
             readable = select.select([self.connection], [], [], 0)[0]
+            if isinstance(self.connection, ssl.SSLSocket):
+                # HTTP/1.1 clients send nothing while a watch streams: anything readable is the
+                # TLS close_notify alert or the end of the connection (ssl cannot MSG_PEEK).
+                return bool(readable)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True

@@ -1,0 +1,534 @@
+#!/usr/bin/env python
+"""Benchmark the matih.helm modules against bare Helm, on the test bed's emulator.
+
+Run it through ``make bench`` (hack/bench.sh), which sets PATH and ANSIBLE_COLLECTIONS_PATH.
+Every figure is measured in one run, side by side for Helm 3 and Helm 4:
+
+a. rollback: ``matih.helm.helm_release_rollback`` vs an ``ansible.builtin.command`` task running
+   ``helm rollback NAME N``: one ansible-playbook run of K rollbacks each (every rollback targets
+   the revision before the latest, so each one really creates a revision), wait disabled on both;
+   plus the same rollbacks as plain Python subprocess calls (Helm's own time). Ratios are to the
+   command task, after start-up.
+b. history: ``matih.helm.helm_release_history`` with include_values on a release of R revisions
+   vs the naive sequence (``helm history`` then ``helm get values --revision N`` per revision),
+   once as an Ansible loop of command tasks and once as plain Python subprocess calls.
+c. remediate: ``ansible-playbook matih.helm.remediate`` on fleets of N releases (30% after a
+   failed upgrade, 10% pending-upgrade, the rest healthy) spread over namespaces.
+
+What the columns measure:
+- seconds: wall time of the whole ansible-playbook (or Python) run, start-up included;
+- s/op: that time divided by the operations (rollbacks, releases);
+- s/op net: the same after subtracting the start-up of an empty ansible-playbook run
+  (measured in this run, the "ansible-playbook start-up" row);
+- requests/op: Kubernetes API requests the emulator served per operation (its request counts);
+- helm execs/op: Helm processes started per operation, counted in a separate, untimed run with
+  a Python audit hook (a sitecustomize on PYTHONPATH that logs every subprocess.Popen of the
+  Helm binary from the module processes); it also verifies what the timed runs did.  For the
+  plain Python variants it is the number of calls the loop made.
+
+Nothing here asserts on timings; the output is a table per section and a JSON file.
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(BENCH_DIR))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "testbed"))
+
+import kubeemu  # noqa: E402  pylint: disable=wrong-import-position
+import scenarios  # noqa: E402  pylint: disable=wrong-import-position
+
+SECTIONS = ("a", "b", "c")
+REMEDIATE_PLAYBOOK = os.path.join(REPO_ROOT, "playbooks", "remediate.yml")
+DEFAULT_OUTPUT = os.path.join(REPO_ROOT, ".cache", "bench", "bench.json")
+FAILED_SHARE, PENDING_SHARE = 0.3, 0.1
+RELEASES_PER_NAMESPACE = 10
+
+# Logs "helm SUBCOMMAND" for every Helm process a Python process starts (modules run
+# ansible.module_utils' run_command, which goes through subprocess.Popen).
+EXEC_HOOK = '''
+import os
+import sys
+
+_LOG = os.environ.get("MATIH_BENCH_EXEC_LOG")
+_HELM = os.environ.get("MATIH_BENCH_HELM")
+
+
+def _matih_bench_hook(event, args):
+    if event != "subprocess.Popen":
+        return
+    argv = args[1]
+    if isinstance(argv, (str, bytes)):
+        argv = [argv]
+    argv = [os.fsdecode(part) for part in argv]
+    executable = os.fsdecode(args[0]) if args[0] else argv[0]
+    if os.path.realpath(executable) == _HELM:
+        words = [part for part in argv[1:3] if not part.startswith("-")]
+        with open(_LOG, "a", encoding="utf-8") as handle:
+            handle.write(" ".join(words[:2] if words[:1] == ["get"] else words[:1]) + "\\n")
+
+
+if _LOG and _HELM:
+    sys.addaudithook(_matih_bench_hook)
+'''
+
+EMPTY_PLAYBOOK = """
+- name: Nothing (start-up time of ansible-playbook)
+  hosts: localhost
+  gather_facts: false
+  tasks: []
+"""
+
+ROLLBACK_MODULE_PLAYBOOK = """
+- name: Rollbacks with matih.helm.helm_release_rollback
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Roll back to the revision before the latest
+      matih.helm.helm_release_rollback:
+        binary_path: "{{ helm }}"
+        name: "{{ release }}"
+        release_namespace: "{{ release_namespace }}"
+        revision: "{{ item }}"
+        wait: false
+      loop: "{{ range(first_target, first_target + rollbacks) | list }}"
+"""
+
+ROLLBACK_COMMAND_PLAYBOOK = """
+- name: Rollbacks with helm rollback in ansible.builtin.command
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Roll back to the revision before the latest
+      ansible.builtin.command:
+        argv: ["{{ helm }}", rollback, "{{ release }}", "{{ item }}", -n, "{{ release_namespace }}"]
+      changed_when: true
+      loop: "{{ range(first_target, first_target + rollbacks) | list }}"
+"""
+
+HISTORY_MODULE_PLAYBOOK = """
+- name: History with values with matih.helm.helm_release_history
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Read the history and every revision's values
+      matih.helm.helm_release_history:
+        binary_path: "{{ helm }}"
+        name: "{{ release }}"
+        release_namespace: "{{ release_namespace }}"
+        include_values: true
+      register: bench_history
+"""
+
+HISTORY_LOOP_PLAYBOOK = """
+- name: History with values as a naive loop of helm commands
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Read the history
+      ansible.builtin.command:
+        argv: ["{{ helm }}", history, "{{ release }}", -n, "{{ release_namespace }}", -o, json, --max, "256"]
+      changed_when: false
+      register: bench_history
+    - name: Read the values of each revision
+      ansible.builtin.command:
+        argv: ["{{ helm }}", get, values, "{{ release }}", -n, "{{ release_namespace }}", --revision, "{{ item.revision }}", -o, json]
+      changed_when: false
+      loop: "{{ bench_history.stdout | from_json }}"
+      loop_control:
+        label: "{{ item.revision }}"
+      register: bench_values
+"""
+
+# Appended to a playbook for the untimed verification run: keeps the registered result.
+SAVE_RESULT_TASK = """
+    - name: Keep the result for the benchmark's checks
+      ansible.builtin.copy:
+        content: "{{ %s | to_json }}"
+        dest: "{{ result_file }}"
+        mode: "0600"
+"""
+
+
+class BenchError(Exception):
+    """A benchmark step did not do what it had to (its figures would be meaningless)."""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 4 rollbacks, 10 revisions, fleets of 10")
+    parser.add_argument("--helm", choices=("3", "4", "both"), default="both", help="Helm major(s) to measure (default both)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c)")
+    parser.add_argument("--rollbacks", type=int, help="rollbacks per run in (a) (default 10, quick 4)")
+    parser.add_argument("--revisions", type=int, help="revisions of the release in (b) (default 50, quick 10)")
+    parser.add_argument("--fleet-sizes", help="comma-separated release counts for (c) (default 10,30,100, quick 10)")
+    parser.add_argument("--forks", type=int, default=10, help="ansible-playbook --forks for (c) (default 10)")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="JSON results (default .cache/bench/bench.json)")
+    args = parser.parse_args(argv)
+    args.sections = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown:
+        parser.error("unknown section(s) %s; choose from %s" % (",".join(unknown), ",".join(SECTIONS)))
+    args.rollbacks = args.rollbacks or (4 if args.quick else 10)
+    args.revisions = args.revisions or (10 if args.quick else 50)
+    sizes = args.fleet_sizes or ("10" if args.quick else "10,30,100")
+    args.fleet_sizes = [int(size) for size in sizes.split(",")]
+    args.helms = ["helm3", "helm4"] if args.helm == "both" else ["helm" + args.helm]
+    return args
+
+
+def table(title, columns, rows):
+    """Print ``rows`` (lists of cells) under ``columns``, aligned; numbers right-aligned."""
+    def cell(value):
+        if isinstance(value, float):
+            return "%.3f" % value
+        return "-" if value is None else str(value)
+    text = [[cell(value) for value in row] for row in rows]
+    widths = [max([len(column)] + [len(row[i]) for row in text]) for i, column in enumerate(columns)]
+    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(columns))]
+    print("\n" + title)
+    print("  ".join(column.rjust(width) if numeric[i] else column.ljust(width) for i, (column, width) in enumerate(zip(columns, widths))))
+    print("  ".join("-" * width for width in widths))
+    for row in text:
+        print("  ".join(value.rjust(width) if numeric[i] else value.ljust(width) for i, (value, width) in enumerate(zip(row, widths))))
+    sys.stdout.flush()
+
+
+def ratio(numerator, denominator):
+    return numerator / denominator if numerator is not None and denominator else None
+
+
+class Bench:
+    """One emulator, a scratch directory, and the ansible-playbook runner."""
+
+    def __init__(self, args, workdir):
+        self.args = args
+        self.workdir = workdir
+        self.emulator = kubeemu.Emulator(os.path.join(workdir, "kubeconfig")).start()
+        with open(os.path.join(workdir, "sitecustomize.py"), "w", encoding="utf-8") as handle:
+            handle.write(EXEC_HOOK)
+        self.env = dict(os.environ, KUBECONFIG=self.emulator.kubeconfig_path, HELM_NO_PLUGINS="1",
+                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0",
+                        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                        ANSIBLE_LOCAL_TEMP=os.path.join(REPO_ROOT, ".cache", "ansible-tmp"))
+        self.env.pop("HELM_KUBETOKEN", None)
+        self.env.setdefault("ANSIBLE_COLLECTIONS_PATH", collections_path())
+        self._playbooks = {}
+        self.startup_seconds = None
+        self.results = {"a": [], "b": [], "c": []}
+
+    def close(self):
+        self.emulator.stop()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def requests(self):
+        return sum(self.emulator.stats.snapshot().values())
+
+    def playbook(self, name, text):
+        if name not in self._playbooks:
+            path = os.path.join(self.workdir, name + ".yml")
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            self._playbooks[name] = path
+        return self._playbooks[name]
+
+    def ansible_playbook(self, playbook, extra_vars, count_helm=None, options=()):
+        """Run ansible-playbook; returns (seconds, emulator requests, helm subcommands or None)."""
+        env = dict(self.env)
+        log = None
+        if count_helm:
+            log = os.path.join(self.workdir, "helm-execs.log")
+            if os.path.exists(log):
+                os.unlink(log)
+            env.update(PYTHONPATH=os.pathsep.join(filter(None, [self.workdir, env.get("PYTHONPATH")])),
+                       MATIH_BENCH_EXEC_LOG=log, MATIH_BENCH_HELM=os.path.realpath(count_helm))
+        extra_vars = dict(extra_vars, ansible_python_interpreter=sys.executable)
+        argv = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars)] + list(options) + [playbook]
+        before = self.requests()
+        started = time.perf_counter()
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=self.workdir)
+        seconds = time.perf_counter() - started
+        requests = self.requests() - before
+        if result.returncode != 0:
+            raise BenchError("ansible-playbook %s failed (rc=%d):\n%s\n%s" % (
+                os.path.basename(playbook), result.returncode, result.stdout[-4000:], result.stderr[-2000:]))
+        execs = None
+        if log:
+            with open(log, encoding="utf-8") as handle:
+                execs = [line.strip() for line in handle]
+        return seconds, requests, execs
+
+    def measure_startup(self):
+        if self.startup_seconds is None:
+            runs = [self.ansible_playbook(self.playbook("empty", EMPTY_PLAYBOOK), {})[0] for attempt in range(3)]
+            self.startup_seconds = min(runs)
+            print("ansible-playbook start-up (empty playbook, best of 3): %.3f s" % self.startup_seconds)
+        return self.startup_seconds
+
+    def namespace(self, *parts):
+        name = "-".join(["bench"] + [str(part) for part in parts])
+        self.emulator.create_namespace(name)
+        return name
+
+    # --- (a) rollback -----------------------------------------------------------------------
+
+    def section_a(self, label, helm):
+        k, kubeconfig = self.args.rollbacks, self.emulator.kubeconfig_path
+        startup = self.measure_startup()
+        rows = []
+        variants = (("module", "rollback-module", ROLLBACK_MODULE_PLAYBOOK), ("command", "rollback-command", ROLLBACK_COMMAND_PLAYBOOK))
+        for variant, playbook_name, text in variants:
+            namespace, release = self.namespace("a", label, variant), "rb"
+            scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
+            scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
+            playbook = self.playbook(playbook_name, text)
+
+            def run(rollbacks, count=False):
+                latest = scenarios.history(helm, kubeconfig, release, namespace)[-1]["revision"]
+                measured = self.ansible_playbook(playbook, {"helm": helm, "release": release, "release_namespace": namespace,
+                                                            "first_target": latest - 1, "rollbacks": rollbacks}, helm if count else None)
+                entries = scenarios.history(helm, kubeconfig, release, namespace)
+                made = [entry for entry in entries if entry["revision"] > latest]
+                expected = ["Rollback to %d" % target for target in range(latest - 1, latest - 1 + rollbacks)]
+                if [entry["description"] for entry in made] != expected or made[-1]["status"] != "deployed":
+                    raise BenchError("%s %s: expected revisions %s, got %s" % (label, variant, expected, made))
+                return measured
+
+            seconds, requests = run(k)[:2]
+            execs = run(2, count=True)[2]
+            row = {"helm": label, "variant": variant, "rollbacks": k, "seconds": seconds, "s_per_op": seconds / k,
+                   "s_per_op_net": (seconds - startup) / k, "requests_per_op": requests / k,
+                   "helm_execs_per_op": len(execs) / 2, "helm_execs": summarize(execs, 2)}
+            rows.append(row)
+        rows.append(self._rollback_python(label, helm))
+        command = rows[1]
+        for row in rows:
+            row["ratio_vs_command"] = ratio(row["s_per_op_net"], command["s_per_op_net"])
+        self.results["a"] += rows
+
+    def _rollback_python(self, label, helm):
+        """The same K rollbacks as plain ``helm rollback`` subprocess calls: Helm's own time."""
+        k, kubeconfig = self.args.rollbacks, self.emulator.kubeconfig_path
+        namespace, release = self.namespace("a", label, "python"), "rb"
+        scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
+        scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
+        before, started = self.requests(), time.perf_counter()
+        for target in range(1, k + 1):
+            subprocess.run([helm, "rollback", release, str(target), "-n", namespace], env=self.env, capture_output=True, check=True)
+        seconds, requests = time.perf_counter() - started, self.requests() - before
+        descriptions = [entry["description"] for entry in scenarios.history(helm, kubeconfig, release, namespace)[-k:]]
+        if descriptions != ["Rollback to %d" % target for target in range(1, k + 1)]:
+            raise BenchError("%s plain Python rollbacks: unexpected history %s" % (label, descriptions))
+        return {"helm": label, "variant": "plain Python", "rollbacks": k, "seconds": seconds, "s_per_op": seconds / k,
+                "s_per_op_net": seconds / k, "requests_per_op": requests / k, "helm_execs_per_op": 1.0, "helm_execs": "rollback 1"}
+
+    # --- (b) history ------------------------------------------------------------------------
+
+    def section_b(self, label, helm):
+        revisions, kubeconfig = self.args.revisions, self.emulator.kubeconfig_path
+        startup = self.measure_startup()
+        namespace, release = self.namespace("b", label), "hist"
+        keep_all = ["--history-max", "0"]
+        scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.revision": "1"})
+        for revision in range(2, revisions + 1):
+            scenarios.upgrade(helm, kubeconfig, release, namespace, "1.0.0", {"config.revision": str(revision)}, extra=keep_all)
+        expected = [{"config": {"revision": str(revision)}} for revision in range(1, revisions + 1)]
+        common = {"helm": helm, "release": release, "release_namespace": namespace}
+        rows = []
+
+        module_book = self.playbook("history-module", HISTORY_MODULE_PLAYBOOK)
+        seconds, requests = self.ansible_playbook(module_book, common)[:2]
+        checked = self.playbook("history-module-check", HISTORY_MODULE_PLAYBOOK + SAVE_RESULT_TASK % "bench_history")
+        result_file = os.path.join(self.workdir, "history.json")
+        execs = self.ansible_playbook(checked, dict(common, result_file=result_file), helm)[2]
+        with open(result_file, encoding="utf-8") as handle:
+            got = [entry.get("values") for entry in json.load(handle)["history"]]
+        if got != expected:
+            raise BenchError("%s: helm_release_history values %s, expected %s" % (label, got[:3], expected[:3]))
+        rows.append(self._history_row(label, "module", seconds, startup, requests, execs, revisions))
+
+        loop_book = self.playbook("history-loop", HISTORY_LOOP_PLAYBOOK)
+        seconds, requests = self.ansible_playbook(loop_book, common)[:2]
+        checked = self.playbook("history-loop-check", HISTORY_LOOP_PLAYBOOK + SAVE_RESULT_TASK % "bench_values")
+        execs = self.ansible_playbook(checked, dict(common, result_file=result_file), helm)[2]
+        with open(result_file, encoding="utf-8") as handle:
+            got = [json.loads(item["stdout"]) for item in json.load(handle)["results"]]
+        if got != expected:
+            raise BenchError("%s: naive playbook values %s, expected %s" % (label, got[:3], expected[:3]))
+        rows.append(self._history_row(label, "command loop (playbook)", seconds, startup, requests, execs, revisions))
+
+        before, started = self.requests(), time.perf_counter()
+        got, calls = naive_history(helm, self.env, release, namespace)
+        seconds, requests = time.perf_counter() - started, self.requests() - before
+        if got != expected:
+            raise BenchError("%s: naive Python values %s, expected %s" % (label, got[:3], expected[:3]))
+        row = self._history_row(label, "plain Python loop", seconds, 0.0, requests, calls, revisions)
+        row["s_net"] = None
+        rows.append(row)
+
+        module = rows[0]
+        for row in rows:
+            row["module_ratio"] = ratio(module["seconds"], row["seconds"])
+        self.results["b"] += rows
+
+    @staticmethod
+    def _history_row(label, variant, seconds, startup, requests, execs, revisions):
+        return {"helm": label, "variant": variant, "revisions": revisions, "seconds": seconds, "s_net": seconds - startup,
+                "requests": requests, "helm_execs": len(execs), "helm_exec_kinds": summarize(execs, 1)}
+
+    # --- (c) remediate ----------------------------------------------------------------------
+
+    def section_c(self, label, helm):
+        if not os.path.exists(REMEDIATE_PLAYBOOK):
+            print("\n(c) remediate: SKIPPED for %s: %s does not exist yet" % (label, os.path.relpath(REMEDIATE_PLAYBOOK, REPO_ROOT)))
+            return
+        for size in self.args.fleet_sizes:
+            self.results["c"].append(self._remediate(label, helm, size))
+
+    def _remediate(self, label, helm, size):
+        kubeconfig = self.emulator.kubeconfig_path
+        namespaces = [self.namespace("c", label, size, index) for index in range(max(1, -(-size // RELEASES_PER_NAMESPACE)))]
+        failed, pending = round(size * FAILED_SHARE), round(size * PENDING_SHARE)
+        plan = []
+        for index in range(size):
+            kind = "failed" if index < failed else "pending" if index < failed + pending else "healthy"
+            plan.append((kind, "app-%03d" % index, namespaces[index % len(namespaces)]))
+
+        def make(item):
+            kind, name, namespace = item
+            scenarios.install(helm, kubeconfig, name, namespace, "1.0.0", {"config.release": name})
+            if kind == "failed":
+                scenarios.failed_upgrade(helm, kubeconfig, name, namespace, "rejected_config")
+            elif kind == "pending":
+                scenarios.pending_release(helm, kubeconfig, name, namespace, "upgrade")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(make, plan))
+
+        report_dir = os.path.join(self.workdir, "report-%s-%d" % (label, size))
+        extra_vars = {
+            "fleet_remediation_namespaces": namespaces,
+            "fleet_remediation_connection": {"binary_path": helm},
+            "fleet_remediation_unlock_pending": True,  # the pending revisions were left by a killed Helm
+            "fleet_remediation_report_dir": report_dir,
+        }
+        seconds, requests = self.ansible_playbook("matih.helm.remediate", extra_vars, options=["--forks", str(self.args.forks)])[:2]
+        listed = scenarios.list_releases(helm, kubeconfig)
+        mine = {(entry["namespace"], entry["name"]): entry["status"] for entry in listed if entry["namespace"] in namespaces}
+        not_deployed = sorted("%s/%s=%s" % (ns, name, status) for (ns, name), status in mine.items() if status != "deployed")
+        if len(mine) != size or not_deployed:
+            raise BenchError("%s, %d releases: after remediate %d listed, not deployed: %s" % (label, size, len(mine), not_deployed[:10]))
+        unhealthy = failed + pending
+        return {"helm": label, "releases": size, "failed": failed, "pending": pending, "namespaces": len(namespaces),
+                "forks": self.args.forks, "seconds": seconds, "s_per_release": seconds / size,
+                "s_per_unhealthy": seconds / unhealthy if unhealthy else None, "requests_per_release": requests / size}
+
+    # --- output -----------------------------------------------------------------------------
+
+    def print_tables(self):
+        if self.results["a"]:
+            table("(a) rollback: %d rollbacks per ansible-playbook run, no --wait" % self.args.rollbacks,
+                  ["helm", "variant", "seconds", "s/rollback", "s/rollback net", "ratio net", "requests/rollback", "helm execs/rollback",
+                   "helm execs (counted run)"],
+                  [[r["helm"], r["variant"], r["seconds"], r["s_per_op"], r["s_per_op_net"], r["ratio_vs_command"],
+                    r["requests_per_op"], r["helm_execs_per_op"], r["helm_execs"]] for r in self.results["a"]])
+        if self.results["b"]:
+            table("(b) history with values of a %d-revision release" % self.args.revisions,
+                  ["helm", "variant", "seconds", "seconds net", "module/this", "requests", "helm execs", "helm execs by kind"],
+                  [[r["helm"], r["variant"], r["seconds"], r["s_net"], r["module_ratio"], r["requests"], r["helm_execs"], r["helm_exec_kinds"]]
+                   for r in self.results["b"]])
+        if self.results["c"]:
+            shares = (FAILED_SHARE * 100, PENDING_SHARE * 100)
+            table("(c) ansible-playbook matih.helm.remediate (%d%% failed upgrade, %d%% pending-upgrade, rest healthy)" % shares,
+                  ["helm", "releases", "failed", "pending", "namespaces", "forks", "seconds", "s/release", "s/unhealthy", "requests/release"],
+                  [[r["helm"], r["releases"], r["failed"], r["pending"], r["namespaces"], r["forks"], r["seconds"], r["s_per_release"],
+                    r["s_per_unhealthy"], r["requests_per_release"]] for r in self.results["c"]])
+
+
+def naive_history(helm, env, release, namespace):
+    """``helm history`` then ``helm get values --revision N`` for each revision, one after the other."""
+    def run(*args):
+        return subprocess.run([helm] + list(args), env=env, capture_output=True, text=True, check=True).stdout
+    entries = json.loads(run("history", release, "-n", namespace, "-o", "json", "--max", "256"))
+    calls = ["history"]
+    values = []
+    for entry in entries:
+        values.append(json.loads(run("get", "values", release, "-n", namespace, "--revision", str(entry["revision"]), "-o", "json")))
+        calls.append("get values")
+    return values, calls
+
+
+def summarize(execs, runs):
+    """'history 2, rollback 1' per operation, from the logged subcommands of ``runs`` operations."""
+    counts = {}
+    for kind in execs:
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join("%s %g" % (kind, count / runs) for kind, count in sorted(counts.items())) or "none"
+
+
+def collections_path():
+    tree = subprocess.run([os.path.join(REPO_ROOT, "hack", "collection-tree.sh")], capture_output=True, text=True, check=True).stdout.strip()
+    root = os.path.dirname(os.path.dirname(os.path.dirname(tree)))
+    return os.pathsep.join([root, os.path.join(REPO_ROOT, ".cache", "collections")])
+
+
+def tool_versions(helms):
+    versions = {label: scenarios.run_helm(scenarios.HELM_BINARIES[label], os.devnull, ["version", "--short"]).stdout.strip() for label in helms}
+    ansible = subprocess.run(["ansible", "--version"], capture_output=True, text=True, check=False).stdout.splitlines()
+    versions["ansible-core"] = ansible[0].split("core", 1)[-1].strip(" ]") if ansible else "unknown"
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    missing = [label for label in args.helms if not os.access(scenarios.HELM_BINARIES[label], os.X_OK)]
+    if missing:
+        sys.exit("Helm binary missing for %s (run the bootstrap, or set MATIH_HELM3/MATIH_HELM4)" % ", ".join(missing))
+    versions = tool_versions(args.helms)
+    print("matih.helm benchmark on the kubeemu emulator: %s" % ", ".join("%s %s" % item for item in sorted(versions.items())))
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="matih-bench-") as workdir:
+        bench = Bench(args, workdir)
+        try:
+            for section in args.sections:
+                for label in args.helms:
+                    helm = scenarios.HELM_BINARIES[label]
+                    started = time.perf_counter()
+                    try:
+                        getattr(bench, "section_" + section)(label, helm)
+                    except (BenchError, scenarios.HelmError, subprocess.CalledProcessError) as error:
+                        errors.append("(%s) %s: %s" % (section, label, error))
+                        print("\n(%s) %s FAILED: %s" % (section, label, error))
+                    print("(%s) %s done in %.1f s" % (section, label, time.perf_counter() - started))
+                    sys.stdout.flush()
+            bench.print_tables()
+        finally:
+            bench.close()
+            scenarios.remove_chart_cache()
+    document = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick, "versions": versions, "sections": args.sections,
+        "settings": {"rollbacks": args.rollbacks, "revisions": args.revisions, "fleet_sizes": args.fleet_sizes, "forks": args.forks,
+                     "failed_share": FAILED_SHARE, "pending_share": PENDING_SHARE},
+        "ansible_playbook_startup_seconds": bench.startup_seconds,
+        "results": bench.results, "errors": errors,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+    print("\nJSON: %s" % args.output)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
