@@ -33,21 +33,39 @@ KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "client-certif
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 # stderr patterns, first match wins. Helm 4 writes "kubernetes cluster unreachable" in lowercase.
+# The kubeconfig kinds come before cluster_unreachable: Helm reports them all as "cluster unreachable".
 ERROR_KINDS = (
+    ("helm_crashed", re.compile(r"^panic: ", re.M)),
     ("release_not_found", re.compile(r"release: not found", re.I)),
     ("revision_not_found", re.compile(r"release has no -?\d+ version", re.I)),
     ("operation_in_progress", re.compile(r"another operation \(install/upgrade/rollback\) is in progress", re.I)),
+    ("invalid_kubeconfig", re.compile(r"error loading config file|couldn't get version/kind|invalid configuration:", re.I)),
+    ("unknown_context", re.compile(r'context "[^"]*" does not exist', re.I)),
+    # No cluster server in the kubeconfig: client-go falls back to http://localhost:8080.
+    ("no_api_server", re.compile(r"//localhost:8080/.*connection refused", re.I)),
+    # Helm reports rejected credentials as "cluster unreachable" too.
+    ("access_denied", re.compile(r"\bforbidden\b|\bunauthorized\b|must be logged in|"
+                                 r"asked for the client to provide credentials", re.I)),
     ("cluster_unreachable", re.compile(r"kubernetes cluster unreachable|connection refused|no such host", re.I)),
     ("timeout", re.compile(r"context deadline exceeded|timed out waiting", re.I)),
-    ("access_denied", re.compile(r"\bforbidden\b|\bunauthorized\b|must be logged in", re.I)),
 )
 ERROR_HINTS = {
+    "helm_crashed": "Helm crashed while reading the release records; one of them is probably corrupt or was not "
+                    "written by Helm. Inspect the release's storage Secrets (kubectl get secrets -l owner=helm,name=NAME "
+                    "-n NAMESPACE) and delete or restore the broken one",
     "release_not_found": "The release does not exist in this namespace",
     "revision_not_found": "The revision is not in the release history (Helm may have pruned it: --history-max)",
     "operation_in_progress": "Another Helm operation holds the release (a pending-* revision); a rollback is the way out",
+    "invalid_kubeconfig": "The kubeconfig could not be loaded; set the kubeconfig option to a valid kubeconfig file "
+                          "or dictionary (clusters, users, contexts)",
+    "unknown_context": "The context is not in the kubeconfig; set the context option to one of the kubeconfig's "
+                       "contexts, or leave it unset to use current-context",
+    "no_api_server": "No API server is configured: the kubeconfig names no cluster server for the context; set the "
+                     "kubeconfig, context or host option",
     "cluster_unreachable": "The Kubernetes API server could not be reached; check kubeconfig, context, host and network",
     "timeout": "Helm timed out waiting for resources; raise timeout or check why the workloads are not ready",
-    "access_denied": "The Kubernetes API rejected the credentials or lacks the permissions",
+    "access_denied": "The Kubernetes API rejected the credentials or they lack the permissions; check api_key or the "
+                     "kubeconfig user, and the RBAC rights on the release namespace",
     "helm_failed": "Helm failed",
 }
 
@@ -93,7 +111,9 @@ def error_from_result(result: CommandResult) -> HelmError:
 
 def _helm_error_line(stderr: str) -> str:
     lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
+    # A Go panic ends with a goroutine dump; its first line says what went wrong.
+    errors = [line for line in lines if line.startswith("panic: ")][:1] or [
+        line for line in lines if line.startswith("Error:")]
     return (errors or lines or [""])[-1]
 
 
@@ -130,8 +150,9 @@ def connection_environ(params: Dict[str, Any]) -> Dict[str, str]:
 def kubeconfig_secrets(config: Any) -> List[str]:
     """Credential values inside an inline kubeconfig, to be masked in every output."""
     secrets = []
-    for user in (config or {}).get("users") or []:
-        details = (user or {}).get("user") or {}
+    users = config.get("users") if isinstance(config, dict) else None
+    for user in _named_list(users):
+        details = user.get("user") if isinstance(user.get("user"), dict) else {}
         secrets += [str(details[key]) for key in KUBECONFIG_SECRET_KEYS if details.get(key)]
     return secrets
 
@@ -282,13 +303,24 @@ class HelmClient(object):
         ))
 
     def list_releases(self, namespaces: Optional[Sequence[str]] = None, statuses: Optional[Iterable[str]] = None,
-                      name_filter: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Raw ``helm list`` entries: one call for all namespaces (``namespaces`` empty or None),
-        else one concurrent call per namespace; only releases whose latest status is in ``statuses``."""
-        targets = list(namespaces) if namespaces else [None]
-        listed = run_concurrently(lambda ns: self.run_json(list_argv(self.major, ns, name_filter)) or [], targets)
-        return [entry for entries in listed for entry in entries
-                if status_matches(str(entry.get("status", "")).lower(), statuses)]
+                      name_pattern: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Raw ``helm list`` entries from exactly one Helm call, whatever the number of namespaces:
+        ``--namespace NS`` for one namespace, ``--all-namespaces`` otherwise (filtered here when
+        ``namespaces`` names several). Only releases whose latest status is in ``statuses`` and
+        whose name matches the Python regular expression ``name_pattern`` (``re.search``) are kept.
+
+        The name is matched here rather than with Helm's ``--filter`` so the pattern is the one
+        the module validated (Go and Python regular expressions differ)."""
+        wanted_namespaces = sorted(set(namespaces or ()))
+        single = wanted_namespaces[0] if len(wanted_namespaces) == 1 else None
+        entries = self.run_json(list_argv(self.major, single)) or []
+        pattern = re.compile(name_pattern) if name_pattern else None
+        return [
+            entry for entry in entries
+            if (not wanted_namespaces or entry.get("namespace") in wanted_namespaces)
+            and (pattern is None or pattern.search(str(entry.get("name", ""))))
+            and status_matches(str(entry.get("status", "")).lower(), statuses)
+        ]
 
 
 def find_helm_binary(module) -> str:
@@ -320,20 +352,104 @@ def detect_version(module, binary: str) -> HelmVersion:
 
 
 def resolve_kubeconfig(module) -> Optional[str]:
-    """A kubeconfig path for Helm: the given path, or an inline dict written to a 0600 temp file."""
+    """A kubeconfig path for Helm: the given path, or an inline dict written to a 0600 temp file.
+
+    The kubeconfig is checked first (see ``kubeconfig_problem``), so a broken one is named as such
+    instead of surfacing as Helm's "cluster unreachable"."""
     kubeconfig = module.params.get("kubeconfig")
     if not kubeconfig:
         return None
     if isinstance(kubeconfig, dict):
         module.no_log_values.update(kubeconfig_secrets(kubeconfig))
+        _check_kubeconfig(module, kubeconfig, "the kubeconfig dictionary")
         return write_private_file(module, json.dumps(kubeconfig))
     if not isinstance(kubeconfig, str):
-        raise HelmError("invalid_kubeconfig", "kubeconfig must be a file path or a dictionary, got %s"
-                        % type(kubeconfig).__name__)
+        raise HelmError("invalid_kubeconfig", "kubeconfig must be a file path or a dictionary, got %s; set it to the "
+                        "path of a kubeconfig file or to the kubeconfig content" % type(kubeconfig).__name__)
     path = os.path.expanduser(kubeconfig)
+    if os.path.isdir(path):
+        raise HelmError("invalid_kubeconfig", "kubeconfig %s is a directory, not a file; set kubeconfig to the path of "
+                        "a kubeconfig file (for example ~/.kube/config)" % path)
     if not os.path.isfile(path):
-        raise HelmError("invalid_kubeconfig", "kubeconfig file %s does not exist on the managed node" % path)
+        raise HelmError("invalid_kubeconfig", "kubeconfig file %s does not exist on the managed node; set kubeconfig "
+                        "to an existing kubeconfig file or to the kubeconfig content (a dictionary)" % path)
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except (IOError, OSError) as error:
+        raise HelmError("invalid_kubeconfig", "kubeconfig file %s cannot be read (%s); fix its permissions or set "
+                        "kubeconfig to a readable file" % (path, error.strerror or error))
+    config = _load_yaml(text, path)
+    if config is not _UNCHECKED:
+        module.no_log_values.update(kubeconfig_secrets(config if isinstance(config, dict) else None))
+        _check_kubeconfig(module, config, "kubeconfig file %s" % path)
     return path
+
+
+_UNCHECKED = object()
+
+
+def _load_yaml(text: bytes, path: str) -> Any:
+    """The parsed kubeconfig file, or _UNCHECKED when PyYAML is not available on the managed node."""
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel  # optional: only used to check the file
+    except ImportError:
+        return _UNCHECKED
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        reason = " ".join(str(error).split())
+        raise HelmError("invalid_kubeconfig", "kubeconfig file %s is not valid YAML (%s); set kubeconfig to a "
+                        "kubeconfig file (for example ~/.kube/config)" % (path, reason[:300]))
+
+
+def _check_kubeconfig(module, config: Any, source: str) -> None:
+    problem = kubeconfig_problem(config, module.params.get("context"), module.params.get("host"))
+    if problem:
+        raise HelmError("invalid_kubeconfig", "%s %s" % (source, problem))
+
+
+def kubeconfig_problem(config: Any, context: Optional[str] = None, host: Optional[str] = None) -> Optional[str]:
+    """Why ``config`` (a parsed kubeconfig) cannot connect Helm anywhere, or None when it can.
+
+    Only what Helm would otherwise misreport is checked: client-go silently falls back to
+    http://localhost:8080 when no cluster server is found, and names an unknown context as an
+    unreachable cluster. With ``host`` set, the kubeconfig's clusters are not needed."""
+    fix = "set kubeconfig to a kubeconfig with clusters, users and contexts (as kubectl config view prints it)"
+    if not isinstance(config, dict):
+        return "is not a kubeconfig: expected a mapping with clusters, users and contexts, got %s; %s" % (
+            "nothing" if config is None else type(config).__name__, fix)
+    if not any(key in config for key in ("clusters", "contexts", "users", "current-context")):
+        return "is not a kubeconfig: it has none of clusters, users, contexts, current-context (keys: %s); %s" % (
+            ", ".join(sorted(str(key) for key in config)[:10]) or "none", fix)
+    contexts = {str(item.get("name")): item.get("context") or {}
+                for item in _named_list(config.get("contexts"))}
+    wanted = context or config.get("current-context")
+    if context and context not in contexts:
+        return "has no context %r (contexts: %s); set the context option to one of them, or leave it unset to use " \
+               "current-context" % (context, ", ".join(sorted(contexts)) or "none")
+    if host:
+        return None
+    clusters = {str(item.get("name")): item.get("cluster") or {} for item in _named_list(config.get("clusters"))}
+    if not clusters:
+        return "has no clusters, so Helm would fall back to http://localhost:8080; %s, or set the host option" % fix
+    if not wanted:
+        return "sets no current-context; set the context option to one of its contexts (%s)" % (
+            ", ".join(sorted(contexts)) or "none")
+    if wanted not in contexts:
+        return "names current-context %r, which is not among its contexts (%s); set the context option to one of " \
+               "them" % (wanted, ", ".join(sorted(contexts)) or "none")
+    cluster_name = str(contexts[wanted].get("cluster") or "")
+    if cluster_name not in clusters:
+        return "context %r uses cluster %r, which is not among its clusters (%s); %s" % (
+            wanted, cluster_name, ", ".join(sorted(clusters)), fix)
+    if not clusters[cluster_name].get("server"):
+        return "cluster %r has no server URL; add one, or set the host option" % cluster_name
+    return None
+
+
+def _named_list(value: Any) -> List[Dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def write_private_file(module, content: str) -> str:

@@ -262,12 +262,14 @@ def _entry(rev: Revision, values: Optional[Dict[int, Any]]) -> Dict[str, Any]:
 def list_entry(entry: Dict[str, Any]) -> Dict[str, Any]:
     """One ``helm list -o json`` entry normalised like history entries (revision is a string there)."""
     chart_name, chart_version = split_chart(entry.get("chart"))
+    status = str(entry.get("status") or "unknown").lower()
     return {
         "name": entry.get("name"),
         "namespace": entry.get("namespace"),
         "revision": int(entry["revision"]),
         "updated": iso8601(entry.get("updated")),
-        "status": str(entry.get("status") or "unknown").lower(),
+        "status": status,
+        "pending": status in PENDING_STATUSES,
         "chart": entry.get("chart") or "",
         "chart_name": chart_name,
         "chart_version": chart_version,

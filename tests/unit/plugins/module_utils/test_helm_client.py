@@ -31,6 +31,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     get_metadata_argv,
     get_values_argv,
     history_argv,
+    kubeconfig_problem,
     kubeconfig_secrets,
     list_argv,
     parse_version,
@@ -208,6 +209,17 @@ def test_helm4_wait_takes_a_strategy_and_helm3_list_needs_all():
         ("Error: timed out waiting for the condition", "timeout"),
         ('Error: secrets is forbidden: User "dev" cannot list resource "secrets"', "access_denied"),
         ("Error: Unauthorized", "access_denied"),
+        ("Error: Kubernetes cluster unreachable: the server has asked for the client to provide credentials",
+         "access_denied"),
+        ('Error: Kubernetes cluster unreachable: error loading config file "/k": yaml: did not find expected key',
+         "invalid_kubeconfig"),
+        ('Error: kubernetes cluster unreachable: error loading config file "/k": couldn\'t get version/kind; json '
+         'parse error', "invalid_kubeconfig"),
+        ('Error: kubernetes cluster unreachable: context "nope" does not exist', "unknown_context"),
+        ('Error: Kubernetes cluster unreachable: Get "http://localhost:8080/version": dial tcp 127.0.0.1:8080: '
+         'connect: connection refused', "no_api_server"),
+        ("panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV]\n\n"
+         "goroutine 1 [running]:\nmain.getReleaseHistory()\n\thelm.sh/helm/v3/cmd/helm/history.go:140", "helm_crashed"),
         ("Error: something else entirely", "helm_failed"),
         ("", "helm_failed"),
         (None, "helm_failed"),
@@ -283,8 +295,27 @@ def test_binary_that_is_not_helm(binary):
     assert binary in caught.value.message and "binary_path" in caught.value.message
 
 
+def test_a_go_panic_is_reported_by_its_first_line_with_the_way_out():
+    stderr = ("panic: runtime error: invalid memory address or nil pointer dereference\n"
+              "[signal SIGSEGV: segmentation violation code=0x1 addr=0x58 pc=0x1d60900]\n\ngoroutine 1 [running]:\n"
+              "main.main()\n\thelm.sh/helm/v3/cmd/helm/helm.go:85 +0x209\n")
+    error = error_from_result(CommandResult(["helm", "history", "web"], 2, "", stderr))
+    assert error.kind == "helm_crashed"
+    assert "helm history exited 2: panic: runtime error: invalid memory address" in error.message
+    assert "kubectl get secrets -l owner=helm" in error.message and "helm.go:85" not in error.message
+
+
+def full_kubeconfig(**user):
+    return {
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "users": [{"name": "u", "user": user}, {"name": "v"}],
+    }
+
+
 def test_inline_kubeconfig_is_private_and_masked():
-    config = {"users": [{"name": "u", "user": {"token": SECRET, "client-key-data": "a2V5"}}, {"name": "v"}]}
+    config = full_kubeconfig(token=SECRET, **{"client-key-data": "a2V5"})
     module = make_module(binary_path=real_helm(3), kubeconfig=config)
     client = HelmClient(module)
     path = client._flags[client._flags.index("--kubeconfig") + 1]
@@ -299,6 +330,69 @@ def test_kubeconfig_path_must_exist():
     with pytest.raises(HelmError) as caught:
         HelmClient(make_module(binary_path=real_helm(3), kubeconfig="/nonexistent/kubeconfig"))
     assert caught.value.kind == "invalid_kubeconfig"
+
+
+@pytest.mark.parametrize("content, fragments", [
+    ("{{{ not: yaml ::: [\n", ["is not valid YAML", "set kubeconfig to a kubeconfig file"]),
+    ("- a\n- list\n", ["is not a kubeconfig", "got list"]),
+    ("foo: bar\n", ["is not a kubeconfig", "keys: foo"]),
+    ("", ["is not a kubeconfig", "got nothing"]),
+    (json.dumps({k: v for k, v in full_kubeconfig().items() if k != "clusters"}), ["has no clusters", "localhost:8080"]),
+])
+def test_kubeconfig_file_that_is_no_kubeconfig_is_named(tmp_path, content, fragments):
+    path = tmp_path / "config"
+    path.write_text(content)
+    with pytest.raises(HelmError) as caught:
+        HelmClient(make_module(binary_path=real_helm(3), kubeconfig=str(path)))
+    assert caught.value.kind == "invalid_kubeconfig"
+    assert str(path) in caught.value.message
+    for fragment in fragments:
+        assert fragment in caught.value.message
+
+
+def test_kubeconfig_directory_is_named(tmp_path):
+    with pytest.raises(HelmError) as caught:
+        HelmClient(make_module(binary_path=real_helm(3), kubeconfig=str(tmp_path)))
+    assert "is a directory, not a file" in caught.value.message
+
+
+def test_kubeconfig_file_secrets_are_masked(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(json.dumps(full_kubeconfig(token=SECRET)))
+    module = make_module(binary_path=real_helm(3), kubeconfig=str(path))
+    client = HelmClient(module)
+    assert client._flags[:2] == ["--kubeconfig", str(path)]
+    assert SECRET in module.no_log_values
+
+
+def _without(config, key):
+    return {k: v for k, v in config.items() if k != key}
+
+
+@pytest.mark.parametrize("config, context, host, fragment", [
+    (full_kubeconfig(), None, None, None),
+    (full_kubeconfig(), "c", None, None),
+    (full_kubeconfig(), "nope", None, "has no context 'nope' (contexts: c); set the context option"),
+    (_without(full_kubeconfig(), "clusters"), None, None, "has no clusters"),
+    (_without(full_kubeconfig(), "clusters"), None, "https://api:6443", None),
+    (_without(full_kubeconfig(), "current-context"), None, None, "sets no current-context"),
+    (dict(full_kubeconfig(), **{"current-context": "x"}), None, None, "names current-context 'x'"),
+    (dict(full_kubeconfig(), contexts=[{"name": "c", "context": {"cluster": "other"}}]), None, None,
+     "uses cluster 'other'"),
+    (dict(full_kubeconfig(), clusters=[{"name": "k", "cluster": {}}]), None, None, "cluster 'k' has no server URL"),
+    (["not", "a", "mapping"], None, None, "is not a kubeconfig"),
+    ({"apiVersion": "v1"}, None, None, "has none of clusters"),
+])
+def test_kubeconfig_problem(config, context, host, fragment):
+    problem = kubeconfig_problem(config, context, host)
+    assert (problem is None) if fragment is None else (fragment in problem)
+
+
+def test_inline_kubeconfig_without_clusters_is_refused_before_helm_runs():
+    with pytest.raises(HelmError) as caught:
+        HelmClient(make_module(binary_path=real_helm(3), kubeconfig=_without(full_kubeconfig(), "clusters")))
+    assert caught.value.kind == "invalid_kubeconfig"
+    assert caught.value.message.startswith("the kubeconfig dictionary has no clusters")
 
 
 class StubbedHelm(HelmClient):
@@ -361,10 +455,46 @@ def test_list_releases_filters_on_latest_status(statuses, expected):
     assert helm.calls == [list_argv(4)]
 
 
-def test_list_releases_one_call_per_namespace():
-    helm = StubbedHelm(lambda args: json.dumps([{"name": args[args.index("--namespace") + 1], "status": "deployed"}]))
-    assert sorted(item["name"] for item in helm.list_releases(["team-a", "team-b"])) == ["team-a", "team-b"]
-    assert sorted(helm.calls) == [list_argv(3, "team-a"), list_argv(3, "team-b")]
+LISTED_EVERYWHERE = [
+    {"name": "web", "namespace": "team-a", "status": "deployed"},
+    {"name": "api", "namespace": "team-b", "status": "failed"},
+    {"name": "web-canary", "namespace": "team-c", "status": "pending-rollback"},
+    {"name": "db", "namespace": "team-a", "status": "superseded"},
+]
+
+
+@pytest.mark.parametrize(
+    "namespaces, statuses, name_pattern, expected_argv, expected",
+    [
+        (None, None, None, list_argv(3), ["web", "api", "web-canary", "db"]),
+        ([], None, None, list_argv(3), ["web", "api", "web-canary", "db"]),
+        (["team-a"], None, None, list_argv(3, "team-a"), ["web", "db"]),
+        (["team-a", "team-a"], None, None, list_argv(3, "team-a"), ["web", "db"]),
+        (["team-a", "team-b"], None, None, list_argv(3), ["web", "api", "db"]),
+        (["team-c", "team-b"], ["pending"], None, list_argv(3), ["web-canary"]),
+        (None, None, "^web", list_argv(3), ["web", "web-canary"]),
+        (None, None, "^web$", list_argv(3), ["web"]),
+        (None, None, "b", list_argv(3), ["web", "web-canary", "db"]),
+        (["team-a", "team-c"], ["deployed", "pending"], "web", list_argv(3), ["web", "web-canary"]),
+        (["team-z", "team-y"], None, None, list_argv(3), []),
+    ],
+)
+def test_list_releases_is_one_helm_call(namespaces, statuses, name_pattern, expected_argv, expected):
+    def answer(args):
+        if "--namespace" in args:
+            namespace = args[args.index("--namespace") + 1]
+            return json.dumps([entry for entry in LISTED_EVERYWHERE if entry["namespace"] == namespace])
+        return json.dumps(LISTED_EVERYWHERE)
+
+    helm = StubbedHelm(answer)
+    assert [item["name"] for item in helm.list_releases(namespaces, statuses, name_pattern)] == expected
+    assert helm.calls == [expected_argv]
+
+
+def test_list_releases_null_output_is_empty():
+    helm = StubbedHelm(lambda args: "null", major=4)
+    assert helm.list_releases(["team-a", "team-b"], ["failed"]) == []
+    assert helm.calls == [list_argv(4)]
 
 
 @pytest.mark.parametrize("status, wanted, expected", [

@@ -279,8 +279,8 @@ def test_list_entry():
     }
     assert list_entry(raw) == {
         "name": "web", "namespace": "shop", "revision": 7, "updated": "2025-01-31T10:00:00.100000Z",
-        "status": "pending-upgrade", "chart": "web-1.4.0", "chart_name": "web", "chart_version": "1.4.0",
-        "app_version": None,
+        "status": "pending-upgrade", "pending": True, "chart": "web-1.4.0", "chart_name": "web",
+        "chart_version": "1.4.0", "app_version": None,
     }
 
 
