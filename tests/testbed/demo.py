@@ -69,7 +69,9 @@ def run_remediation(helm, kubeconfig, report_dir):
         "fleet_remediation_report_dir": report_dir,
         "fleet_remediation_unlock_pending": True,
     }
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_NOCOLOR="1",
+    # Only what changed or failed: the per-task "ok" lines of four parallel hosts bury the story.
+    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_NOCOLOR="1", ANSIBLE_DISPLAY_OK_HOSTS="0",
+               ANSIBLE_DISPLAY_SKIPPED_HOSTS="0", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
                PATH=os.path.dirname(helm) + os.pathsep + os.environ["PATH"])
     argv = ["ansible-playbook", "matih.helm.remediate", "-e", json.dumps(extra_vars)]
     say("$ " + " ".join(argv[:2]) + " -e '" + argv[3] + "'")
@@ -103,7 +105,7 @@ def main():
         after = fleet(helm, kubeconfig)
 
         banner("5. The report (%s)" % report_dir)
-        report_md = os.path.join(report_dir, "fleet_remediation.md")
+        report_md = os.path.join(report_dir, "fleet-remediation.md")
         say(open(report_md, encoding="utf-8").read() if os.path.exists(report_md) else "  (no report written)")
 
     problems = ["%s/%s ended %s" % (ns, name, entry["status"]) for (ns, name), entry in after.items() if entry["status"] != "deployed"]
