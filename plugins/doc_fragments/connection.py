@@ -23,6 +23,9 @@ options:
         content itself (a dictionary).
       - A dictionary is written to a private (mode 0600) temporary file that is removed when the
         task ends; its tokens, passwords and keys are masked in the task output.
+      - Checked before Helm runs (when PyYAML is available on the managed node for a file); a directory,
+        invalid YAML, or a kubeconfig without clusters, without the chosen context, or whose context
+        names no cluster server, fails the task with a message naming the problem.
       - When not set, the value of the E(K8S_AUTH_KUBECONFIG) environment variable is used, and
         then Helm's own default (E(KUBECONFIG) or C(~/.kube/config)).
     type: raw

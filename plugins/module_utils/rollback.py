@@ -64,6 +64,12 @@ def parse_requested_revision(value: Any) -> RequestedRevision:
     """The ``revision`` option as an int >= 1 or ``last_successful``; ValueError with a clear message."""
     if isinstance(value, bool):
         raise ValueError("revision must be a revision number (1 or more) or '%s', got %r" % (LAST_SUCCESSFUL, value))
+    if isinstance(value, (list, tuple, dict)) or (isinstance(value, str) and re.search(r"[,;\s]", value.strip())):
+        # e.g. [last_successful, 3] or 'last_successful,3': one task rolls back to one target.
+        raise ValueError(
+            "revision takes one target, got %r: give either a revision number (1 or more) or '%s'. To fall back to "
+            "another revision when the first choice fails, use a second task (block/rescue)"
+            % (value, LAST_SUCCESSFUL))
     text = str(value).strip() if value is not None else ""
     if text == LAST_SUCCESSFUL:
         return LAST_SUCCESSFUL

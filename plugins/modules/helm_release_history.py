@@ -240,7 +240,7 @@ def main():
     params = module.params
     problems = name_problems(params["name"], params["release_namespace"])
     if params["max"] is not None and params["max"] < 1:
-        problems.append("max must be at least 1, got %d" % params["max"])
+        problems.append("max must be at least 1, got %d; omit max to read the whole history" % params["max"])
     if problems:
         module.fail_json(msg="; ".join(problems))
 

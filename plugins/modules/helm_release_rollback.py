@@ -379,8 +379,9 @@ class ReleaseRollback(object):
                 raise
             history = []
         if not history:
-            self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back; "
-                                      "install it instead." % (self.name, self.namespace),
+            self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back. "
+                                      "Check name and release_namespace (matih.helm.helm_release_list finds releases "
+                                      "in every namespace), or install the release first." % (self.name, self.namespace),
                                   history=[], rollback_candidates=[], helm_version=self.helm_version())
         return history
 

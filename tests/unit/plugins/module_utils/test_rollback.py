@@ -278,6 +278,10 @@ def test_parse_requested_revision(value, expected):
     (True, "got True"),
     (None, "got None"),
     ("", "got ''"),
+    (["last_successful", 3], "revision takes one target, got ['last_successful', 3]"),
+    ({"last_successful": True, "revision": 3}, "revision takes one target"),
+    ("last_successful,3", "revision takes one target, got 'last_successful,3'"),
+    ("2 3", "a second task (block/rescue)"),
 ])
 def test_parse_requested_revision_refuses(value, fragment):
     with pytest.raises(ValueError) as error:

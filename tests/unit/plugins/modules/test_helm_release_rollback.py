@@ -247,7 +247,8 @@ def test_missing_release_fails_clearly():
     outcome = run_module(FakeHelm([None]))
     assert outcome.failed
     assert outcome.result["msg"] == ("Release web does not exist in namespace shop, so there is nothing to roll "
-                                     "back; install it instead.")
+                                     "back. Check name and release_namespace (matih.helm.helm_release_list finds "
+                                     "releases in every namespace), or install the release first.")
 
 
 @pytest.mark.parametrize("params, fragment", [
