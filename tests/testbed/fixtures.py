@@ -5,6 +5,8 @@ Import them into a conftest with ``from fixtures import *`` (or list ``fixtures`
 
 - ``cluster`` (session): the emulator, started once per session (per xdist worker); or, with
   ``MATIH_TEST_REAL_CLUSTER=1`` and ``KUBECONFIG`` set, that real cluster.
+- ``own_cluster``: an emulator of its own for one test, for faults that would disturb other
+  tests (stopping and restarting the API server).  Emulator only: skipped on a real cluster.
 - ``tls_cluster`` (session): an emulator serving HTTPS that requires the bearer token; its
   kubeconfig trusts the emulator's CA (``.ca_cert``) and carries the token (``.token``).
   Emulator only: skipped on a real cluster, whose CA and tokens the tests cannot choose.
@@ -69,6 +71,30 @@ class Cluster:
         with urllib.request.urlopen(request, timeout=10, context=self.emulator.client_ssl_context()):
             pass
 
+    def inject_fault(self, status=None, path_regex=".*", method=None, count=1, seconds=None, retry_after=1, delay=0):
+        """Emulator only: answer matching API requests with ``status`` (see kubeemu's faults
+        endpoint); ``seconds`` makes it an outage for that long instead of ``count`` answers;
+        ``delay`` slows each matching request down (with no status: served after the delay)."""
+        spec = {"path_regex": path_regex, "count": count, "retry_after": retry_after, "delay": delay}
+        if status is not None:
+            spec["status"] = status
+        if method:
+            spec["method"] = method
+        if seconds is not None:
+            spec["seconds"] = seconds
+        return self._admin("POST", "/_emulator/faults", spec)["faults"]
+
+    def clear_faults(self):
+        self._admin("DELETE", "/_emulator/faults")
+
+    def _admin(self, method, path, body=None):
+        if self.emulator is None:
+            raise RuntimeError("%s %s needs the emulator" % (method, path))
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10, context=self.emulator.client_ssl_context()) as response:
+            return json.load(response)
+
     def delete_namespace(self, name):
         """Only needed on a real cluster: emulator namespaces vanish with the session."""
         if self.emulator is None:
@@ -97,6 +123,15 @@ def cluster():
         with kubeemu.Emulator() as emulator:
             yield Cluster(emulator.kubeconfig_path, emulator.context, emulator.url, emulator)
     scenarios.remove_chart_cache()
+
+
+@pytest.fixture
+def own_cluster():
+    if os.environ.get("MATIH_TEST_REAL_CLUSTER") == "1" and os.environ.get("KUBECONFIG"):
+        pytest.skip("own_cluster stops and restarts the API server, which a test cannot do to a real cluster "
+                    "(MATIH_TEST_REAL_CLUSTER=1)")
+    with kubeemu.Emulator() as emulator:
+        yield Cluster(emulator.kubeconfig_path, emulator.context, emulator.url, emulator)
 
 
 @pytest.fixture(scope="session")

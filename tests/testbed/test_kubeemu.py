@@ -484,3 +484,54 @@ def test_command_line_serves_until_sigterm(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
     assert not pidfile.exists()
+
+
+def test_restart_keeps_port_objects_and_kubeconfig():
+    with kubeemu.Emulator() as emu:
+        emu.create_namespace("kept")
+        url, kubeconfig = emu.url, emu.kubeconfig_path
+        assert call(emu, "POST", "/api/v1/namespaces/kept/secrets", {"metadata": {"name": "s"}, "data": {"k": "dg=="}}).code == 201
+        emu.stop(keep_store=True)
+        assert not emu.running and os.path.exists(kubeconfig)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1).close()
+        emu.start()
+        assert (emu.url, emu.kubeconfig_path) == (url, kubeconfig)
+        assert call(emu, "GET", "/api/v1/namespaces/kept/secrets/s").json()["data"] == {"k": "dg=="}
+        # watches work again after the restart
+        events = read_events(emu, "/api/v1/namespaces/kept/secrets?watch=true&resourceVersion=0", lambda events: events[-1]["type"] == "ADDED", timeout=5)
+        assert [event["object"]["metadata"]["name"] for event in events] == ["s"]
+        emu.restart(down_seconds=0.1)
+        assert call(emu, "GET", "/api/v1/namespaces/kept/secrets/s").code == 200
+    assert not os.path.exists(kubeconfig)
+
+
+def test_restart_with_tls_keeps_the_certificate_authority():
+    with kubeemu.Emulator(tls=True, require_token=True) as emu:
+        ca_pem, ca_path = emu.ca_cert_pem, emu.ca_cert_path
+        emu.restart()
+        assert (emu.ca_cert_pem, emu.ca_cert_path) == (ca_pem, ca_path) and os.path.exists(ca_path)
+        request = urllib.request.Request(emu.url + "/version", headers={"Authorization": "Bearer " + emu.token})
+        with urllib.request.urlopen(request, timeout=10, context=emu.client_ssl_context()) as response:
+            assert response.status == 200
+
+
+def test_faults_for_a_while_and_admission_style_422(emulator, ns):
+    path = "/api/v1/namespaces/%s/configmaps" % ns
+    call(emulator, "POST", "/_emulator/faults", {"status": 503, "seconds": 0.3, "path_regex": path})
+    time.sleep(0.4)  # the clock starts with the first matching request
+    assert [call(emulator, "GET", path).code for _attempt in range(3)] == [503, 503, 503]
+    time.sleep(0.35)
+    assert call(emulator, "GET", path).code == 200
+    assert call(emulator, "GET", "/_emulator/state").json()["faults"] == []
+
+    call(emulator, "POST", "/_emulator/faults", {"status": 422, "count": 1, "path_regex": path, "method": "POST"})
+    assert call(emulator, "GET", path).code == 200  # other methods pass
+    rejected = call(emulator, "POST", path, configmap("refused"))
+    assert (rejected.code, rejected.json()["reason"]) == (422, "Invalid")
+    assert call(emulator, "POST", path, configmap("refused")).code == 201
+
+    call(emulator, "POST", "/_emulator/faults", {"delay": 0.3, "count": 1, "path_regex": path})
+    started = time.monotonic()
+    assert call(emulator, "GET", path).code == 200 and time.monotonic() - started >= 0.3
+    assert call(emulator, "POST", "/_emulator/faults", {"count": 1}).code == 400  # neither status nor delay

@@ -4,6 +4,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 
 import yaml
 
@@ -78,14 +79,26 @@ class Emulator:
         if not self.store.namespace_exists(name):
             self.store.create(BY_PATH[("", "v1", "namespaces")], "", {"metadata": {"name": name}})
 
+    @property
+    def running(self):
+        return self._server is not None
+
     def start(self):
+        """Serve.  After ``stop(keep_store=True)`` this is a restart: same port, objects, CA and
+        kubeconfig, as when a real API server restarts on top of the same etcd."""
+        if self._server is not None:
+            raise RuntimeError("the emulator is already serving %s" % self.url)
+        self.store.reopen()
         ssl_context = None
         if self.tls:
-            self._authority = CertificateAuthority()  # for 127.0.0.1, ::1 and localhost
+            if self._authority is None:
+                self._authority = CertificateAuthority()  # for 127.0.0.1, ::1 and localhost
             ssl_context = self._authority.server_context()
         self._server = ApiServer(self._address, self.store, self.faults, self.stats, self.token, self._require_token, ssl_context)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kubeemu-server", daemon=True)
         self._thread.start()
+        # A restart binds the same port again (port 0 picked one on the first start).
+        self._address = self._server.server_address[:2]
         if self._kubeconfig_path is None:
             self._temp_dir = tempfile.mkdtemp(prefix="kubeemu-")
             self._kubeconfig_path = os.path.join(self._temp_dir, "kubeconfig")
@@ -123,9 +136,16 @@ class Emulator:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             yaml.safe_dump(config, handle, default_flow_style=False)
 
-    def stop(self):
-        """Stop serving: watches end, keep-alive connections close, threads are joined."""
+    def stop(self, keep_store=False):
+        """Stop serving: watches end, keep-alive connections close, threads are joined.
+
+        ``keep_store=True`` is an API server outage: the port is closed (clients get "connection
+        refused"), but the objects, the port number, the CA and the kubeconfig stay, so
+        ``start()`` (or ``restart()``) brings the same cluster back.  Faults and counters stay too.
+        """
         if self._server is None:
+            if not keep_store:
+                self._cleanup()
             return
         self._server.shutdown()
         self.store.close()
@@ -133,6 +153,17 @@ class Emulator:
         self._server.server_close()  # joins the request threads
         self._thread.join()
         self._server = None
+        if not keep_store:
+            self._cleanup()
+
+    def restart(self, down_seconds=0.0):
+        """An API server restart: stop keeping the store, stay down ``down_seconds``, start again."""
+        self.stop(keep_store=True)
+        if down_seconds:
+            time.sleep(down_seconds)
+        return self.start()
+
+    def _cleanup(self):
         if self._ca_cert_path:
             if os.path.exists(self._ca_cert_path):
                 os.unlink(self._ca_cert_path)

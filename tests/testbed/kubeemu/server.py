@@ -3,9 +3,12 @@
 Admin endpoints (no authentication, not part of the Kubernetes API):
 - ``GET /_emulator/state``: resourceVersion, object counts, pending faults;
 - ``GET /_emulator/stats``: request counts per "METHOD route";
-- ``POST /_emulator/faults`` with ``{"status": 500|429|..., "count": N, "path_regex": "...",
+- ``POST /_emulator/faults`` with ``{"status": 500|429|422|..., "count": N, "path_regex": "...",
   "method": "GET"}``: answer the next N matching API requests with that status (429 carries
-  ``Retry-After``); ``DELETE /_emulator/faults`` drops pending faults;
+  ``Retry-After: retry_after``); ``"seconds": S`` instead answers every match for S seconds
+  from the first match on; ``"delay": D`` holds each match D seconds first (without a status,
+  then serves it: a slow API server);
+  ``DELETE /_emulator/faults`` drops pending faults;
 - ``POST /_emulator/reset``: drops faults and request counts (objects stay).
 
 With ``require_token``, every other request must carry ``Authorization: Bearer TOKEN``; the
@@ -214,7 +217,10 @@ class ApiRequestHandler(http.server.BaseHTTPRequestHandler):
             self.server.stats.count(route.stats_key(method, watch) if route else "%s %s" % (method, url.path))
             fault = self.server.faults.take(method, url.path)
             if fault:
-                raise fault
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.error():
+                    raise fault.error()
             if route is None:
                 self._serve_non_resource(method, url.path)
             else:

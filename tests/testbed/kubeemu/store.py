@@ -161,6 +161,11 @@ class Store:
             self.closed = True
             self.changed.notify_all()
 
+    def reopen(self):
+        """Accept watches again after ``close`` (an API server restart over the same data)."""
+        with self.changed:
+            self.closed = False
+
     # --- watching -------------------------------------------------------------------------
 
     def watch(self, resource, namespace, matches, resource_version, send_initial_events, deadline, client_gone):

@@ -1,0 +1,234 @@
+"""Fault injection around helm_release_rollback, on Helm 3 and Helm 4: the API server goes away
+before or during the rollback, answers 500/429 for a while, rejects the target's objects (422),
+``--wait`` times out, and Helm is SIGKILLed mid-rollback.
+
+For each fault the module must fail cleanly (a message naming what happened, no traceback), a
+rerun of the ``matih.helm.release_recovery`` role must bring the release back to ``deployed``,
+and no stored revision may be lost or changed (history_digest.py).  Faults that need the
+emulator (stopping the API server, the faults endpoint) skip on a real cluster.
+"""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+import history_digest
+import scenarios
+from recovery_plays import Play, clear_faults_task, failed_release, recovery_tasks, rollback_task, wait_for_status
+
+RELEASE = "shop"
+UNREACHABLE = "could not be reached"
+
+
+def needs_emulator(cluster):
+    if cluster.emulator is None:
+        pytest.skip("fault injection through the emulator's faults endpoint; a real cluster has none")
+
+
+def assert_recovered(play, register="recovery", strategy="rollback_last_successful"):
+    result = play.result(register)
+    assert result["outcome"] == "recovered", play.stdout[-6000:]
+    assert result["after"]["status"] == "deployed", result
+    assert result["action"] == strategy, result
+    return result
+
+
+def recover(tmp_path, helm, cluster, namespace, label="recover", **variables):
+    play = Play(tmp_path, label, helm, cluster.kubeconfig, recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig, **variables)).run()
+    return assert_recovered(play)
+
+
+def assert_fails_with(result, *fragments):
+    assert result.get("failed"), result
+    for fragment in fragments:
+        assert fragment in result["msg"], "%r not in %r" % (fragment, result["msg"])
+
+
+# --- the API server goes away ---------------------------------------------------------------
+
+def test_api_server_down_before_the_rollback(helm_binary, own_cluster, tmp_path):
+    helm, cluster, namespace = helm_binary.path, own_cluster, "faults"
+    failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
+    before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
+
+    cluster.emulator.stop(keep_store=True)
+    play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, [rollback_task(RELEASE, namespace)]).run()
+    result = play.result("rollback")
+    assert_fails_with(result, UNREACHABLE, "connection refused")
+    assert result["error_kind"] == "cluster_unreachable"
+
+    cluster.emulator.start()  # same port, same objects: the release is still there
+    assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace) == ["superseded", "deployed", "failed"]
+    recover(tmp_path, helm, cluster, namespace)
+    history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
+
+
+@pytest.mark.parametrize("outage", ["until_helm_gives_up", "one_second"])
+def test_api_server_down_while_helm_waits(outage, helm_binary, own_cluster, tmp_path):
+    """The rollback (to a revision that never gets ready, so Helm waits) loses the API server.
+
+    Down until Helm gives up: Helm cannot record the outcome, so the revision stays
+    pending-rollback and the module cannot even re-read the history.  Back after a second:
+    Helm's waiter reconnects, times out as usual and records a failed revision.
+    """
+    helm, cluster, namespace = helm_binary.path, own_cluster, "faults"
+    failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
+    before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
+
+    task = rollback_task(RELEASE, namespace, 3, allow_failed_target=True, timeout="3s")
+    play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, [task]).start()
+    wait_for_status(helm, cluster.kubeconfig, RELEASE, namespace, "pending-rollback", process=play.process)
+    if outage == "until_helm_gives_up":
+        cluster.emulator.stop(keep_store=True)
+        play.wait()
+        cluster.emulator.start()
+        result = play.result("rollback")
+        assert_fails_with(result, "Rolling back %s from revision 3 to revision 3 failed" % RELEASE,
+                          "the history could not be read afterwards", UNREACHABLE)
+        assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace)[-1] == "pending-rollback"
+        recover(tmp_path, helm, cluster, namespace, release_recovery_unlock_pending=True)
+    else:
+        # Helm's waiter usually reconnects and times out as usual (revision 4 failed); when it
+        # trips over the outage itself, Helm fails at once and cannot record it (pending-rollback).
+        cluster.emulator.restart(down_seconds=1)
+        play.wait()
+        result = play.result("rollback")
+        assert_fails_with(result, "Rolling back %s from revision 3 to revision 3 failed" % RELEASE)
+        status = scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace)[-1]
+        if status == "failed":
+            assert_fails_with(result, "timed out", "Helm created revision 4 with status failed")
+            assert (result["revision"], result["status"], result["changed"]) == (4, "failed", True)
+        else:
+            assert status == "pending-rollback", result
+        # Helm has exited either way, so freeing a pending revision is safe.
+        recover(tmp_path, helm, cluster, namespace, release_recovery_unlock_pending=True)
+    history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
+
+
+# --- the API answers errors for a while ------------------------------------------------------
+
+API_ERRORS = {
+    # id: (fault, expected message fragments, revision the failed rollback leaves, or None)
+    "500_on_creating_the_revision": (dict(status=500, path="secrets$", method="POST", count=1),
+                                     ("helm rollback exited 1", "status 500", "Helm created no new revision"), None),
+    "500_on_reading_the_history": (dict(status=500, path="secrets", method="GET", seconds=60),
+                                   ("helm history exited 1", "status 500"), None),
+    "429_on_deployments": (dict(status=429, path="deployments", method="PATCH", seconds=60, retry_after=0),
+                           ("helm rollback exited 1", "status 429", "Helm created revision 4 with status failed"), 4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_ERRORS))
+def test_api_errors_for_a_while(case, helm_binary, cluster, namespace, tmp_path):
+    needs_emulator(cluster)
+    helm = helm_binary.path
+    fault, fragments, revision = API_ERRORS[case]
+    failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
+    before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
+
+    fault = dict(fault)
+    cluster.inject_fault(fault.pop("status"), path_regex="/namespaces/%s/%s" % (namespace, fault.pop("path")), **fault)
+    # The outage lasts until the play clears it, between the rollback and the recovery.
+    tasks = [rollback_task(RELEASE, namespace), clear_faults_task(cluster)] + recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig)
+    try:
+        play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, tasks).run()
+    finally:
+        cluster.clear_faults()
+    result = play.result("rollback")
+    assert_fails_with(result, *fragments)
+    if revision:
+        assert (result["revision"], result["status"]) == (revision, "failed")
+    assert_recovered(play)
+    history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
+
+
+def test_throttling_client_go_absorbs(helm_binary, cluster, namespace, tmp_path):
+    """Two 429 answers with Retry-After: client-go waits and retries, the rollback just works."""
+    needs_emulator(cluster)
+    helm = helm_binary.path
+    failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
+    before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
+    cluster.inject_fault(429, path_regex="/namespaces/%s/deployments" % namespace, method="PATCH", count=2, retry_after=1)
+    play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, [rollback_task(RELEASE, namespace)]).run()
+    cluster.clear_faults()
+    result = play.result("rollback")
+    assert not result.get("failed") and result["changed"], result
+    assert (result["revision"], result["status"], result["target_revision"]) == (4, "deployed", 2)
+    history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
+
+
+def test_target_objects_rejected(helm_binary, cluster, namespace, tmp_path):
+    """Admission refuses the target's ConfigMap (422) during the rollback, not during the upgrade
+    that made the target: the fault is armed just before the rollback."""
+    needs_emulator(cluster)
+    helm = helm_binary.path
+    failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
+    before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
+    cluster.inject_fault(422, path_regex="/namespaces/%s/configmaps/%s-config$" % (namespace, RELEASE), method="PATCH", count=1)
+    tasks = [rollback_task(RELEASE, namespace)] + recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig)
+    try:
+        play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, tasks).run()
+    finally:
+        cluster.clear_faults()
+    result = play.result("rollback")
+    assert_fails_with(result, "Rolling back %s from revision 3 to revision 2 failed" % RELEASE, "status 422",
+                      "Helm created revision 4 with status failed")
+    assert_recovered(play)
+    history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
+
+
+# --- Helm's own failures (also on a real cluster) --------------------------------------------
+
+def test_wait_times_out(helm_binary, cluster, namespace, tmp_path):
+    helm = helm_binary.path
+    failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
+    before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
+    tasks = [rollback_task(RELEASE, namespace, 3, allow_failed_target=True, timeout="3s")]
+    tasks += recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig)
+    play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, tasks).run()
+    result = play.result("rollback")
+    assert_fails_with(result, "timed out", "Helm created revision 4 with status failed")
+    assert result["error_kind"] == "timeout" and result["changed"] is True
+    assert_recovered(play)
+    history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
+
+
+@pytest.mark.parametrize("killed", ["helm_rollback", "ansible_playbook"])
+def test_killed_mid_rollback_leaves_pending_rollback(killed, helm_binary, cluster, namespace, tmp_path):
+    """SIGKILL while Helm waits leaves pending-rollback; the module then refuses to run over it,
+    the role reports it, and the role with release_recovery_unlock_pending frees the release."""
+    helm = helm_binary.path
+    failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
+    before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
+
+    if killed == "helm_rollback":
+        env = dict(os.environ, KUBECONFIG=cluster.kubeconfig, HELM_NO_PLUGINS="1")
+        argv = [helm, "rollback", RELEASE, "3", "-n", namespace, "--wait", "--timeout", "5m"]
+        with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+            try:
+                wait_for_status(helm, cluster.kubeconfig, RELEASE, namespace, "pending-rollback", process=process)
+            finally:
+                process.send_signal(signal.SIGKILL)
+    else:
+        task = rollback_task(RELEASE, namespace, 3, allow_failed_target=True, timeout="5m")
+        play = Play(tmp_path, "killed", helm, cluster.kubeconfig, [task]).start()
+        try:
+            wait_for_status(helm, cluster.kubeconfig, RELEASE, namespace, "pending-rollback", process=play.process)
+        finally:
+            play.kill()
+    assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace) == ["superseded", "deployed", "failed", "pending-rollback"]
+
+    tasks = [rollback_task(RELEASE, namespace)]
+    tasks += recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig, register="left_alone")
+    tasks += recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig, register="recovery", release_recovery_unlock_pending=True)
+    play = Play(tmp_path, "after", helm, cluster.kubeconfig, tasks).run()
+    assert_fails_with(play.result("rollback"), "latest revision 4 is pending-rollback", "another Helm operation may still be running",
+                      "on_pending: rollback")
+    left_alone = play.result("left_alone")
+    assert (left_alone["outcome"], left_alone["after"]["status"]) == ("failed", "pending-rollback"), left_alone
+    assert "release_recovery_unlock_pending=true" in left_alone["reason"], left_alone
+    recovered = assert_recovered(play)
+    assert recovered["before"] == dict(recovered["before"], revision=4, status="pending-rollback")
+    history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
