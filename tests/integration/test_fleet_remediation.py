@@ -1,0 +1,227 @@
+"""``ansible-playbook matih.helm.remediate`` on a fleet of releases, on Helm 3 and Helm 4.
+
+The fleet: releases spread over 10 namespaces, a mix of healthy ones (two good revisions), failed
+upgrades, failed rollbacks and releases stuck in ``pending-upgrade``, made with real Helm in
+parallel. The playbook runs as an operator runs it: Helm from PATH, the cluster from KUBECONFIG.
+
+1. ``--check``: nothing changes (every history identical), the reports list the plan;
+2. the real run: every unhealthy release ends deployed, every healthy one keeps its history,
+   the JSON and Markdown reports have one row per unhealthy release (before, action, after,
+   outcome), and no Helm call names a healthy release (a ``helm`` wrapper logs every call);
+3. a rerun on the now healthy fleet: one ``helm list`` and nothing else, which the emulator's
+   request counters confirm (no request beyond the list).
+
+The elapsed time of each run is printed (``-s``) and recorded as a user property of the test.
+"""
+
+import json
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import role_runner
+import scenarios
+
+NAMESPACES = 10
+# 40% healthy, then failed upgrades, failed rollbacks and pending releases; interleaved so that
+# every namespace holds a mix.
+MIX = ("healthy", "failed_upgrade", "healthy", "failed_rollback", "healthy", "pending", "failed_upgrade", "healthy", "failed_rollback", "pending")
+SETUP_WORKERS = 8
+FORKS = 10
+
+
+LATEST = {"healthy": "deployed", "failed_upgrade": "failed", "failed_rollback": "failed", "pending": "pending-upgrade"}
+
+
+def make_release(helm, kubeconfig, kind, name, namespace, attempts=3):
+    """The release in state ``kind``; made again from scratch when a failure it relies on did not
+    happen (on a loaded machine a 2s wait has been seen to pass), up to ``attempts`` times."""
+    entries = []
+    for _attempt in range(attempts):
+        scenarios.install(helm, kubeconfig, name, namespace, "1.0.0", {"config.revision": "1"})
+        if kind == "healthy":
+            scenarios.upgrade(helm, kubeconfig, name, namespace, "1.1.0", {"config.revision": "2"})
+        elif kind == "failed_upgrade":
+            scenarios.failed_upgrade(helm, kubeconfig, name, namespace, "broken_image", version="1.1.0")
+        elif kind == "failed_rollback":
+            scenarios.failed_rollback(helm, kubeconfig, name, namespace)
+        elif kind == "pending":
+            scenarios.pending_release(helm, kubeconfig, name, namespace, "upgrade")
+        entries = scenarios.history(helm, kubeconfig, name, namespace)
+        # revision 1 good, then only the revisions the kind expects
+        expected = {"healthy": ["deployed"], "failed_upgrade": ["failed"], "failed_rollback": ["failed", "failed"], "pending": ["pending-upgrade"]}
+        if [entry["status"] for entry in entries[1:]] == expected[kind]:
+            return entries
+        scenarios.uninstall(helm, kubeconfig, name, namespace)
+    raise AssertionError("could not make a %s release %s/%s: %s" % (kind, namespace, name, role_runner.brief(entries)))
+
+
+class Fleet:
+    def __init__(self, helm, cluster, base, size):
+        self.helm, self.cluster = helm, cluster
+        self.namespaces = ["%s-%d" % (base, index) for index in range(NAMESPACES)]
+        self.releases = {}
+        for index in range(size):
+            namespace = self.namespaces[index % NAMESPACES]
+            self.releases[(namespace, "svc-%02d" % index)] = MIX[index % len(MIX)]
+
+    def create(self):
+        for namespace in self.namespaces:
+            self.cluster.create_namespace(namespace)
+        with ThreadPoolExecutor(max_workers=SETUP_WORKERS) as pool:
+            futures = {key: pool.submit(make_release, self.helm, self.cluster.kubeconfig, kind, key[1], key[0])
+                       for key, kind in self.releases.items()}
+        for key, future in futures.items():
+            latest = future.result()[-1]["status"]
+            assert latest == LATEST[self.releases[key]], (key, self.releases[key], latest)
+
+    def delete(self):
+        for namespace in self.namespaces:
+            self.cluster.delete_namespace(namespace)
+
+    def histories(self):
+        with ThreadPoolExecutor(max_workers=SETUP_WORKERS) as pool:
+            futures = {key: pool.submit(scenarios.history, self.helm, self.cluster.kubeconfig, key[1], key[0]) for key in self.releases}
+        return {key: [(e["revision"], e["status"], e["chart"]) for e in future.result()] for key, future in futures.items()}
+
+    def of_kind(self, *kinds):
+        return sorted(key for key, kind in self.releases.items() if kind in kinds)
+
+    @property
+    def unhealthy(self):
+        return self.of_kind("failed_upgrade", "failed_rollback", "pending")
+
+
+def emulator_stats(cluster, reset=False):
+    """The emulator's request counts per "METHOD route" (namespaces and names as ``*``)."""
+    request = urllib.request.Request(cluster.url + ("/_emulator/reset" if reset else "/_emulator/stats"), method="POST" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10, context=cluster.emulator.client_ssl_context()) as response:
+        return json.load(response)
+
+
+def remediate(fleet, tmp_path, label, check=False):
+    directory = tmp_path / label
+    helm_dir = role_runner.counting_helm(directory / "bin", fleet.helm)
+    extra_vars = {
+        "fleet_remediation_namespaces": fleet.namespaces,
+        "fleet_remediation_unlock_pending": True,
+        "fleet_remediation_timeout": role_runner.wait_timeout(fleet.cluster),
+        "fleet_remediation_report_dir": str(directory / "report"),
+    }
+    result, seconds = role_runner.run_collection_playbook("remediate", directory, helm_dir, fleet.cluster.kubeconfig, extra_vars,
+                                                          check=check, forks=FORKS)
+    output = "rc=%d\n%s\n%s" % (result.returncode, result.stdout[-15000:], result.stderr[-5000:])
+    calls = role_runner.helm_calls(helm_dir)
+    report_path = directory / "report" / "fleet-remediation.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
+    markdown_path = directory / "report" / "fleet-remediation.md"
+    markdown = markdown_path.read_text(encoding="utf-8") if markdown_path.exists() else ""
+    return result, seconds, output, calls, report, markdown
+
+
+def markdown_rows(markdown):
+    """{(namespace, release): cells} of the report's table (Before, Action, After, Outcome, Reason)."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 7 and cells[0] not in ("Namespace", "---"):
+            rows[(cells[0], cells[1])] = dict(zip(("before", "action", "after", "outcome", "reason"), cells[2:]))
+    return rows
+
+
+def calls_naming(calls, releases):
+    """Logged Helm calls whose arguments name one of ``releases`` ((namespace, name) pairs)."""
+    return [argv for argv in calls for namespace, name in releases if name in argv and namespace in " ".join(argv)]
+
+
+def record_time(record_property, label, helm, size, seconds):
+    record_property("%s_seconds" % label, round(seconds, 1))
+    print("\nmatih.helm.remediate %s: Helm %d, %d releases: %.1fs" % (label, helm.major, size, seconds))
+
+
+@pytest.mark.parametrize("size", [10, 30])
+def test_remediate_fleet(helm_binary, cluster, namespace, tmp_path, size, record_property):  # pylint: disable=too-many-locals,too-many-statements
+    fleet = Fleet(helm_binary.path, cluster, namespace, size)
+    started = time.monotonic()
+    try:
+        fleet.create()
+        record_time(record_property, "setup", helm_binary, size, time.monotonic() - started)
+        before = fleet.histories()
+        unhealthy, healthy = fleet.unhealthy, fleet.of_kind("healthy")
+        assert len(unhealthy) + len(healthy) == size and healthy and unhealthy
+
+        # 1. --check: the plan, nothing changed.
+        result, seconds, output, calls, report, markdown = remediate(fleet, tmp_path, "check", check=True)
+        record_time(record_property, "check", helm_binary, size, seconds)
+        assert result.returncode == 0, output
+        assert fleet.histories() == before
+        assert report is not None, output
+        assert report["summary"]["check_mode"] is True and report["summary"]["planned"] == len(unhealthy), report["summary"]
+        rows = {(row["namespace"], row["release"]): row for row in report["releases"]}
+        assert sorted(rows) == unhealthy and len(report["releases"]) == len(unhealthy), sorted(rows)
+        for key, row in rows.items():
+            assert (row["outcome"], row["action"]) == ("planned", "rollback_last_successful"), (key, row)
+            assert row["before"] == row["after"] and row["before"]["status"] == LATEST[fleet.releases[key]], (key, row)
+        planned = markdown_rows(markdown)
+        assert sorted(planned) == unhealthy, markdown
+        assert all(cells["outcome"] == "**planned**" and cells["action"] == "rollback_last_successful" for cells in planned.values()), markdown
+        assert "check mode: nothing was changed" in markdown, markdown
+        assert not calls_naming(calls, healthy), calls_naming(calls, healthy)
+
+        # 2. The real run.
+        if cluster.emulator is not None:
+            emulator_stats(cluster, reset=True)
+        result, seconds, output, calls, report, markdown = remediate(fleet, tmp_path, "remediate")
+        if cluster.emulator is not None:
+            print("Emulator requests of the remediation: %s" % emulator_stats(cluster))
+        record_time(record_property, "remediate", helm_binary, size, seconds)
+        assert result.returncode == 0, output
+        after = fleet.histories()
+        for key in healthy:
+            assert after[key] == before[key], (key, before[key], after[key])
+        for key in unhealthy:
+            assert after[key][-1][1] == "deployed" and after[key][-1][2] == "demo-1.0.0", (key, after[key])
+            # one new revision; the old ones stay (their statuses may change: deployed -> superseded)
+            assert [(e[0], e[2]) for e in after[key][:-1]] == [(e[0], e[2]) for e in before[key]], (key, before[key], after[key])
+        summary = report["summary"]
+        assert (summary["check_mode"], summary["total"], summary["recovered"], summary["failed"]) == (False, len(unhealthy), len(unhealthy), 0), summary
+        rows = {(row["namespace"], row["release"]): row for row in report["releases"]}
+        assert sorted(rows) == unhealthy and len(report["releases"]) == len(unhealthy), sorted(rows)
+        for key, row in rows.items():
+            assert (row["outcome"], row["action"]) == ("recovered", "rollback_last_successful"), (key, row)
+            assert row["before"]["revision"] == before[key][-1][0] and row["before"]["status"] == LATEST[fleet.releases[key]], (key, row)
+            assert row["after"] == {"revision": after[key][-1][0], "status": "deployed", "chart_version": "1.0.0", "app_version": "1.0.0"}, (key, row)
+            assert [(a["action"], a["target_revision"], a["outcome"]) for a in row["actions"]] == [("rollback_last_successful", 1, "recovered")], row
+        recovered = markdown_rows(markdown)
+        assert sorted(recovered) == unhealthy, markdown
+        for key, cells in recovered.items():
+            assert cells["outcome"] == "**recovered**" and cells["action"] == "rollback_last_successful", (key, cells)
+            assert cells["before"].startswith("%d %s" % (before[key][-1][0], LATEST[fleet.releases[key]])), (key, cells)
+            assert cells["after"] == "%d deployed 1.0.0" % after[key][-1][0], (key, cells)
+        # Helm calls: one list for the whole fleet, none naming a healthy release.
+        lists = [argv for argv in calls if argv[:1] == ["list"]]
+        assert len(lists) == 1, lists
+        assert not calls_naming(calls, healthy), calls_naming(calls, healthy)
+        print("Helm calls: %d in all, %d version probes, %d list, %d naming a healthy release" % (
+            len(calls), sum(1 for argv in calls if argv[:1] == ["version"]), len(lists), len(calls_naming(calls, healthy))))
+
+        # 3. Rerun on the healthy fleet: the list and nothing else.
+        if cluster.emulator is not None:
+            emulator_stats(cluster, reset=True)
+        result, seconds, output, calls, report, markdown = remediate(fleet, tmp_path, "rerun")
+        stats = emulator_stats(cluster) if cluster.emulator is not None else None
+        record_time(record_property, "rerun", helm_binary, size, seconds)
+        assert result.returncode == 0, output
+        assert fleet.histories() == after
+        assert report["summary"]["total"] == 0 and report["releases"] == [], report
+        assert "nothing to do" in markdown, markdown
+        assert [argv[0] for argv in calls if argv[:1] != ["version"]] == ["list"], calls
+        if stats is not None:
+            api = {route: count for route, count in stats.items() if not route.split(" ", 1)[1].startswith(("/api ", "/apis ", "/version", "/openapi"))}
+            print("Emulator requests for %d healthy releases: %s" % (size, stats))
+            # Discovery aside, one request: the cluster-wide list of Helm's release Secrets.
+            assert api == {"GET /api/v1/secrets": 1}, stats
+    finally:
+        fleet.delete()
