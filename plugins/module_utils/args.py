@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Pattern
 
 from ansible.module_utils.basic import env_fallback
 
@@ -53,24 +53,14 @@ def argument_spec(*extra_specs: Dict[str, Any]) -> Dict[str, Any]:
 
 def release_name_problem(name: str) -> Optional[str]:
     """Why ``name`` is not a valid Helm release name, or None when it is."""
-    problem = _common_problem("release name", name, RELEASE_NAME_MAX, "my-app")
-    if problem or _RELEASE_NAME.match(name):
-        return problem
-    return (
-        "release name %r is invalid: Helm requires lowercase letters, digits, '-' and '.', "
-        "starting and ending with a letter or digit (for example 'my-app')" % name
-    )
+    return _name_problem("release name", name, RELEASE_NAME_MAX, _RELEASE_NAME,
+                         "Helm requires lowercase letters, digits, '-' and '.'", "my-app")
 
 
 def namespace_problem(namespace: str) -> Optional[str]:
     """Why ``namespace`` is not a valid Kubernetes namespace (DNS-1123 label), or None when it is."""
-    problem = _common_problem("namespace", namespace, NAMESPACE_MAX, "team-a")
-    if problem or _NAMESPACE.match(namespace):
-        return problem
-    return (
-        "namespace %r is invalid: Kubernetes requires lowercase letters, digits and '-', "
-        "starting and ending with a letter or digit (for example 'team-a')" % namespace
-    )
+    return _name_problem("namespace", namespace, NAMESPACE_MAX, _NAMESPACE,
+                         "Kubernetes requires lowercase letters, digits and '-'", "team-a")
 
 
 def name_problems(name: Optional[str] = None, namespace: Optional[str] = None) -> List[str]:
@@ -83,7 +73,7 @@ def name_problems(name: Optional[str] = None, namespace: Optional[str] = None) -
     return [problem for problem in problems if problem]
 
 
-def _common_problem(what: str, value: str, limit: int, example: str) -> Optional[str]:
+def _name_problem(what: str, value: str, limit: int, pattern: Pattern[str], rule: str, example: str) -> Optional[str]:
     if not value:
         return "%s must not be empty" % what
     if value.startswith("-"):
@@ -96,4 +86,7 @@ def _common_problem(what: str, value: str, limit: int, example: str) -> Optional
         return "%s %r is %d characters long; at most %d are allowed" % (what, value, len(value), limit)
     if value != value.lower():
         return "%s %r contains uppercase letters; Kubernetes names are lowercase (%r)" % (what, value, value.lower())
+    if not pattern.match(value):
+        return "%s %r is invalid: %s, starting and ending with a letter or digit (for example %r)" % (
+            what, value, rule, example)
     return None

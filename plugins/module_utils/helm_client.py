@@ -91,6 +91,20 @@ class HelmError(Exception):
         )
 
 
+def run_task(module, problems: Iterable[Optional[str]], task: Callable[[], Dict[str, Any]]) -> None:
+    """The end of every module's ``main()``: fail with all option ``problems`` at once (None entries are
+    no problem) before Helm runs, otherwise exit with ``task()``'s result. A HelmError from ``task``
+    fails the task with Helm's details (``fail_kwargs``)."""
+    problems = [problem for problem in problems if problem]
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    try:
+        result = task()
+    except HelmError as error:
+        module.fail_json(**error.fail_kwargs())
+    module.exit_json(**result)
+
+
 def classify_error(stderr: str) -> str:
     """The kind of a Helm failure, from its stderr."""
     for kind, pattern in ERROR_KINDS:

@@ -45,22 +45,9 @@ options:
 extends_documentation_fragment:
   - matih.helm.connection
   - matih.helm.release
-attributes:
-  check_mode:
-    description: Can run in check mode; the module only reads, so the result is the same.
-    support: full
-  diff_mode:
-    description: The module changes nothing, so there is no diff.
-    support: none
-  platform:
-    description: Runs on the managed node, where Helm is installed.
-    support: full
-    platforms: posix
-  action_group:
-    description: Use C(group/matih.helm.helm) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - matih.helm.helm
+  - matih.helm.attributes.check_mode_read_only
+  - matih.helm.attributes.platform
+  - matih.helm.attributes.action_group
 seealso:
   - module: matih.helm.helm_release_rollback
   - module: matih.helm.helm_release_list
@@ -204,12 +191,28 @@ helm_version:
   returned: always
   type: str
   sample: "3.17.3"
+error_kind:
+  description:
+    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied),
+      V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when Helm's error is not recognised.
+    - C(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
+  returned: when Helm fails
+  type: str
+  sample: cluster_unreachable
+command:
+  description: When Helm fails, the argv of the Helm call that failed (it holds no secrets); null when Helm did not run.
+  returned: when Helm fails
+  type: list
+  elements: str
+  sample: ["/usr/local/bin/helm", "history", "web", "--namespace", "shop", "--output", "json", "--max", "2147483647"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, HelmError, version_string
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
+    HelmClient, HelmError, run_task, version_string,
+)
 from ansible_collections.matih.helm.plugins.module_utils.release import newest, parse_history, to_result
 
 
@@ -226,7 +229,7 @@ def read_history(helm, name, namespace, max_revisions, include_values):
     values = None
     if include_values and shown:
         values = helm.get_values_many(name, namespace, [rev.revision for rev in shown])
-    return to_result(history, shown, values)
+    return dict(to_result(history, shown, values), changed=False, helm_version=version_string(helm.version()))
 
 
 def main():
@@ -241,17 +244,8 @@ def main():
     problems = name_problems(params["name"], params["release_namespace"])
     if params["max"] is not None and params["max"] < 1:
         problems.append("max must be at least 1, got %d; omit max to read the whole history" % params["max"])
-    if problems:
-        module.fail_json(msg="; ".join(problems))
-
-    try:
-        helm = HelmClient(module)
-        result = read_history(helm, params["name"], params["release_namespace"], params["max"],
-                              params["include_values"])
-        result["helm_version"] = version_string(helm.version())
-    except HelmError as error:
-        module.fail_json(**error.fail_kwargs())
-    module.exit_json(changed=False, **result)
+    run_task(module, problems, lambda: read_history(
+        HelmClient(module), params["name"], params["release_namespace"], params["max"], params["include_values"]))
 
 
 if __name__ == "__main__":

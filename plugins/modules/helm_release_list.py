@@ -65,22 +65,9 @@ options:
     aliases: [ name_regex ]
 extends_documentation_fragment:
   - matih.helm.connection
-attributes:
-  check_mode:
-    description: Can run in check mode; the module only reads, so the result is the same.
-    support: full
-  diff_mode:
-    description: The module changes nothing, so there is no diff.
-    support: none
-  platform:
-    description: Runs on the managed node, where Helm is installed.
-    support: full
-    platforms: posix
-  action_group:
-    description: Use C(group/matih.helm.helm) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - matih.helm.helm
+  - matih.helm.attributes.check_mode_read_only
+  - matih.helm.attributes.platform
+  - matih.helm.attributes.action_group
 seealso:
   - module: matih.helm.helm_release_history
   - module: matih.helm.helm_release_rollback
@@ -187,6 +174,20 @@ helm_version:
   returned: always
   type: str
   sample: "3.17.3"
+error_kind:
+  description:
+    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied),
+      V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when Helm's error is not recognised.
+    - C(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
+  returned: when Helm fails
+  type: str
+  sample: cluster_unreachable
+command:
+  description: When Helm fails, the argv of the Helm call that failed (it holds no secrets); null when Helm did not run.
+  returned: when Helm fails
+  type: list
+  elements: str
+  sample: ["/usr/local/bin/helm", "list", "--output", "json", "--max", "0", "--all-namespaces", "--all"]
 """
 
 import copy
@@ -195,7 +196,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, namespace_problem
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, HelmError, version_string
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, run_task, version_string
 from ansible_collections.matih.helm.plugins.module_utils.release import STATUSES, list_entry
 
 STATUS_CHOICES = list(STATUSES) + ["pending"]
@@ -226,23 +227,14 @@ def list_releases(helm, namespaces, statuses, name_pattern):
     """The module result: one ``helm list`` call, releases sorted by namespace and name."""
     releases = [list_entry(entry) for entry in helm.list_releases(namespaces, statuses, name_pattern)]
     releases.sort(key=lambda release: (release["namespace"] or "", release["name"] or ""))
-    return {"releases": releases}
+    return dict(changed=False, releases=releases, helm_version=version_string(helm.version()))
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    problems = input_problems(params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
-
-    try:
-        helm = HelmClient(module)
-        result = list_releases(helm, params["namespaces"], params["statuses"], params["name"])
-        result["helm_version"] = version_string(helm.version())
-    except HelmError as error:
-        module.fail_json(**error.fail_kwargs())
-    module.exit_json(changed=False, **result)
+    run_task(module, input_problems(params), lambda: list_releases(
+        HelmClient(module), params["namespaces"], params["statuses"], params["name"]))
 
 
 if __name__ == "__main__":

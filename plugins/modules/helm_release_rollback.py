@@ -98,26 +98,20 @@ options:
 extends_documentation_fragment:
   - matih.helm.connection
   - matih.helm.release
+  - matih.helm.attributes
+  - matih.helm.attributes.platform
+  - matih.helm.attributes.action_group
 attributes:
   check_mode:
-    description: >-
-      Takes the same decision as a real run and predicts C(changed) exactly. It validates the rollback with
-      Helm's dry run and creates no revision.
     support: full
+    details:
+      - Takes the same decision as a real run and predicts C(changed) exactly. It validates the rollback with
+        Helm's dry run and creates no revision.
   diff_mode:
-    description: >-
-      Shows the chart and user values (masked unless O(show_values=true)), then the rendered manifests, of the
-      latest revision and of the target revision. Works in check mode too.
     support: full
-  platform:
-    description: Runs on the managed node, where Helm is installed.
-    support: full
-    platforms: posix
-  action_group:
-    description: Use C(group/matih.helm.helm) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - matih.helm.helm
+    details:
+      - Shows the chart and user values (masked unless O(show_values=true)), then the rendered manifests, of the
+        latest revision and of the target revision. Works in check mode too.
 notes:
   - A revision counts as successful when it reached DEPLOYED. Its status is C(deployed), or C(superseded)
     (deployed, then replaced). A deployed revision that a failed rollback marked C(superseded) still counts.
@@ -230,7 +224,7 @@ chart:
   type: str
   sample: web-1.2.0
 chart_version:
-  description: Chart version of RV(revision).
+  description: Chart version of RV(revision); null when RV(chart) has none.
   returned: always
   type: str
   sample: 1.2.0
@@ -264,11 +258,20 @@ command:
   description:
     - The C(helm rollback) argv that ran. In check mode it is the dry-run validation. It is null when nothing
       needed to run.
+    - When Helm fails, the argv of the Helm call that failed; null when Helm did not run.
     - It holds no secrets.
   returned: always
   type: list
   elements: str
   sample: ["/usr/local/bin/helm", "rollback", "web", "2", "--namespace", "shop", "--wait", "--timeout", "5m"]
+error_kind:
+  description:
+    - When Helm fails or cannot run, the kind of failure, for example V(timeout), V(cluster_unreachable),
+      V(access_denied) or V(revision_not_found); V(helm_failed) when Helm's error is not recognised.
+    - RV(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
+  returned: when Helm fails
+  type: str
+  sample: timeout
 failed_checks:
   description: The post-rollback checks that did not hold.
   returned: when the rollback ran but verification failed
@@ -296,7 +299,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, run_concurrently, version_string,
+    HelmClient, HelmError, run_concurrently, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
@@ -458,7 +461,7 @@ class ReleaseRollback(object):
 
 
 def option_problems(params):
-    """Every invalid option value, each with what to use instead."""
+    """Every invalid option value, each with what to use instead (None where a check found nothing)."""
     problems = name_problems(params["name"], params["release_namespace"])
     try:
         parse_requested_revision(params["revision"])
@@ -469,20 +472,13 @@ def option_problems(params):
         problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
     if params["wait_for_jobs"] and not params["wait"]:
         problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
-    return [problem for problem in problems if problem]
+    return problems
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(ROLLBACK_ARGS), supports_check_mode=True)
-    problems = option_problems(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
-    try:
-        helm = HelmClient(module)
-        result = ReleaseRollback(module, helm, parse_requested_revision(module.params["revision"])).run()
-    except HelmError as error:
-        module.fail_json(**error.fail_kwargs())
-    module.exit_json(**result)
+    run_task(module, option_problems(module.params), lambda: ReleaseRollback(
+        module, HelmClient(module), parse_requested_revision(module.params["revision"])).run())
 
 
 if __name__ == "__main__":

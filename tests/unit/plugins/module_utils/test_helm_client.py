@@ -38,20 +38,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     rollback_argv,
     status_matches,
 )
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-    from unittest import mock
-
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
-            yield
+from ansible_collections.matih.helm.tests.unit.plugins.module_args import patch_module_args
 
 HELM_VERSIONS = {3: ("v3.17.3", (3, 17, 3)), 4: ("v4.3.1", (4, 3, 1))}
 SECRET = "tok-3f9a-never-on-argv"

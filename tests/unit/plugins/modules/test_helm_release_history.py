@@ -5,26 +5,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, HelmError, HelmVersion
 from ansible_collections.matih.helm.plugins.modules import helm_release_history
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-    from unittest import mock
-
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
-            yield
+from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
 
 HISTORY = [
     {"revision": 1, "updated": "2025-01-31T10:00:00Z", "status": "superseded", "chart": "web-1.0.0",
@@ -66,11 +51,7 @@ def fake_helm(monkeypatch):
 
 
 def run_module(args, capsys):
-    args = dict({"name": "web", "release_namespace": "shop"}, **args)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            helm_release_history.main()
-    return json.loads(capsys.readouterr().out)
+    return main_result(helm_release_history.main, dict({"name": "web", "release_namespace": "shop"}, **args), capsys)
 
 
 def test_reads_history_and_names_targets(fake_helm, capsys):

@@ -17,20 +17,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     list_argv,
 )
 from ansible_collections.matih.helm.plugins.modules import helm_release_list
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-    from unittest import mock
-
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
-            yield
+from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
 
 
 def listed(name, namespace, status, revision="1", chart="web-1.0.0", updated="2025-01-31 10:00:00.5 +0000 UTC"):
@@ -83,10 +70,7 @@ def fake_helm(monkeypatch):
 
 
 def run_module(args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            helm_release_list.main()
-    return json.loads(capsys.readouterr().out)
+    return main_result(helm_release_list.main, args, capsys)
 
 
 def names(result):

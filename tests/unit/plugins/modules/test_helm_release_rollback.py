@@ -16,18 +16,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     CommandResult, HelmError, HelmVersion, rollback_argv,
 )
 from ansible_collections.matih.helm.plugins.modules import helm_release_rollback
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
-            yield
+from ansible_collections.matih.helm.tests.unit.plugins.module_args import patch_module_args
 
 INSTALLED = {"revision": 1, "status": "superseded", "chart": "web-1.0.0", "app_version": "1.0",
              "description": "Install complete"}
