@@ -37,6 +37,8 @@ _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 ERROR_KINDS = (
     ("helm_crashed", re.compile(r"^panic: ", re.M)),
     ("release_not_found", re.compile(r"release: not found", re.I)),
+    # Helm's storage create failed with 409: a concurrent writer stored this revision number first.
+    ("revision_taken", re.compile(r"release: already exists", re.I)),
     ("revision_not_found", re.compile(r"release has no -?\d+ version", re.I)),
     ("operation_in_progress", re.compile(r"another operation \(install/upgrade/rollback\) is in progress", re.I)),
     ("invalid_kubeconfig", re.compile(r"error loading config file|couldn't get version/kind|invalid configuration:", re.I)),
@@ -55,6 +57,8 @@ ERROR_HINTS = {
                     "-n NAMESPACE) and delete or restore the broken one",
     "release_not_found": "The release does not exist in this namespace",
     "revision_not_found": "The revision is not in the release history (Helm may have pruned it: --history-max)",
+    "revision_taken": "Another Helm operation stored the same revision number first (two writers on one release "
+                      "at once); read the history again and decide whether a rollback is still needed",
     "operation_in_progress": "Another Helm operation holds the release (a pending-* revision); a rollback is the way out",
     "invalid_kubeconfig": "The kubeconfig could not be loaded; set the kubeconfig option to a valid kubeconfig file "
                           "or dictionary (clusters, users, contexts)",

@@ -416,10 +416,13 @@ class ReleaseRollback(object):
         except HelmError as reread:
             after = []
             helm_said += "; the history could not be read afterwards: %s" % reread.message
-        created = created_revision(plan, after)
+        # When Helm lost the race for the revision number, previous + 1 is the other writer's.
+        created = None if error.kind == "revision_taken" else created_revision(plan, after)
         if created:
             outcome = "Helm created revision %d with status %s (%s)" % (
                 created.revision, created.status, created.description or "no description")
+        elif error.kind == "revision_taken" and created_revision(plan, after):
+            outcome = "Helm created no new revision: revision %d was written by another operation" % plan.new_revision
         else:
             outcome = "Helm created no new revision"
         self.fail("Rolling back %s from revision %d to revision %d failed: %s. %s." % (

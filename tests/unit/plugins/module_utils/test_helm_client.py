@@ -192,6 +192,7 @@ def test_helm4_wait_takes_a_strategy_and_helm3_list_needs_all():
         ('Error: kubernetes cluster unreachable: Get "https://x/version": dial tcp: lookup x: no such host',
          "cluster_unreachable"),
         ("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", "operation_in_progress"),
+        ("Error: release: already exists", "revision_taken"),
         ("Error: release web failed: context deadline exceeded", "timeout"),
         ("Error: timed out waiting for the condition", "timeout"),
         ('Error: secrets is forbidden: User "dev" cannot list resource "secrets"', "access_denied"),

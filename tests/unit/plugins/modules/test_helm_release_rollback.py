@@ -13,7 +13,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    CommandResult, HelmError, HelmVersion, rollback_argv,
+    CommandResult, HelmError, HelmVersion, error_from_result, rollback_argv,
 )
 from ansible_collections.matih.helm.plugins.modules import helm_release_rollback
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import patch_module_args
@@ -76,7 +76,7 @@ class FakeHelm(object):
         self.calls.append(("rollback", revision, dry_run))
         argv = ["helm"] + rollback_argv(self.major, name, namespace, revision, dry_run=dry_run, **options)
         if self.rollback_error and not dry_run:
-            raise HelmError("timeout", "Helm timed out waiting for resources", 1, "", self.rollback_error, argv)
+            raise error_from_result(CommandResult(argv, 1, "", self.rollback_error))
         return CommandResult(argv, 0, "Rollback was a success! Happy Helming!\n", "")
 
     def rollbacks(self):
@@ -221,6 +221,19 @@ def test_helm_failure_without_new_revision():
     assert "Helm created no new revision" in outcome.result["msg"]
     assert outcome.result["revision"] == 3
     assert outcome.result["changed"] is False
+
+
+def test_lost_revision_race_does_not_claim_the_other_writers_revision():
+    # Another writer stored revision 4 between our history read and Helm's create (409 AlreadyExists).
+    helm = FakeHelm([BEFORE, BEFORE + [ROLLED_BACK_4]], rollback_error="Error: release: already exists\n")
+    outcome = run_module(helm, revision=2)
+    assert outcome.failed
+    result = outcome.result
+    assert result["error_kind"] == "revision_taken"
+    assert "revision 4 was written by another operation" in result["msg"]
+    assert "Helm created revision 4" not in result["msg"]
+    assert result["changed"] is False
+    assert [entry["revision"] for entry in result["history"]] == [1, 2, 3, 4]
 
 
 def test_refusal_returns_history():
