@@ -175,6 +175,9 @@ class ClusterSimulation:
         store.put(DEPLOYMENTS, deployment)
 
     def _reconcile_replicaset(self, store, replicaset):
+        # A copy: writing status into the stored object would make the put below a no-op, so the
+        # status change would get no resourceVersion and no watch event.
+        replicaset = copy.deepcopy(replicaset)
         metadata, spec = replicaset["metadata"], replicaset.get("spec") or {}
         desired = spec.get("replicas", 1)
         template = spec.get("template") or {}
