@@ -322,21 +322,22 @@ class HelmClient(object):
 
     def list_releases(self, namespaces: Optional[Sequence[str]] = None, statuses: Optional[Iterable[str]] = None,
                       name_pattern: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Raw ``helm list`` entries from exactly one Helm call, whatever the number of namespaces:
-        ``--namespace NS`` for one namespace, ``--all-namespaces`` otherwise (filtered here when
-        ``namespaces`` names several). Only releases whose latest status is in ``statuses`` and
-        whose name matches the Python regular expression ``name_pattern`` (``re.search``) are kept.
+        """Raw ``helm list`` entries: one Helm call per namespace (run concurrently), or one
+        ``--all-namespaces`` call when ``namespaces`` is empty; never a call per release. Only
+        releases whose latest status is in ``statuses`` and whose name matches the Python regular
+        expression ``name_pattern`` (``re.search``) are kept.
 
+        Named namespaces are listed one by one rather than through ``--all-namespaces``: a tenant
+        operator needs rights in those namespaces only, and a broken release record elsewhere in
+        the cluster (which makes Helm crash) cannot stop the listing of the tenants asked for.
         The name is matched here rather than with Helm's ``--filter`` so the pattern is the one
         the module validated (Go and Python regular expressions differ)."""
-        wanted_namespaces = sorted(set(namespaces or ()))
-        single = wanted_namespaces[0] if len(wanted_namespaces) == 1 else None
-        entries = self.run_json(list_argv(self.major, single)) or []
+        targets = sorted(set(namespaces or ())) or [None]
+        listed = run_concurrently(lambda namespace: self.run_json(list_argv(self.major, namespace)) or [], targets)
         pattern = re.compile(name_pattern) if name_pattern else None
         return [
-            entry for entry in entries
-            if (not wanted_namespaces or entry.get("namespace") in wanted_namespaces)
-            and (pattern is None or pattern.search(str(entry.get("name", ""))))
+            entry for entries in listed for entry in entries
+            if (pattern is None or pattern.search(str(entry.get("name", ""))))
             and status_matches(str(entry.get("status", "")).lower(), statuses)
         ]
 

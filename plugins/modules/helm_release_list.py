@@ -28,10 +28,12 @@ options:
       - Namespaces to list releases from.
       - An empty list means all namespaces.
       - Each is validated as a Kubernetes namespace name before Helm runs.
-      - Listing several namespaces (or all of them) reads Helm's release records in every
-        namespace, which needs permission to list Secrets cluster-wide (or ConfigMaps, with
-        Helm's ConfigMap storage driver). With rights on a single namespace, list that
-        namespace alone.
+      - Each named namespace is listed with its own C(helm list) call (run concurrently), so
+        rights on those namespaces suffice and a broken release record in another namespace
+        cannot fail the listing. An empty list makes one C(helm list --all-namespaces) call, which
+        needs permission to list Secrets cluster-wide (or ConfigMaps, with Helm's ConfigMap
+        storage driver). Either way the number of Helm calls does not grow with the number of
+        releases.
     type: list
     elements: str
     default: []
@@ -224,7 +226,7 @@ def input_problems(params):
 
 
 def list_releases(helm, namespaces, statuses, name_pattern):
-    """The module result: one ``helm list`` call, releases sorted by namespace and name."""
+    """The module result: one ``helm list`` call per namespace (or one for all), releases sorted by namespace and name."""
     releases = [list_entry(entry) for entry in helm.list_releases(namespaces, statuses, name_pattern)]
     releases.sort(key=lambda release: (release["namespace"] or "", release["name"] or ""))
     return dict(changed=False, releases=releases, helm_version=version_string(helm.version()))

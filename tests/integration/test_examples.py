@@ -9,7 +9,10 @@ preparation or be handled by the example itself. The play sets the connection on
 examples use in their own ``module_defaults``.
 
 The namespace is fixed by the examples, so these tests only run on the emulator unless
-MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER=1 (they would uninstall ``web`` in ``shop`` there).
+MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER=1 (they would uninstall ``web`` in ``shop`` there). On the
+emulator each test gets an API server of its own: some examples list every namespace, and the
+releases other tests leave there on purpose (a corrupt record, a stuck upgrade) must not decide
+their outcome.
 """
 import ast
 import os
@@ -21,7 +24,9 @@ import sys
 import pytest
 import yaml
 
+import kubeemu
 import scenarios
+from fixtures import Cluster
 
 COLLECTION_ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULES_DIR = COLLECTION_ROOT / "plugins" / "modules"
@@ -90,10 +95,20 @@ def test_every_module_has_examples():
         assert any("matih.helm.%s" % module in yaml.safe_dump(task) for task in tasks), module
 
 
-@pytest.mark.parametrize("module", MODULES)
-def test_examples_run(module, helm_binary, cluster, tmp_path):
-    if cluster.emulator is None and os.environ.get("MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER") != "1":
+@pytest.fixture
+def examples_cluster(cluster):
+    if cluster.emulator is not None:
+        with kubeemu.Emulator() as emulator:
+            yield Cluster(emulator.kubeconfig_path, emulator.context, emulator.url, emulator)
+        return
+    if os.environ.get("MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER") != "1":
         pytest.skip("the examples use namespace %s; set MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER=1 to run them on a real cluster" % NAMESPACE)
+    yield cluster
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_examples_run(module, helm_binary, examples_cluster, tmp_path):
+    cluster = examples_cluster
     prepare_release(helm_binary.path, cluster.kubeconfig)
     result = run_play(examples(module), helm_binary.path, cluster.kubeconfig, tmp_path)
     output = "%s\n%s" % (result.stdout[-20000:], result.stderr[-5000:])

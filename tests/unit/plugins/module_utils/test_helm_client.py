@@ -452,22 +452,23 @@ LISTED_EVERYWHERE = [
 
 
 @pytest.mark.parametrize(
-    "namespaces, statuses, name_pattern, expected_argv, expected",
+    "namespaces, statuses, name_pattern, expected_argvs, expected",
     [
-        (None, None, None, list_argv(3), ["web", "api", "web-canary", "db"]),
-        ([], None, None, list_argv(3), ["web", "api", "web-canary", "db"]),
-        (["team-a"], None, None, list_argv(3, "team-a"), ["web", "db"]),
-        (["team-a", "team-a"], None, None, list_argv(3, "team-a"), ["web", "db"]),
-        (["team-a", "team-b"], None, None, list_argv(3), ["web", "api", "db"]),
-        (["team-c", "team-b"], ["pending"], None, list_argv(3), ["web-canary"]),
-        (None, None, "^web", list_argv(3), ["web", "web-canary"]),
-        (None, None, "^web$", list_argv(3), ["web"]),
-        (None, None, "b", list_argv(3), ["web", "web-canary", "db"]),
-        (["team-a", "team-c"], ["deployed", "pending"], "web", list_argv(3), ["web", "web-canary"]),
-        (["team-z", "team-y"], None, None, list_argv(3), []),
+        (None, None, None, [list_argv(3)], ["web", "api", "web-canary", "db"]),
+        ([], None, None, [list_argv(3)], ["web", "api", "web-canary", "db"]),
+        (["team-a"], None, None, [list_argv(3, "team-a")], ["web", "db"]),
+        (["team-a", "team-a"], None, None, [list_argv(3, "team-a")], ["web", "db"]),
+        (["team-a", "team-b"], None, None, [list_argv(3, "team-a"), list_argv(3, "team-b")], ["web", "db", "api"]),
+        (["team-c", "team-b"], ["pending"], None, [list_argv(3, "team-b"), list_argv(3, "team-c")], ["web-canary"]),
+        (None, None, "^web", [list_argv(3)], ["web", "web-canary"]),
+        (None, None, "^web$", [list_argv(3)], ["web"]),
+        (None, None, "b", [list_argv(3)], ["web", "web-canary", "db"]),
+        (["team-a", "team-c"], ["deployed", "pending"], "web", [list_argv(3, "team-a"), list_argv(3, "team-c")],
+         ["web", "web-canary"]),
+        (["team-z", "team-y"], None, None, [list_argv(3, "team-y"), list_argv(3, "team-z")], []),
     ],
 )
-def test_list_releases_is_one_helm_call(namespaces, statuses, name_pattern, expected_argv, expected):
+def test_list_releases_is_one_helm_call_per_namespace(namespaces, statuses, name_pattern, expected_argvs, expected):
     def answer(args):
         if "--namespace" in args:
             namespace = args[args.index("--namespace") + 1]
@@ -476,13 +477,13 @@ def test_list_releases_is_one_helm_call(namespaces, statuses, name_pattern, expe
 
     helm = StubbedHelm(answer)
     assert [item["name"] for item in helm.list_releases(namespaces, statuses, name_pattern)] == expected
-    assert helm.calls == [expected_argv]
+    assert sorted(helm.calls) == sorted(expected_argvs)
 
 
 def test_list_releases_null_output_is_empty():
     helm = StubbedHelm(lambda args: "null", major=4)
     assert helm.list_releases(["team-a", "team-b"], ["failed"]) == []
-    assert helm.calls == [list_argv(4)]
+    assert sorted(helm.calls) == [list_argv(4, "team-a"), list_argv(4, "team-b")]
 
 
 @pytest.mark.parametrize("status, wanted, expected", [

@@ -81,35 +81,35 @@ ALL = ["team-a/db", "team-a/old", "team-a/web", "team-b/api", "team-b/web-canary
 
 
 @pytest.mark.parametrize(
-    "args, expected, namespace_flag",
+    "args, expected, namespace_flags",
     [
-        ({}, ALL, None),
-        ({"namespaces": []}, ALL, None),
-        ({"namespaces": ["team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], "team-a"),
-        ({"namespaces": ["team-a", "team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], "team-a"),
-        ({"namespaces": ["team-b", "team-c"]}, ["team-b/api", "team-b/web-canary", "team-c/web", "team-c/worker"], None),
-        ({"namespaces": ["nowhere", "team-z"]}, [], None),
-        ({"statuses": ["failed"]}, ["team-b/api"], None),
-        ({"statuses": ["pending"]}, ["team-b/web-canary", "team-c/web", "team-c/worker"], None),
-        ({"statuses": ["pending-install", "deployed"]}, ["team-a/web", "team-c/worker"], None),
-        ({"statuses": ["superseded", "uninstalled"]}, ["team-a/db", "team-a/old"], None),
-        ({"statuses": ["unknown"]}, [], None),
-        ({"namespaces": ["team-a", "team-b"], "statuses": ["failed", "pending"]}, ["team-b/api", "team-b/web-canary"], None),
-        ({"name": "web"}, ["team-a/web", "team-b/web-canary", "team-c/web"], None),
-        ({"name": "^web$"}, ["team-a/web", "team-c/web"], None),
-        ({"name_regex": "^w(eb|orker)$", "namespaces": ["team-c"]}, ["team-c/web", "team-c/worker"], "team-c"),
-        ({"name": "", "statuses": ["failed"]}, ["team-b/api"], None),
-        ({"name": "(?i)^API"}, ["team-b/api"], None),
+        ({}, ALL, [None]),
+        ({"namespaces": []}, ALL, [None]),
+        ({"namespaces": ["team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], ["team-a"]),
+        ({"namespaces": ["team-a", "team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], ["team-a"]),
+        ({"namespaces": ["team-b", "team-c"]}, ["team-b/api", "team-b/web-canary", "team-c/web", "team-c/worker"], ["team-b", "team-c"]),
+        ({"namespaces": ["nowhere", "team-z"]}, [], ["nowhere", "team-z"]),
+        ({"statuses": ["failed"]}, ["team-b/api"], [None]),
+        ({"statuses": ["pending"]}, ["team-b/web-canary", "team-c/web", "team-c/worker"], [None]),
+        ({"statuses": ["pending-install", "deployed"]}, ["team-a/web", "team-c/worker"], [None]),
+        ({"statuses": ["superseded", "uninstalled"]}, ["team-a/db", "team-a/old"], [None]),
+        ({"statuses": ["unknown"]}, [], [None]),
+        ({"namespaces": ["team-a", "team-b"], "statuses": ["failed", "pending"]}, ["team-b/api", "team-b/web-canary"], ["team-a", "team-b"]),
+        ({"name": "web"}, ["team-a/web", "team-b/web-canary", "team-c/web"], [None]),
+        ({"name": "^web$"}, ["team-a/web", "team-c/web"], [None]),
+        ({"name_regex": "^w(eb|orker)$", "namespaces": ["team-c"]}, ["team-c/web", "team-c/worker"], ["team-c"]),
+        ({"name": "", "statuses": ["failed"]}, ["team-b/api"], [None]),
+        ({"name": "(?i)^API"}, ["team-b/api"], [None]),
     ],
 )
 @pytest.mark.parametrize("major", [3, 4])
-def test_one_helm_list_per_query(fake_helm, capsys, args, expected, namespace_flag, major):
+def test_one_helm_list_per_namespace(fake_helm, capsys, args, expected, namespace_flags, major):
     fake_helm.major = major
     result = run_module(args, capsys)
     assert result["changed"] is False and not result.get("failed")
     assert names(result) == expected
-    assert fake_helm.calls == [list_argv(major, namespace_flag)]
-    assert ("--all" in fake_helm.calls[0]) is (major == 3)
+    assert sorted(fake_helm.calls) == sorted(list_argv(major, namespace) for namespace in namespace_flags)
+    assert all(("--all" in call) is (major == 3) for call in fake_helm.calls)
     assert result["helm_version"] == "%d.0.0" % major
 
 
