@@ -110,10 +110,15 @@ def run_task(module, problems: Iterable[Optional[str]], task: Callable[[], Dict[
 
 
 def classify_error(stderr: str) -> str:
-    """The kind of a Helm failure, from its stderr."""
-    for kind, pattern in ERROR_KINDS:
-        if pattern.search(stderr or ""):
-            return kind
+    """The kind of a Helm failure, from its stderr: Helm's final ``Error:`` message decides, so
+    retries client-go logged on the way (e.g. "connection refused" during a short outage before a
+    wait timed out) do not; the whole text is the fallback (a panic has no ``Error:`` line)."""
+    text = stderr or ""
+    final_error = text[text.rfind("Error:"):] if "Error:" in text else None
+    for scope in (final_error, text):
+        for kind, pattern in ERROR_KINDS:
+            if scope and pattern.search(scope):
+                return kind
     return "helm_failed"
 
 

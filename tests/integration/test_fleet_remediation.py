@@ -200,9 +200,9 @@ def test_remediate_fleet(helm_binary, cluster, namespace, tmp_path, size, record
             assert cells["outcome"] == "**recovered**" and cells["action"] == "rollback_last_successful", (key, cells)
             assert cells["before"].startswith("%d %s" % (before[key][-1][0], LATEST[fleet.releases[key]])), (key, cells)
             assert cells["after"] == "%d deployed 1.0.0" % after[key][-1][0], (key, cells)
-        # Helm calls: one list for the whole fleet, none naming a healthy release.
+        # Helm calls: one list per tenant namespace (never per release), none naming a healthy release.
         lists = [argv for argv in calls if argv[:1] == ["list"]]
-        assert len(lists) == 1, lists
+        assert sorted(argv[argv.index("--namespace") + 1] for argv in lists) == sorted(fleet.namespaces), lists
         assert not calls_naming(calls, healthy), calls_naming(calls, healthy)
         print("Helm calls: %d in all, %d version probes, %d list, %d naming a healthy release" % (
             len(calls), sum(1 for argv in calls if argv[:1] == ["version"]), len(lists), len(calls_naming(calls, healthy))))
@@ -217,11 +217,11 @@ def test_remediate_fleet(helm_binary, cluster, namespace, tmp_path, size, record
         assert fleet.histories() == after
         assert report["summary"]["total"] == 0 and report["releases"] == [], report
         assert "nothing to do" in markdown, markdown
-        assert [argv[0] for argv in calls if argv[:1] != ["version"]] == ["list"], calls
+        assert [argv[0] for argv in calls if argv[:1] != ["version"]] == ["list"] * len(fleet.namespaces), calls
         if stats is not None:
             api = {route: count for route, count in stats.items() if not route.split(" ", 1)[1].startswith(("/api ", "/apis ", "/version", "/openapi"))}
             print("Emulator requests for %d healthy releases: %s" % (size, stats))
-            # Discovery aside, one request: the cluster-wide list of Helm's release Secrets.
-            assert api == {"GET /api/v1/secrets": 1}, stats
+            # Discovery aside, one request per tenant: the list of Helm's release Secrets in that namespace.
+            assert api == {"GET /api/v1/namespaces/*/secrets": len(fleet.namespaces)}, stats
     finally:
         fleet.delete()

@@ -193,6 +193,9 @@ def test_helm4_wait_takes_a_strategy_and_helm3_list_needs_all():
          "cluster_unreachable"),
         ("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", "operation_in_progress"),
         ("Error: release: already exists", "revision_taken"),
+        # a short outage logged on the way does not decide: the final error does
+        ("W1126 watch failed: dial tcp 127.0.0.1:1: connect: connection refused\n"
+         "Error: release shop failed: resource Deployment/faults/shop not ready\ncontext deadline exceeded", "timeout"),
         ("Error: release web failed: context deadline exceeded", "timeout"),
         ("Error: timed out waiting for the condition", "timeout"),
         ('Error: secrets is forbidden: User "dev" cannot list resource "secrets"', "access_denied"),
