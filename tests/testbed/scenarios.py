@@ -132,8 +132,9 @@ def statuses(helm, kubeconfig, name, namespace):
 
 
 def list_releases(helm, kubeconfig, namespace=None, include_pending=True):
-    """``helm list -o json``; Helm 3 only shows pending releases with ``-a``, Helm 4 always."""
-    args = ["list", "-o", "json"] + (["-n", namespace] if namespace else ["--all-namespaces"])
+    """``helm list -o json``; Helm 3 only shows pending releases with ``-a``, Helm 4 always.
+    ``--max 0``: Helm stops at 256 releases otherwise."""
+    args = ["list", "-o", "json", "--max", "0"] + (["-n", namespace] if namespace else ["--all-namespaces"])
     if include_pending and helm_major(helm) == 3:
         args.append("-a")
     return json.loads(run_helm(helm, kubeconfig, args).stdout)
