@@ -194,11 +194,6 @@ def get_manifest_argv(name: str, namespace: str, revision: int) -> List[str]:
     return ["get", "manifest", name, "--namespace", namespace, "--revision", str(revision)]
 
 
-def get_metadata_argv(name: str, namespace: str, revision: Optional[int] = None) -> List[str]:
-    argv = ["get", "metadata", name, "--namespace", namespace, "--output", "json"]
-    return argv + ["--revision", str(revision)] if revision else argv
-
-
 def rollback_argv(major, name, namespace, revision, wait=True, wait_for_jobs=False, timeout=None,
                   cleanup_on_fail=False, force=False, no_hooks=False, history_max=None, dry_run=False):
     """``helm rollback`` argv for Helm ``major`` (3 or 4; later majors are driven like 4)."""
@@ -312,9 +307,6 @@ class HelmClient(object):
 
     def get_manifest(self, name: str, namespace: str, revision: int) -> str:
         return self.run(get_manifest_argv(name, namespace, revision)).stdout
-
-    def get_metadata(self, name: str, namespace: str, revision: Optional[int] = None) -> Dict[str, Any]:
-        return self.run_json(get_metadata_argv(name, namespace, revision))
 
     def rollback(self, name, namespace, revision, wait=True, wait_for_jobs=False, timeout=None,
                  cleanup_on_fail=False, force=False, no_hooks=False, history_max=None,

@@ -28,7 +28,6 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     connection_flags,
     error_from_result,
     get_manifest_argv,
-    get_metadata_argv,
     get_values_argv,
     history_argv,
     kubeconfig_problem,
@@ -133,9 +132,6 @@ def test_list_argv(major, namespace, name_filter, expected):
         (get_values_argv("web", "shop", 2, all_values=True),
          ["get", "values", "web", "--namespace", "shop", "--revision", "2", "--output", "json", "--all"]),
         (get_manifest_argv("web", "shop", 2), ["get", "manifest", "web", "--namespace", "shop", "--revision", "2"]),
-        (get_metadata_argv("web", "shop"), ["get", "metadata", "web", "--namespace", "shop", "--output", "json"]),
-        (get_metadata_argv("web", "shop", 4),
-         ["get", "metadata", "web", "--namespace", "shop", "--output", "json", "--revision", "4"]),
     ],
 )
 def test_read_argv(argv, expected):
@@ -167,7 +163,6 @@ def test_every_emitted_flag_exists_in_real_helm(major):
         (("history",), history_argv("web", "shop", 3)),
         (("get", "values"), get_values_argv("web", "shop", 2, all_values=True)),
         (("get", "manifest"), get_manifest_argv("web", "shop", 2)),
-        (("get", "metadata"), get_metadata_argv("web", "shop", 2)),
         (("history",), connection_flags({"context": "c", "host": "h", "ca_cert": "f", "validate_certs": False}, "k")),
     ]
     for command, argv in commands:
