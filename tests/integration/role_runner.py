@@ -105,8 +105,9 @@ class RolePlay:
 
 HELM_WRAPPER = """#!/bin/sh
 # Logs every Helm call (one line of tab-separated arguments), then runs the real Helm.
-printf '%%s\\t' "$@" >> '%(log)s'
-printf '\\n' >> '%(log)s'
+# The line goes out in one append-mode write, so concurrent calls never interleave.
+line=$(printf '%%s\\t' "$@")
+printf '%%s\\n' "$line" >> '%(log)s'
 exec '%(helm)s' "$@"
 """
 
