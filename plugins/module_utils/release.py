@@ -222,6 +222,12 @@ def is_pending(history: Sequence[Revision]) -> bool:
     return bool(history) and max(history, key=lambda rev: rev.revision).is_pending
 
 
+def values_to_read(shown: Sequence[Revision], scope: str = "all") -> List[int]:
+    """Revisions whose values to read, oldest first: every shown one (``all``), or only those
+    that reached DEPLOYED (``successful``), the ones a rollback or known-good upgrade can use."""
+    return sorted(rev.revision for rev in shown if scope == "all" or rev.reached_deployed)
+
+
 def newest(history: Sequence[Revision], count: Optional[int]) -> List[Revision]:
     """The newest ``count`` revisions, oldest first (all of them when count is None)."""
     ordered = sorted(history, key=lambda rev: rev.revision)

@@ -40,8 +40,19 @@ options:
       - Add the user-supplied values (C(helm get values)) of each returned revision as the
         C(values) key of its RV(history) entry.
       - Values can hold secrets; they are read only when this is V(true).
+      - O(values_revisions) narrows which revisions are read.
     type: bool
     default: false
+  values_revisions:
+    description:
+      - Which of the returned revisions O(include_values=true) reads values for (one C(helm get values) call each).
+      - V(all) reads every returned revision.
+      - V(successful) reads only the revisions that reached DEPLOYED, the ones a rollback or a
+        known-good upgrade can use; failed and pending revisions then have no C(values) key. On a
+        release with many failed attempts this saves one Helm call per failed revision.
+    type: str
+    choices: [all, successful]
+    default: all
 extends_documentation_fragment:
   - matih.helm.connection
   - matih.helm.release
@@ -92,6 +103,20 @@ EXAMPLES = r"""
       ansible.builtin.debug:
         var: web_recent.current["values"]
       when: web_recent.exists
+
+- name: Read the values of only the revisions a rollback could return to
+  matih.helm.helm_release_history:
+    name: web
+    release_namespace: shop
+    include_values: true
+    values_revisions: successful
+  register: web_good
+
+- name: Show the values of the last successful revision
+  ansible.builtin.debug:
+    msg: >-
+      {{ (web_good.history | selectattr('revision', 'eq', web_good.last_successful_revision) | first)['values'] }}
+  when: web_good.last_successful_revision is not none
 """
 
 RETURN = r"""
@@ -105,7 +130,8 @@ history:
     - The revisions, oldest first (the newest O(max) when O(max) is set); empty when the release does not exist.
     - >-
       With O(include_values=true) every entry, and RV(current), also has a C(values) key holding the revision's
-      user-supplied values (C(helm get values)), for example C({"image": {"tag": "1.4.2"}}). Read it as
+      user-supplied values (C(helm get values)), for example C({"image": {"tag": "1.4.2"}}); with
+      O(values_revisions=successful) only the entries that reached DEPLOYED have it. Read it as
       C(entry['values']); in Jinja C(entry.values) is the dictionary method.
   returned: always
   type: list
@@ -213,10 +239,10 @@ from ansible_collections.matih.helm.plugins.module_utils.args import argument_sp
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmClient, HelmError, run_task, version_string,
 )
-from ansible_collections.matih.helm.plugins.module_utils.release import newest, parse_history, to_result
+from ansible_collections.matih.helm.plugins.module_utils.release import newest, parse_history, to_result, values_to_read
 
 
-def read_history(helm, name, namespace, max_revisions, include_values):
+def read_history(helm, name, namespace, max_revisions, include_values, values_revisions="all"):
     """The module result for one release; a missing release is a result, not an error."""
     try:
         entries = helm.history(name, namespace)
@@ -227,8 +253,9 @@ def read_history(helm, name, namespace, max_revisions, include_values):
     history = parse_history(entries)
     shown = newest(history, max_revisions)
     values = None
-    if include_values and shown:
-        values = helm.get_values_many(name, namespace, [rev.revision for rev in shown])
+    wanted = values_to_read(shown, values_revisions) if include_values else []
+    if wanted:
+        values = helm.get_values_many(name, namespace, wanted)
     return dict(to_result(history, shown, values), changed=False, helm_version=version_string(helm.version()))
 
 
@@ -237,6 +264,7 @@ def main():
         argument_spec=argument_spec(dict(
             max=dict(type="int"),
             include_values=dict(type="bool", default=False),
+            values_revisions=dict(type="str", choices=["all", "successful"], default="all"),
         )),
         supports_check_mode=True,
     )
@@ -245,7 +273,8 @@ def main():
     if params["max"] is not None and params["max"] < 1:
         problems.append("max must be at least 1, got %d; omit max to read the whole history" % params["max"])
     run_task(module, problems, lambda: read_history(
-        HelmClient(module), params["name"], params["release_namespace"], params["max"], params["include_values"]))
+        HelmClient(module), params["name"], params["release_namespace"], params["max"], params["include_values"],
+        params["values_revisions"]))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from ansible_collections.matih.helm.plugins.module_utils.release import (
     rollback_candidates,
     split_chart,
     to_result,
+    values_to_read,
 )
 
 DESCRIPTION_BY_STATUS = {
@@ -241,6 +242,28 @@ def test_parse_history_sorts_oldest_first_and_accepts_none():
 def test_newest(count, expected):
     history = history_of("superseded", "superseded", "superseded", "deployed")
     assert [rev.revision for rev in newest(history, count)] == expected
+
+
+@pytest.mark.parametrize(
+    "statuses, scope, expected",
+    [
+        (["superseded", "deployed", "failed"], "all", [1, 2, 3]),
+        (["superseded", "deployed", "failed"], "successful", [1, 2]),
+        # a failed upgrade (3) then a failed rollback (4): Helm supersedes 3, which never deployed
+        ([("superseded", None), ("deployed", None), ("superseded", 'Upgrade "web" failed: timed out'), ("failed", None)],
+         "successful", [1, 2]),
+        (["superseded", "deployed", "pending-upgrade"], "successful", [1, 2]),
+        (["failed", "failed"], "successful", []),
+        (["failed", "failed"], "all", [1, 2]),
+        (["pending-install"], "successful", []),
+        (["deployed"], "successful", [1]),
+        ([], "all", []),
+    ],
+)
+def test_values_to_read(statuses, scope, expected):
+    described = [item if isinstance(item, tuple) else (item, None) for item in statuses]
+    history = parse_history([entry(number, status, description) for number, (status, description) in enumerate(described, start=1)])
+    assert values_to_read(history, scope) == expected
 
 
 def test_to_result_uses_whole_history_and_attaches_values_to_shown_entries():

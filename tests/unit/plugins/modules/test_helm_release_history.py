@@ -77,6 +77,21 @@ def test_values_only_for_the_returned_revisions(fake_helm, capsys):
     assert fake_helm.calls[-1] == ("get_values_many", "web", "shop", [2, 3])
 
 
+def test_values_only_for_revisions_that_reached_deployed(fake_helm, capsys):
+    result = run_module({"include_values": True, "values_revisions": "successful"}, capsys)
+    assert [(entry["revision"], entry.get("values")) for entry in result["history"]] == [
+        (1, {"replicas": 1}), (2, {"replicas": 2}), (3, None)]
+    assert "values" not in result["current"]
+    assert fake_helm.calls[-1] == ("get_values_many", "web", "shop", [1, 2])
+
+
+def test_no_values_call_when_no_revision_qualifies(fake_helm, capsys):
+    result = run_module({"include_values": True, "values_revisions": "successful", "max": 1}, capsys)
+    assert [entry["revision"] for entry in result["history"]] == [3]
+    assert "values" not in result["history"][0]
+    assert fake_helm.calls == [("history", "web", "shop")]
+
+
 def test_missing_release_is_not_a_failure(fake_helm, capsys):
     fake_helm.history_error = HelmError("release_not_found", "The release does not exist", 1, "", "Error: release: not found")
     result = run_module({"include_values": True}, capsys)
