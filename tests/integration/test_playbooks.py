@@ -154,6 +154,14 @@ def test_history_of_a_missing_release(helm_binary, cluster, namespace, tmp_path)
     assert task_result(report, "Print the history table")["_status"] == "skipping"
 
 
+def test_history_namespace_defaults_to_default(helm_binary, cluster, namespace, tmp_path):
+    # Read-only, and the release name is unique to this test: safe on a real cluster's default namespace.
+    name = "absent-" + namespace[-6:]
+    result, report = run_history_playbook(helm_binary, cluster.kubeconfig, tmp_path, "release=" + name)
+    assert result.returncode == 0 and report, result.stdout[-5000:] + result.stderr[-3000:]
+    assert task_result(report, "Report a missing release")["msg"] == "Release %s does not exist in namespace default." % name
+
+
 def test_history_needs_a_release(helm_binary, cluster, tmp_path):
     result, report = run_history_playbook(helm_binary, cluster.kubeconfig, tmp_path)
     assert result.returncode != 0
