@@ -129,12 +129,15 @@ def helm_calls(directory):
     return [line.rstrip("\t").split("\t") for line in log.read_text(encoding="utf-8").splitlines() if line]
 
 
-def run_collection_playbook(name, tmp_path, helm_dir, kubeconfig, extra_vars, check=False, forks=None, timeout=900):
+def run_collection_playbook(name, tmp_path, helm_dir, kubeconfig, extra_vars, check=False, forks=None, timeout=900,
+                            extra_args=(), env=None):
     """``ansible-playbook matih.helm.NAME`` with Helm from ``helm_dir`` on PATH and KUBECONFIG set."""
-    env = base_env(tmp_path, KUBECONFIG=str(kubeconfig), PATH=str(helm_dir) + os.pathsep + os.environ.get("PATH", ""))
+    env = dict(base_env(tmp_path, KUBECONFIG=str(kubeconfig), PATH=str(helm_dir) + os.pathsep + os.environ.get("PATH", "")),
+               **(env or {}))
     argv = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "matih.helm." + name, "-e", json.dumps(extra_vars)]
     argv += ["--check"] if check else []
     argv += ["--forks", str(forks)] if forks else []
+    argv += list(extra_args)
     started = time.monotonic()
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False, cwd=str(tmp_path))
     return result, time.monotonic() - started

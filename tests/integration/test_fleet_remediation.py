@@ -225,3 +225,23 @@ def test_remediate_fleet(helm_binary, cluster, namespace, tmp_path, size, record
             assert api == {"GET /api/v1/namespaces/*/secrets": len(fleet.namespaces)}, stats
     finally:
         fleet.delete()
+
+
+@pytest.mark.parametrize("overrides, problems", [
+    ({"tenant-a/web": {"chart-ref": "oci://example/web", "unlock_pending": True}}, ["unknown setting 'chart-ref'"]),
+    ({"web": {"chart_ref": "oci://example/web"}}, ["key 'web' is not namespace/name"]),
+    ({"tenant-a/web": "oci://example/web", "tenant-b/api": {"values": {}, "retries": 3}},
+     ["'tenant-a/web' is not a dictionary of settings", "unknown setting 'retries'"]),
+])
+def test_bad_overrides_are_refused_before_helm_runs(helm_binary, cluster, namespace, tmp_path, overrides, problems):
+    helm_dir = role_runner.counting_helm(tmp_path / "bin", helm_binary.path)
+    extra_vars = {"fleet_remediation_namespaces": [namespace], "fleet_remediation_release_overrides": overrides,
+                  "fleet_remediation_report_dir": str(tmp_path / "report")}
+    result, _seconds = role_runner.run_collection_playbook("remediate", tmp_path, helm_dir, cluster.kubeconfig, extra_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-5000:]
+    assert "Check the per-release overrides" in output and "Key each release as" in output, output[-5000:]
+    for problem in problems:
+        assert problem in output, (problem, output[-5000:])
+    assert role_runner.helm_calls(helm_dir) == [], role_runner.helm_calls(helm_dir)
+    assert not (tmp_path / "report").exists()

@@ -13,8 +13,10 @@ results (``command`` included). A second playbook is the positive control: with
 it, so the searches are known to find what they look for.
 """
 import json
+import os
 import uuid
 
+import role_runner
 import scenarios
 from playbook_runner import run_tasks
 
@@ -116,3 +118,34 @@ def test_secrets_never_leak(helm_binary, tls_cluster, demo_charts, tmp_path):  #
         assert password in text
     for text in (run.stdout, control_log.read_text()):
         assert token in text
+
+
+def test_fleet_remediation_no_log_hides_values(helm_binary, cluster, namespace, tmp_path):
+    """``fleet_remediation_no_log`` hides the values the recovery reads (history with values,
+    known-good configuration) at ``-vvv`` and in the log file; without it they show at ``-vvv``,
+    which proves the search finds them."""
+    password = "fl33t-Pa55-%s" % uuid.uuid4().hex[:10]
+    helm = helm_binary.path
+    scenarios.install(helm, cluster.kubeconfig, "vault", namespace, "1.0.0", {"db.password": password, "config.revision": "1"})
+    scenarios.failed_upgrade(helm, cluster.kubeconfig, "vault", namespace, "broken_image", version="1.1.0")
+    outputs = {}
+    for no_log in (True, False):
+        run_dir = tmp_path / ("hidden" if no_log else "shown")
+        log = run_dir / "ansible.log"
+        if no_log is False:
+            # the same failed state again, so both runs recover it
+            scenarios.failed_upgrade(helm, cluster.kubeconfig, "vault", namespace, "broken_image", version="1.1.0")
+        extra_vars = {"fleet_remediation_namespaces": [namespace], "fleet_remediation_no_log": no_log,
+                      "fleet_remediation_report_dir": str(run_dir / "report"),
+                      "fleet_remediation_timeout": role_runner.wait_timeout(cluster)}
+        run_dir.mkdir()
+        result, _seconds = role_runner.run_collection_playbook(
+            "remediate", run_dir, os.path.dirname(helm), cluster.kubeconfig, extra_vars, extra_args=["-vvv"],
+            env={"ANSIBLE_LOG_PATH": str(log)})
+        output = result.stdout + result.stderr + log.read_text()
+        assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
+        report = json.loads((run_dir / "report" / "fleet-remediation.json").read_text())
+        assert [row["outcome"] for row in report["releases"]] == ["recovered"], report
+        outputs[no_log] = output
+    assert password not in outputs[True], "fleet_remediation_no_log=true let the password through"
+    assert password in outputs[False], "positive control: without no_log the -vvv output shows the values"
