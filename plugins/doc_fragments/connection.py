@@ -22,7 +22,15 @@ options:
       - Kubeconfig to use, either as a path to a file on the managed node or as the kubeconfig
         content itself (a dictionary).
       - A dictionary is written to a private (mode 0600) temporary file that is removed when the
-        task ends; its tokens, passwords and keys are masked in the task output.
+        task ends. Its credentials are masked in the task output; these are each user's token,
+        password and key data, the credentials of its C(auth-provider) config (such as
+        C(client-secret), C(id-token), C(refresh-token), C(access-token)), and the C(exec) plugin's
+        C(env) values whose name names a credential (such as C(AWS_SECRET_ACCESS_KEY) or
+        C(VAULT_TOKEN)).
+      - ansible-core writes a module's arguments to the syslog or journal of the managed node when
+        the module starts (unless C(no_target_syslog) is set), before the module can mask the
+        credentials inside an inline kubeconfig dictionary. Keep credentials in a kubeconfig file
+        (give its path) or pass the token as O(api_key), which is never logged.
       - Checked before Helm runs (when PyYAML is available on the managed node for a file); a directory,
         invalid YAML, or a kubeconfig without clusters, without the chosen context, or whose context
         names no cluster server, fails the task with a message naming the problem.

@@ -29,6 +29,12 @@ MAX_WORKERS = 8
 # Helm's own default for `helm history` is the newest 256 revisions; ask for all of them.
 ALL_REVISIONS = 2 ** 31 - 1
 KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
+# Names of auth-provider config keys (refresh-token, client-secret, id-token, access-token) and exec env
+# variables (AWS_SECRET_ACCESS_KEY, VAULT_TOKEN) that hold credentials. Masking works on substrings of the
+# whole output, so values under other names (client-id, AWS_PROFILE=default, DEBUG=1) stay visible: masking
+# them would blank out namespaces, revision numbers and words everywhere.
+_CREDENTIAL_NAME = re.compile(r"token|secret|passw|credential|private|key|auth|session|cookie|cert|"
+                              r"(?:^|[_-])pat(?:$|[_-])", re.I)
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
@@ -45,6 +51,12 @@ ERROR_KINDS = (
     ("unknown_context", re.compile(r'context "[^"]*" does not exist', re.I)),
     # No cluster server in the kubeconfig: client-go falls back to http://localhost:8080.
     ("no_api_server", re.compile(r"//localhost:8080/.*connection refused", re.I)),
+    # The cluster refused the release's objects. Kubernetes says "is forbidden" for admission as well as for
+    # RBAC; only RBAC continues with 'User "..." cannot <verb> ...', so every other "is forbidden:" is
+    # admission (ResourceQuota, LimitRange, PodSecurity, ValidatingAdmissionPolicy). "is invalid:" is
+    # object validation (its field errors may say "Forbidden:" too); webhooks say "denied the request".
+    ("rejected", re.compile(r'\bis forbidden: (?!User "[^"]*" cannot )|admission webhook "[^"]*" denied the request|'
+                            r"\bis invalid: ", re.I)),
     # Helm reports rejected credentials as "cluster unreachable" too.
     ("access_denied", re.compile(r"\bforbidden\b|\bunauthorized\b|must be logged in|"
                                  r"asked for the client to provide credentials", re.I)),
@@ -70,6 +82,10 @@ ERROR_HINTS = {
     "timeout": "Helm timed out waiting for resources; raise timeout or check why the workloads are not ready",
     "access_denied": "The Kubernetes API rejected the credentials or they lack the permissions; check api_key or the "
                      "kubeconfig user, and the RBAC rights on the release namespace",
+    "rejected": "The cluster refused the release's objects (a ResourceQuota or LimitRange, the namespace's PodSecurity "
+                "level, an admission webhook or policy, or object validation); the credentials are not the problem. "
+                "Fix the chart values or roll back to another revision, or have the policy changed; Helm's error "
+                "names the rule",
     "helm_failed": "Helm failed",
 }
 
@@ -171,13 +187,22 @@ def connection_environ(params: Dict[str, Any]) -> Dict[str, str]:
 
 
 def kubeconfig_secrets(config: Any) -> List[str]:
-    """Credential values inside an inline kubeconfig, to be masked in every output."""
+    """Credential values inside a kubeconfig, to be masked in every output: each user's token, password
+    and key data, its auth-provider config credentials and its exec plugin's credential env values."""
     secrets = []
     users = config.get("users") if isinstance(config, dict) else None
     for user in _named_list(users):
-        details = user.get("user") if isinstance(user.get("user"), dict) else {}
+        details = _mapping(user.get("user"))
         secrets += [str(details[key]) for key in KUBECONFIG_SECRET_KEYS if details.get(key)]
+        provider_config = _mapping(_mapping(details.get("auth-provider")).get("config"))
+        secrets += [str(value) for key, value in provider_config.items() if value and _CREDENTIAL_NAME.search(str(key))]
+        env = _named_list(_mapping(details.get("exec")).get("env"))
+        secrets += [str(item["value"]) for item in env if item.get("value") and _CREDENTIAL_NAME.search(str(item.get("name")))]
     return secrets
+
+
+def _mapping(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def history_argv(name: str, namespace: str, max_revisions: Optional[int] = None) -> List[str]:

@@ -73,7 +73,9 @@ _OPERATION_BY_DESCRIPTION = (
     (re.compile(r"^(Install complete|Initial install underway)"), "install"),
     (re.compile(r"^(Uninstallation complete|Deletion in progress)", re.I), "uninstall"),
 )
-# Descriptions proving a revision never finished, even if Helm later marked it superseded.
+# Descriptions proving a revision never finished, even if Helm later marked it superseded. An interrupted
+# rollback cannot be told apart this way: freed by a later rollback, its pending-rollback revision becomes
+# superseded with the "Rollback to N" of a completed one (a documented limitation of helm_release_history).
 _NEVER_DEPLOYED = re.compile(r'^((Upgrade|Release|Rollback) ".*" failed|Preparing upgrade|Initial install underway)')
 
 

@@ -35,8 +35,16 @@ ON_PENDING_CHOICES = ("fail", "rollback")
 MASK = "********"
 MASK_CHANGED = "******** (changed)"
 
-# Go's time.ParseDuration without the sign (a negative timeout makes no sense), e.g. 5m, 1h30m, 90s, 1.5h.
-_DURATION = re.compile(r"^(?:0|(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
+# Go's time.ParseDuration without the sign (a negative timeout makes no sense), e.g. 5m, 1h30m, 90s, 1.5h:
+# one or more numbers, each with a unit. Go's unitless "0" is left out on purpose (see timeout_problem).
+_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DURATION = re.compile(r"(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+")  # fullmatch
+_NANOSECONDS = {"ns": 1, "us": 10 ** 3, "\u00b5s": 10 ** 3, "\u03bcs": 10 ** 3, "ms": 10 ** 6, "s": 10 ** 9,
+                "m": 60 * 10 ** 9, "h": 3600 * 10 ** 9}
+_GO_MAX_DURATION = 2 ** 63 - 1  # nanoseconds; Go refuses longer durations
+
+_UNCOMPARED = object()  # mask_values without another side: nothing is marked as changed
+_ABSENT = object()  # the other side has no value here (a missing key or item, or another type of container)
 
 RequestedRevision = Union[int, str]
 
@@ -84,12 +92,36 @@ def parse_requested_revision(value: Any) -> RequestedRevision:
     return number
 
 
-def timeout_problem(timeout: str) -> Optional[str]:
-    """Why ``timeout`` is not a Helm (Go) duration, or None when it is."""
-    if _DURATION.match(timeout or ""):
+def duration_nanoseconds(text: str) -> Optional[int]:
+    """A Go duration (without sign) in whole nanoseconds, as Go computes it (fractions of a nanosecond are
+    dropped), or None when Go would refuse the text: malformed, without a unit, or too long for Go."""
+    if not _DURATION.fullmatch(text or ""):
         return None
-    hint = " (a unit is required, e.g. %ss)" % timeout if re.match(r"^\d+$", timeout or "") else ""
-    return "timeout %r is not a Helm duration%s; use a number with a unit such as 300s, 5m or 1h30m" % (timeout, hint)
+    total = 0
+    for whole, fraction, unit in _DURATION_PART.findall(text):
+        scale = _NANOSECONDS[unit]
+        total += int(whole or 0) * scale + int(fraction or 0) * scale // 10 ** len(fraction or "")
+    return total if total <= _GO_MAX_DURATION else None
+
+
+def timeout_problem(timeout: str) -> Optional[str]:
+    """Why ``timeout`` is not a usable Helm (Go) duration, or None when it is.
+
+    Zero is refused along with malformed text: Helm accepts ``--timeout 0s`` but then gives up at
+    once, leaving a failed revision ("context deadline exceeded") for a rollback that never had a chance.
+    """
+    text = timeout or ""
+    zero = ("timeout must be a Go duration greater than zero, e.g. 5m or 90s; got %r (Helm would give up at once "
+            "and leave a failed revision)" % (timeout,))
+    if re.fullmatch(r"[0-9]+", text):
+        if int(text) == 0:
+            return zero  # "0" (which Go accepts as zero) and "00" (which Go refuses) alike
+        return ("timeout %r is not a Helm duration (a unit is required, e.g. %ss); use a number with a unit such as "
+                "300s, 5m or 1h30m" % (timeout, text))
+    nanoseconds = duration_nanoseconds(text)
+    if nanoseconds is None:
+        return "timeout %r is not a Helm duration; use a number with a unit such as 300s, 5m or 1h30m" % (timeout,)
+    return zero if nanoseconds == 0 else None
 
 
 def select_target(history: Sequence[Revision], requested: RequestedRevision, allow_failed_target: bool = False,
@@ -221,17 +253,37 @@ def build_diff(name: str, plan: RollbackPlan, values: Dict[int, Any], manifests:
     return diffs
 
 
-def mask_values(values: Any, compared_to: Any = None) -> Any:
-    """``values`` with every scalar replaced by MASK, or MASK_CHANGED where it differs from ``compared_to``."""
+def mask_values(values: Any, compared_to: Any = _UNCOMPARED) -> Any:
+    """``values`` with every scalar replaced by MASK, keys kept.
+
+    With ``compared_to`` (the other side of the diff), scalars that differ from it are MASK_CHANGED
+    instead: another value (None included), another type, or a key or list item ``compared_to`` does not
+    have (under a dict or list that replaced a scalar, every scalar is new). A key only ``compared_to``
+    has needs no mark: its line is missing from this side of the diff.
+    """
     if isinstance(values, dict):
-        other = compared_to if isinstance(compared_to, dict) else {}
-        return {key: mask_values(value, other.get(key)) for key, value in values.items()}
+        return {key: mask_values(value, _counterpart(compared_to, dict, key)) for key, value in values.items()}
     if isinstance(values, list):
-        other = compared_to if isinstance(compared_to, list) else []
-        return [mask_values(value, other[index] if index < len(other) else None) for index, value in enumerate(values)]
-    if compared_to is None or isinstance(compared_to, (dict, list)) or compared_to == values:
+        return [mask_values(value, _counterpart(compared_to, list, index)) for index, value in enumerate(values)]
+    if compared_to is _UNCOMPARED or _same_scalar(values, compared_to):
         return MASK
     return MASK_CHANGED
+
+
+def _counterpart(compared_to: Any, container: type, key: Any) -> Any:
+    """What ``compared_to`` holds at ``key``; _ABSENT when it is not a ``container`` or lacks the key."""
+    if compared_to is _UNCOMPARED:
+        return _UNCOMPARED
+    if not isinstance(compared_to, container):
+        return _ABSENT
+    if container is dict:
+        return compared_to.get(key, _ABSENT)
+    return compared_to[key] if key < len(compared_to) else _ABSENT
+
+
+def _same_scalar(value: Any, other: Any) -> bool:
+    # 1, 1.0 and True are equal in Python, but not the same value in a chart's values.
+    return type(value) is type(other) and value == other
 
 
 def mask_secret_data(manifest: str) -> str:

@@ -25,6 +25,11 @@ description:
     latest revision after a successful upgrade even when no revision is deployed, and after a
     failed rollback whatever the latest revision was. A deployed revision superseded by a
     failed rollback still counts.
+  - Known limitation. A C(pending-rollback) revision, left by an interrupted rollback, that a later
+    rollback frees becomes C(superseded) and keeps the description C(Rollback to N) it was written
+    with. A completed rollback looks exactly the same, and Helm records nothing that tells them
+    apart, so such a revision counts as having reached DEPLOYED and can be a rollback candidate.
+    Its chart and values are those of revision N.
   - Decisions are taken over the whole stored history, also when O(max) shortens the returned
     list. Histories pruned by Helm's C(--history-max) simply start after revision 1; revisions no
     longer stored cannot be rollback targets.
@@ -219,8 +224,10 @@ helm_version:
   sample: "3.17.3"
 error_kind:
   description:
-    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied),
-      V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when Helm's error is not recognised.
+    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied)
+      (the credentials or their RBAC rights), V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when
+      Helm's error is not recognised. V(rejected), the cluster refusing a release's objects, occurs only when
+      Helm writes, as M(matih.helm.helm_release_rollback) does.
     - C(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
   returned: when Helm fails
   type: str

@@ -13,9 +13,8 @@ version_added: 0.1.0
 description:
   - Lists the Helm releases of some or all namespaces with the status of their latest revision,
     for example every C(failed) or C(pending-*) release of a set of tenant namespaces.
-  - Runs exactly one C(helm list) per task, whatever the number of releases and namespaces.
-    With one namespace Helm lists that namespace; with several, or none, Helm lists all
-    namespaces and the module keeps the requested ones.
+  - Runs one C(helm list) per namespace named in O(namespaces), concurrently, or a single
+    C(helm list --all-namespaces) when O(namespaces) is empty; never one per release.
   - Releases in every status are listed, also with Helm 3, which hides pending, superseded and
     uninstalled releases unless asked; a release whose latest revision is C(pending-upgrade)
     is therefore never missed.
@@ -178,8 +177,10 @@ helm_version:
   sample: "3.17.3"
 error_kind:
   description:
-    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied),
-      V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when Helm's error is not recognised.
+    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied)
+      (the credentials or their RBAC rights), V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when
+      Helm's error is not recognised. V(rejected), the cluster refusing a release's objects, occurs only when
+      Helm writes, as M(matih.helm.helm_release_rollback) does.
     - C(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
   returned: when Helm fails
   type: str

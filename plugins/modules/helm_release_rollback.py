@@ -22,6 +22,8 @@ description:
     and user values. The task fails and names each check that did not hold.
   - When Helm fails, for example because objects are rejected or C(--wait) times out, the task fails with the
     new revision's number and status, Helm's error and the history, so the next recovery step can be chosen.
+  - When Helm reports success but the result cannot be read back (for example the API server went away), the
+    task fails with C(changed=true), since Helm wrote a revision, and says how to check the release.
   - Check mode takes the same decision as a real run and validates it with C(helm rollback --dry-run)
     (Helm 3) or C(--dry-run=server) (Helm 4), which creates no revision.
 options:
@@ -50,6 +52,8 @@ options:
     description:
       - How long Helm waits for any single Kubernetes operation, as a Helm (Go) duration such as V(90s), V(5m)
         or V(1h30m). A unit is required.
+      - It must be greater than zero. Helm accepts V(0s) but gives up at once and leaves a failed revision, so
+        zero is refused before Helm runs.
     type: str
     default: 5m
   cleanup_on_fail:
@@ -196,62 +200,71 @@ msg:
   sample: "web rolled back from revision 4 to revision 2 as revision 5 (deployed)"
 previous_revision:
   description: The latest revision before the rollback.
-  returned: always
+  returned: >-
+    when a rollback target was chosen; not when the options are invalid, the release does not exist, the rollback
+    is refused, or Helm fails before the rollback (or in the check mode dry run)
   type: int
   sample: 4
 target_revision:
   description: The revision rolled back to (resolved from V(last_successful) when that was requested).
-  returned: always
+  returned: whenever RV(previous_revision) is returned
   type: int
   sample: 2
 revision:
   description:
     - The revision the rollback created, or the latest revision when nothing changed.
     - In check mode with a change, the revision the rollback would create.
-  returned: always
+    - When the rollback fails, the revision Helm created, or the previous latest revision when it created none.
+      When Helm reported success but the history could not be read back, the revision the rollback should
+      have created.
+  returned: whenever RV(previous_revision) is returned
   type: int
   sample: 5
 status:
   description:
     - Helm's status of RV(revision).
     - In check mode with a change, V(deployed), the status a successful rollback gives it.
-  returned: always
+    - Null when Helm reported success but the history could not be read back.
+  returned: whenever RV(previous_revision) is returned
   type: str
   sample: deployed
 chart:
-  description: Chart name and version of RV(revision), as Helm shows them.
-  returned: always
+  description: Chart name and version of RV(revision), as Helm shows them; null when RV(status) is null.
+  returned: whenever RV(previous_revision) is returned
   type: str
   sample: web-1.2.0
 chart_version:
   description: Chart version of RV(revision); null when RV(chart) has none.
-  returned: always
+  returned: whenever RV(previous_revision) is returned
   type: str
   sample: 1.2.0
 app_version:
   description: The chart's appVersion of RV(revision); null when the chart has none.
-  returned: always
+  returned: whenever RV(previous_revision) is returned
   type: str
   sample: "2.4.0"
 history:
   description:
     - The history after the task, oldest first, in the format of M(matih.helm.helm_release_history)'s
       RV(matih.helm.helm_release_history#module:history) (without values).
-    - Also returned when the rollback fails or is refused.
-  returned: always
+    - Also returned when the rollback fails or is refused, and empty when the release does not exist.
+  returned: >-
+    when the history was read; not when the options are invalid, Helm cannot run or fails before the rollback
+    (or in the check mode dry run), or the history cannot be read after the rollback
   type: list
   elements: dict
   sample: [{"revision": 4, "status": "superseded", "chart": "web-1.3.0", "operation": "upgrade"},
            {"revision": 5, "status": "deployed", "chart": "web-1.2.0", "operation": "rollback", "rollback_to": 2}]
 rollback_candidates:
   description: Revisions that reached DEPLOYED, newest first, without the latest one, after the task.
-  returned: always
+  returned: whenever RV(history) is returned
   type: list
   elements: int
   sample: [4, 2, 1]
 helm_version:
   description: Version of the Helm binary that was run.
-  returned: always
+  returned: >-
+    unless the options are invalid, or Helm cannot run or fails before the rollback (or in the check mode dry run)
   type: str
   sample: "3.17.3"
 command:
@@ -260,14 +273,17 @@ command:
       needed to run.
     - When Helm fails, the argv of the Helm call that failed; null when Helm did not run.
     - It holds no secrets.
-  returned: always
+  returned: unless the options are invalid, the release does not exist, or the rollback is refused
   type: list
   elements: str
   sample: ["/usr/local/bin/helm", "rollback", "web", "2", "--namespace", "shop", "--wait", "--timeout", "5m"]
 error_kind:
   description:
     - When Helm fails or cannot run, the kind of failure, for example V(timeout), V(cluster_unreachable),
-      V(access_denied) or V(revision_not_found); V(helm_failed) when Helm's error is not recognised.
+      V(revision_not_found), V(access_denied) (the credentials or their RBAC rights) or V(rejected) (the cluster
+      refused the release's objects, for example a ResourceQuota, the PodSecurity level, an admission webhook or
+      policy, or object validation; fix the chart values, the target revision or the policy, not the
+      credentials); V(helm_failed) when Helm's error is not recognised.
     - RV(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
   returned: when Helm fails
   type: str
@@ -284,7 +300,7 @@ diff:
       user values, masked unless O(show_values=true). The second covers the rendered manifests, with the data of
       Secrets masked unless O(show_values=true).
     - When nothing changes, only the first, with identical before and after.
-  returned: in diff mode
+  returned: in diff mode, unless the task fails
   type: list
   elements: dict
   sample: [{"before_header": "web revision 4 (deployed): chart and user values",
@@ -355,9 +371,7 @@ class ReleaseRollback(object):
                                status="deployed")
 
         command = self.rollback_or_fail(plan)
-        after = self.read_history()
-        created = created_revision(plan, after)
-        new_values = self.helm.get_values(self.name, self.namespace, created.revision) if created else None
+        after, created, new_values = self.read_result(plan)
         failures = verify_rollback(plan, after, values[target.revision], new_values)
         if failures:
             self.fail("%s was rolled back to revision %d, but the result does not check out: %s."
@@ -388,6 +402,25 @@ class ReleaseRollback(object):
                                   history=[], rollback_candidates=[], helm_version=self.helm_version())
         return history
 
+    def read_result(self, plan):
+        """The history after a rollback Helm reported as done, the revision it created and that revision's
+        values. Helm has written a revision by now, so failing to read it back is still a change."""
+        after, created = None, None
+        try:
+            after = parse_history(self.helm.history(self.name, self.namespace))
+            created = created_revision(plan, after)
+            new_values = self.helm.get_values(self.name, self.namespace, created.revision) if created else None
+            return after, created, new_values
+        except HelmError as error:
+            unread = {} if created else dict(revision=plan.new_revision, status=None, chart=None, chart_version=None,
+                                             app_version=None)
+            return self.fail(
+                "%s was rolled back from revision %d to revision %d (Helm reported success, so revision %d should "
+                "exist), but the result could not be read back to verify it: %s. Check the release with: helm history "
+                "%s -n %s" % (self.name, plan.previous.revision, plan.target.revision, plan.new_revision,
+                              error.message, self.name, self.namespace),
+                after, plan=plan, shown=created, error=error, changed=True, **unread)
+
     def read_manifests(self, plan):
         revisions = sorted({plan.previous.revision, plan.target.revision})
         manifests = run_concurrently(lambda rev: self.helm.get_manifest(self.name, self.namespace, rev), revisions)
@@ -414,14 +447,14 @@ class ReleaseRollback(object):
         try:
             after = parse_history(self.helm.history(self.name, self.namespace))
         except HelmError as reread:
-            after = []
+            after = None  # unknown: not returned, rather than returned as an empty history
             helm_said += "; the history could not be read afterwards: %s" % reread.message
         # When Helm lost the race for the revision number, previous + 1 is the other writer's.
-        created = None if error.kind == "revision_taken" else created_revision(plan, after)
+        created = None if error.kind == "revision_taken" else created_revision(plan, after or [])
         if created:
             outcome = "Helm created revision %d with status %s (%s)" % (
                 created.revision, created.status, created.description or "no description")
-        elif error.kind == "revision_taken" and created_revision(plan, after):
+        elif error.kind == "revision_taken" and created_revision(plan, after or []):
             outcome = "Helm created no new revision: revision %d was written by another operation" % plan.new_revision
         else:
             outcome = "Helm created no new revision"
@@ -443,9 +476,11 @@ class ReleaseRollback(object):
         return result
 
     def fail(self, msg, history, plan=None, shown=None, error=None, **extra):
-        summary = to_result(history)
-        details = dict(history=summary["history"], rollback_candidates=summary["rollback_candidates"],
-                       helm_version=self.helm_version())
+        """Fail the task with what is known; ``history`` None when it could not be read."""
+        details = dict(helm_version=self.helm_version())
+        if history is not None:
+            summary = to_result(history)
+            details.update(history=summary["history"], rollback_candidates=summary["rollback_candidates"])
         if plan is not None:
             # A revision Helm wrote is a change even when the task fails.
             details["changed"] = shown is not None

@@ -107,6 +107,8 @@ CASES = [
     case("timeout-without-unit", R, {"revision": 2, "timeout": "5"},
          ["timeout '5' is not a Helm duration", "a unit is required, e.g. 5s", "5m"]),
     case("timeout-words", R, {"revision": 2, "timeout": "five minutes"}, ["timeout 'five minutes' is not a Helm duration"]),
+    case("timeout-zero", R, {"revision": 2, "timeout": "0s"},
+         ["timeout must be a Go duration greater than zero", "e.g. 5m or 90s", "got '0s'"]),
     case("wait-for-jobs-without-wait", R, {"revision": 2, "wait": False, "wait_for_jobs": True},
          ["wait_for_jobs needs wait: true"]),
     case("history-max-negative", R, {"revision": 2, "history_max": -1},

@@ -1,5 +1,5 @@
 """Fault injection around helm_release_rollback, on Helm 3 and Helm 4: the API server goes away
-before or during the rollback, answers 500/429 for a while, rejects the target's objects (422),
+before or during the rollback, answers 500/429 for a while, rejects the target's objects (422, 403),
 ``--wait`` times out, and Helm is SIGKILLed mid-rollback.
 
 For each fault the module must fail cleanly (a message naming what happened, no traceback), a
@@ -159,22 +159,35 @@ def test_throttling_client_go_absorbs(helm_binary, cluster, namespace, tmp_path)
     history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
 
 
-def test_target_objects_rejected(helm_binary, cluster, namespace, tmp_path):
-    """Admission refuses the target's ConfigMap (422) during the rollback, not during the upgrade
+# How Kubernetes words a refused object: validation (422) and an admission webhook (403). Neither is a
+# credentials problem, although both say "forbidden" or come as 403.
+REJECTIONS = {
+    "invalid": (422, 'ConfigMap "%s-config" is invalid: data[mode]: Forbidden: refused by the shop policy' % RELEASE),
+    "webhook": (403, 'admission webhook "policy.example.com" denied the request: ConfigMap %s-config needs an owner '
+                     'label' % RELEASE),
+}
+
+
+@pytest.mark.parametrize("rejection", sorted(REJECTIONS))
+def test_target_objects_rejected(rejection, helm_binary, cluster, namespace, tmp_path):
+    """Admission refuses the target's ConfigMap during the rollback, not during the upgrade
     that made the target: the fault is armed just before the rollback."""
     needs_emulator(cluster)
     helm = helm_binary.path
     failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
     before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
-    cluster.inject_fault(422, path_regex="/namespaces/%s/configmaps/%s-config$" % (namespace, RELEASE), method="PATCH", count=1)
+    status, message = REJECTIONS[rejection]
+    cluster.inject_fault(status, path_regex="/namespaces/%s/configmaps/%s-config$" % (namespace, RELEASE), method="PATCH",
+                         count=1, message=message)
     tasks = [rollback_task(RELEASE, namespace)] + recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig)
     try:
         play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, tasks).run()
     finally:
         cluster.clear_faults()
     result = play.result("rollback")
-    assert_fails_with(result, "Rolling back %s from revision 3 to revision 2 failed" % RELEASE, "status 422",
-                      "Helm created revision 4 with status failed")
+    assert_fails_with(result, "Rolling back %s from revision 3 to revision 2 failed" % RELEASE, message,
+                      "refused the release's objects", "Helm created revision 4 with status failed")
+    assert result["error_kind"] == "rejected" and result["changed"] is True
     assert_recovered(play)
     history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
 

@@ -71,11 +71,15 @@ class Cluster:
         with urllib.request.urlopen(request, timeout=10, context=self.emulator.client_ssl_context()):
             pass
 
-    def inject_fault(self, status=None, path_regex=".*", method=None, count=1, seconds=None, retry_after=1, delay=0):
+    def inject_fault(self, status=None, path_regex=".*", method=None, count=1, seconds=None, retry_after=1, delay=0,
+                     message=None):
         """Emulator only: answer matching API requests with ``status`` (see kubeemu's faults
         endpoint); ``seconds`` makes it an outage for that long instead of ``count`` answers;
-        ``delay`` slows each matching request down (with no status: served after the delay)."""
+        ``delay`` slows each matching request down (with no status: served after the delay);
+        ``message`` is the Status message, as an API server words the failure."""
         spec = {"path_regex": path_regex, "count": count, "retry_after": retry_after, "delay": delay}
+        if message:
+            spec["message"] = message
         if status is not None:
             spec["status"] = status
         if method:

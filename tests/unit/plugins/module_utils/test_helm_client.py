@@ -215,6 +215,60 @@ def test_classify_error(stderr, kind):
     assert classify_error(stderr) == kind
 
 
+# Kubernetes says "is forbidden" both when RBAC denies the caller and when admission refuses an object;
+# RBAC's wording always goes on with 'User "..." cannot <verb> ...'.
+@pytest.mark.parametrize("stderr, kind", [
+    # RBAC and authentication: the credentials or their rights
+    ('Error: list: failed to list: secrets is forbidden: User "system:serviceaccount:shop:deployer" cannot list '
+     'resource "secrets" in API group "" in the namespace "shop"', "access_denied"),
+    ('Error: query: failed to query with labels: secrets is forbidden: User "dev" cannot list resource "secrets" '
+     'in API group "" at the cluster scope', "access_denied"),
+    ('Error: UPGRADE FAILED: cannot patch "web" with kind Deployment: deployments.apps "web" is forbidden: User '
+     '"system:serviceaccount:shop:deployer" cannot patch resource "deployments" in API group "apps" in the namespace '
+     '"shop"', "access_denied"),
+    ('Error: Kubernetes cluster unreachable: Get "https://k:6443/version": forbidden: User "system:anonymous" '
+     'cannot get path "/version"', "access_denied"),
+    ("Error: Kubernetes cluster unreachable: Unauthorized", "access_denied"),
+    ("Error: Kubernetes cluster unreachable: the server has asked for the client to provide credentials",
+     "access_denied"),
+    ("error: You must be logged in to the server (Unauthorized)", "access_denied"),
+    # admission and validation: the cluster refused the release's objects
+    ('Error: failed to create resource: deployments.apps "web" is forbidden: exceeded quota: shop-quota, requested: '
+     'count/deployments.apps=1, used: count/deployments.apps=5, limited: count/deployments.apps=5', "rejected"),
+    ('Error: persistentvolumeclaims "data-web-0" is forbidden: exceeded quota: storage, requested: '
+     'requests.storage=1500Gi, used: requests.storage=1102Gi, limited: requests.storage=2Ti', "rejected"),
+    ('Error: release web failed: pods "web-migrate" is forbidden: failed quota: shop-quota: must specify '
+     'limits.cpu,limits.memory', "rejected"),
+    ('Error: pods "web-migrate" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation '
+     '!= false (container "web" must set securityContext.allowPrivilegeEscalation=false), runAsNonRoot != true '
+     '(pod or container "web" must set securityContext.runAsNonRoot=true)', "rejected"),
+    ('Error: pods "web" is forbidden: maximum cpu usage per Container is 1, but limit is 2', "rejected"),
+    ('Error: UPGRADE FAILED: cannot patch "web" with kind Deployment: admission webhook "validation.gatekeeper.sh" '
+     'denied the request: [must-have-owner] you must provide labels: {"owner"}', "rejected"),
+    ('Error: deployments.apps "web" is forbidden: ValidatingAdmissionPolicy \'replica-limit\' with binding '
+     '\'replica-limit-shop\' denied request: replicas must be at most 5', "rejected"),
+    ('Error: UPGRADE FAILED: PodDisruptionBudget.policy "web" is invalid: spec: Forbidden: updates to '
+     'poddisruptionbudget spec are forbidden', "rejected"),
+    ('Error: cannot patch "shop-config" with kind ConfigMap: ConfigMap "shop-config" is invalid: data[reject]: '
+     'Forbidden: refused by the kubeemu admission policy (a data key or value "reject")', "rejected"),
+    ('Error: UPGRADE FAILED: cannot patch "web" with kind Deployment: Deployment.apps "web" is invalid: '
+     'spec.selector: Invalid value: {"matchLabels":{"app":"web2"}}: field is immutable', "rejected"),
+    ('Error: create: failed to create: secrets "sh.helm.release.v1.web.v4" is forbidden: unable to create new '
+     'content in namespace shop because it is being terminated', "rejected"),
+])
+def test_classify_error_tells_rejected_objects_from_denied_access(stderr, kind):
+    assert classify_error(stderr) == kind
+
+
+def test_rejected_hint_points_at_the_objects_not_the_credentials():
+    error = error_from_result(CommandResult(
+        ["helm", "rollback", "web", "2"], 1, "",
+        'Error: pods "web-migrate" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true\n'))
+    assert error.kind == "rejected"
+    assert "refused the release's objects" in error.message and "credentials are not the problem" in error.message
+    assert "chart values" in error.message and 'violates PodSecurity "restricted:latest"' in error.message
+
+
 def test_error_message_names_the_problem_and_keeps_the_details():
     command = ["/usr/bin/helm", "get", "values", "web", "--revision", "9"]
     error = error_from_result(CommandResult(command, 1, "", "WARNING: x\nError: release has no 9 version\n"))
@@ -310,6 +364,49 @@ def test_inline_kubeconfig_is_private_and_masked():
         assert json.load(handle) == config
     assert {SECRET, "a2V5"} <= module.no_log_values
     assert kubeconfig_secrets(config) == [SECRET, "a2V5"]
+
+
+OIDC_PROVIDER = {"name": "oidc", "config": {
+    "client-id": "kubernetes", "client-secret": "oidc-client-secret", "id-token": "eyJ.id.token",
+    "refresh-token": "oidc-refresh", "idp-issuer-url": "https://dex.example.com"}}
+GCP_PROVIDER = {"name": "gcp", "config": {"access-token": "ya29.access", "cmd-path": "/usr/bin/gcloud",
+                                          "expiry": "2025-01-31T10:00:00Z"}}
+EKS_EXEC = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": ["eks", "get-token"],
+            "env": [{"name": "AWS_PROFILE", "value": "default"}, {"name": "AWS_SECRET_ACCESS_KEY", "value": "aws-sk"},
+                    {"name": "AWS_SESSION_TOKEN", "value": "aws-st"}, {"name": "VAULT_TOKEN", "value": "hvs.vault"},
+                    {"name": "GITLAB_PAT", "value": "glpat-x"}, {"name": "DEBUG", "value": "1"},
+                    {"name": "EMPTY_TOKEN", "value": ""}, {"value": "nameless"}, "not-a-mapping"]}
+
+
+@pytest.mark.parametrize("user, secrets", [
+    pytest.param({"token": SECRET, "client-key-data": "a2V5"}, [SECRET, "a2V5"], id="token-and-key-data"),
+    pytest.param({"username": "admin", "password": "pw"}, ["pw"], id="basic-auth"),
+    pytest.param({"client-certificate-data": "Y2VydA=="}, ["Y2VydA=="], id="certificate-data"),
+    # client-id and the issuer are not credentials: masking "kubernetes" would blank out Helm's messages
+    pytest.param({"auth-provider": OIDC_PROVIDER}, ["oidc-client-secret", "eyJ.id.token", "oidc-refresh"],
+                 id="auth-provider-oidc"),
+    pytest.param({"auth-provider": GCP_PROVIDER}, ["ya29.access"], id="auth-provider-gcp"),
+    # AWS_PROFILE=default and DEBUG=1 stay visible: masking them would hide every namespace "default" and digit 1
+    pytest.param({"exec": EKS_EXEC}, ["aws-sk", "aws-st", "hvs.vault", "glpat-x"], id="exec-env"),
+    pytest.param({"auth-provider": "oidc", "exec": {"env": "FOO=bar"}}, [], id="malformed-sections"),
+    pytest.param({"auth-provider": {"config": None}, "exec": {"env": None}}, [], id="empty-sections"),
+    pytest.param({}, [], id="no-credentials"),
+])
+def test_kubeconfig_secrets(user, secrets):
+    assert kubeconfig_secrets(full_kubeconfig(**user)) == secrets
+
+
+@pytest.mark.parametrize("config", [None, "a string", {"users": "nope"}, {"users": [None, {"user": "x"}]}])
+def test_kubeconfig_secrets_of_no_kubeconfig(config):
+    assert kubeconfig_secrets(config) == []
+
+
+def test_inline_kubeconfig_auth_provider_and_exec_credentials_are_masked():
+    config = full_kubeconfig(**{"auth-provider": OIDC_PROVIDER, "exec": EKS_EXEC})
+    module = make_module(binary_path=real_helm(3), kubeconfig=config)
+    HelmClient(module)
+    assert {"oidc-client-secret", "eyJ.id.token", "oidc-refresh", "aws-sk", "aws-st", "hvs.vault"} <= module.no_log_values
+    assert not {"kubernetes", "default", "1"} & module.no_log_values
 
 
 def test_kubeconfig_path_must_exist():

@@ -11,8 +11,9 @@ import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
-    LAST_SUCCESSFUL, MASK, MASK_CHANGED, RollbackRefused, build_diff, created_revision, mask_secret_data,
-    mask_values, parse_requested_revision, plan_rollback, select_target, timeout_problem, verify_rollback,
+    LAST_SUCCESSFUL, MASK, MASK_CHANGED, RollbackRefused, build_diff, created_revision, duration_nanoseconds,
+    mask_secret_data, mask_values, parse_requested_revision, plan_rollback, select_target, timeout_problem,
+    verify_rollback,
 )
 
 INSTALLED = "Install complete"
@@ -165,13 +166,38 @@ SECRET_VALUES = {"password": "hunter2", "image": {"tag": "1.4.2", "pull": True},
                  "replicas": 3, "empty": None}
 
 
+def test_mask_values_without_comparison_masks_every_scalar():
+    assert mask_values(SECRET_VALUES) == {"password": MASK, "image": {"tag": MASK, "pull": MASK},
+                                          "hosts": [MASK, MASK], "replicas": MASK, "empty": MASK}
+
+
+CHANGED = MASK_CHANGED
+
+
+# compared_to is the other side of the diff (before the rollback); the result is the masked after side.
 @pytest.mark.parametrize("values, compared_to, expected", [
-    pytest.param(SECRET_VALUES, None, {"password": MASK, "image": {"tag": MASK, "pull": MASK}, "hosts": [MASK, MASK],
-                                       "replicas": MASK, "empty": MASK}, id="all-masked"),
+    pytest.param(SECRET_VALUES, SECRET_VALUES, {"password": MASK, "image": {"tag": MASK, "pull": MASK},
+                                                "hosts": [MASK, MASK], "replicas": MASK, "empty": MASK}, id="same"),
     pytest.param({"a": {"b": 2, "c": 3}, "d": [1, 2]}, {"a": {"b": 2, "c": 4}, "d": [1]},
-                 {"a": {"b": MASK, "c": MASK_CHANGED}, "d": [MASK, MASK]}, id="changed-marked"),
-    pytest.param({"a": 1}, {"a": {"b": 1}}, {"a": MASK}, id="type-change-by-structure"),
-    pytest.param({}, None, {}, id="empty"),
+                 {"a": {"b": MASK, "c": CHANGED}, "d": [MASK, CHANGED]}, id="nested-change-and-added-item"),
+    pytest.param({"a": "new"}, {"a": None}, {"a": CHANGED}, id="null-to-value"),
+    pytest.param({"a": None}, {"a": "old"}, {"a": CHANGED}, id="value-to-null"),
+    pytest.param({"a": None}, {"a": None}, {"a": MASK}, id="null-both"),
+    pytest.param({"a": 1, "b": 2}, {"a": 1}, {"a": MASK, "b": CHANGED}, id="added-key"),
+    pytest.param({"a": 1}, {"a": 1, "b": 2}, {"a": MASK}, id="removed-key-is-a-missing-line"),
+    pytest.param({"a": 1}, {"a": {"b": 1}}, {"a": CHANGED}, id="dict-to-scalar"),
+    pytest.param({"a": {"b": 1, "c": {"d": "x"}}}, {"a": 1}, {"a": {"b": CHANGED, "c": {"d": CHANGED}}},
+                 id="scalar-to-dict"),
+    pytest.param({"a": [1, 2]}, {"a": "1,2"}, {"a": [CHANGED, CHANGED]}, id="scalar-to-list"),
+    pytest.param({"a": "1,2"}, {"a": [1, 2]}, {"a": CHANGED}, id="list-to-scalar"),
+    pytest.param({"a": [{"b": 1}]}, {"a": {"b": 1}}, {"a": [{"b": CHANGED}]}, id="dict-to-list"),
+    pytest.param({"a": [2, 1]}, {"a": [1, 2]}, {"a": [CHANGED, CHANGED]}, id="list-reordered"),
+    pytest.param({"a": [1]}, {"a": [1, 2]}, {"a": [MASK]}, id="removed-item-is-a-missing-line"),
+    pytest.param({"a": 1, "b": 1, "c": "1"}, {"a": True, "b": 1.0, "c": 1}, {"a": CHANGED, "b": CHANGED, "c": CHANGED},
+                 id="equal-in-python-but-another-type"),
+    pytest.param({"a": {"b": {"c": "new"}}}, {"a": {"b": {}}}, {"a": {"b": {"c": CHANGED}}}, id="deep-added-key"),
+    pytest.param({}, {}, {}, id="empty"),
+    pytest.param({"a": 1}, None, {"a": CHANGED}, id="no-values-before"),
 ])
 def test_mask_values(values, compared_to, expected):
     assert mask_values(values, compared_to) == expected
@@ -289,12 +315,32 @@ def test_parse_requested_revision_refuses(value, fragment):
     assert fragment in str(error.value)
 
 
+ZERO = "timeout must be a Go duration greater than zero, e.g. 5m or 90s"
+
+
+# The rows agree with Helm's --timeout flag (Go's time.ParseDuration), except that a sign is refused.
 @pytest.mark.parametrize("timeout, fragment", [
-    ("5m", None), ("0", None), ("90s", None), ("1h30m", None), ("1.5h", None), ("300ms", None), ("5m0s", None),
-    ("2\u00b5s", None),
-    ("300", "a unit is required, e.g. 300s"), ("5 m", "not a Helm duration"), ("-5m", "not a Helm duration"),
-    ("5min", "not a Helm duration"), ("", "not a Helm duration"),
+    ("5m", None), ("90s", None), ("1h30m", None), ("1.5h", None), ("300ms", None), ("5m0s", None), ("05m", None),
+    (".5s", None), ("5.s", None), ("2\u00b5s", None), ("2\u03bcs", None), ("1ns", None), ("2562047h", None),
+    # zero: Helm takes it, then gives up at once and leaves a failed revision
+    ("0", ZERO + "; got '0'"), ("00", ZERO + "; got '00'"), ("0s", ZERO + "; got '0s'"), ("0m0s", ZERO),
+    ("0.0h", ZERO), ("0.1ns", ZERO),
+    # malformed: Go refuses them
+    ("300", "timeout '300' is not a Helm duration (a unit is required, e.g. 300s)"), ("5 m", "not a Helm duration"),
+    ("-5m", "not a Helm duration"), ("+5m", "not a Helm duration"), ("5min", "not a Helm duration"),
+    ("5m0", "not a Helm duration"), ("5.", "not a Helm duration"), ("5m\n", "not a Helm duration"),
+    ("1e3s", "not a Helm duration"), ("\u0665m", "not a Helm duration"), ("2562048h", "not a Helm duration"),
+    ("", "not a Helm duration"), (None, "not a Helm duration"),
 ])
 def test_timeout_problem(timeout, fragment):
     problem = timeout_problem(timeout)
     assert (problem is None) if fragment is None else (fragment in problem)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("90s", 90 * 10 ** 9), ("1h30m", 5400 * 10 ** 9), ("1.5h", 5400 * 10 ** 9), (".5s", 5 * 10 ** 8),
+    ("300ms", 3 * 10 ** 8), ("2\u00b5s", 2000), ("1.9ns", 1), ("0.1ns", 0), ("0s", 0),
+    ("2562047h", 2562047 * 3600 * 10 ** 9), ("2562048h", None), ("0", None), ("5", None), ("5m0", None), ("", None),
+])
+def test_duration_nanoseconds(text, expected):
+    assert duration_nanoseconds(text) == expected

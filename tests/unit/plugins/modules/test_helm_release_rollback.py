@@ -223,6 +223,50 @@ def test_helm_failure_without_new_revision():
     assert outcome.result["changed"] is False
 
 
+class UnreadableAfterRollback(FakeHelm):
+    """The rollback succeeds, then reading ``unreadable`` (history or values) fails: the API server went away."""
+
+    def __init__(self, histories, unreadable):
+        super(UnreadableAfterRollback, self).__init__(histories)
+        self.unreadable = unreadable
+
+    def unreachable(self, what):
+        if what == self.unreadable and self.rollbacks():
+            raise error_from_result(CommandResult(["helm", what, "web"], 1, "", "Error: Kubernetes cluster "
+                                                  "unreachable: dial tcp 127.0.0.1:6443: connect: connection refused\n"))
+
+    def history(self, name, namespace, max=None):  # pylint: disable=redefined-builtin
+        self.unreachable("history")
+        return super(UnreadableAfterRollback, self).history(name, namespace, max)
+
+    def get_values(self, name, namespace, revision, all_values=False):
+        self.unreachable("values")
+        return super(UnreadableAfterRollback, self).get_values(name, namespace, revision, all_values)
+
+
+@pytest.mark.parametrize("unreadable, revision, status, history", [
+    pytest.param("history", 4, None, None, id="history-unreadable"),
+    pytest.param("values", 4, "deployed", [1, 2, 3, 4], id="values-unreadable"),
+])
+def test_rollback_whose_result_cannot_be_read_is_still_a_change(unreadable, revision, status, history):
+    helm = UnreadableAfterRollback([BEFORE, AFTER], unreadable)
+    outcome = run_module(helm, revision=2)
+    assert outcome.failed
+    result = outcome.result
+    assert result["changed"] is True
+    assert helm.rollbacks() == [("rollback", 2, False)]
+    assert "web was rolled back from revision 3 to revision 2 (Helm reported success" in result["msg"]
+    assert "could not be read back to verify it" in result["msg"] and "could not be reached" in result["msg"]
+    assert result["msg"].endswith("Check the release with: helm history web -n shop")
+    assert (result["previous_revision"], result["target_revision"], result["revision"]) == (3, 2, revision)
+    assert result["status"] == status
+    assert result["error_kind"] == "cluster_unreachable" and result["command"] == ["helm", unreadable, "web"]
+    if history is None:  # unknown, so not returned (an empty list would claim the release has no revisions)
+        assert "history" not in result and "rollback_candidates" not in result
+    else:
+        assert [entry["revision"] for entry in result["history"]] == history
+
+
 def test_lost_revision_race_does_not_claim_the_other_writers_revision():
     # Another writer stored revision 4 between our history read and Helm's create (409 AlreadyExists).
     helm = FakeHelm([BEFORE, BEFORE + [ROLLED_BACK_4]], rollback_error="Error: release: already exists\n")
@@ -257,6 +301,7 @@ def test_missing_release_fails_clearly():
     ({"revision": 0}, "revision must be 1 or more, got 0"),
     ({"revision": "previous"}, "got 'previous'"),
     ({"timeout": "300"}, "timeout '300' is not a Helm duration"),
+    ({"timeout": "0s"}, "timeout must be a Go duration greater than zero, e.g. 5m or 90s; got '0s'"),
     ({"history_max": -1}, "history_max must be 0 (no limit) or more"),
     ({"wait": False, "wait_for_jobs": True}, "wait_for_jobs needs wait: true"),
     ({"name": "Web"}, "uppercase"),
