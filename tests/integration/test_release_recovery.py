@@ -259,6 +259,31 @@ def pending_upgrade(helm, kubeconfig, name, namespace):
     assert scenarios.statuses(helm, kubeconfig, name, namespace) == ["deployed", "pending-upgrade"]
 
 
+# --- bad input ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variables, failing", [
+    ({"release_recovery_timeout": "0s"}, "release_recovery_timeout is not match"),
+    ({"release_recovery_timeout": "0m0.0s"}, "release_recovery_timeout is not match"),
+    ({"release_recovery_timeout": "5"}, "release_recovery_timeout is match"),
+    ({"release_recovery_name": "Web_1"}, "release_recovery_name is match"),
+    ({"release_recovery_name": "$(id)"}, "release_recovery_name is match"),
+    ({"release_recovery_namespace": "--kubeconfig=/etc/passwd"}, "release_recovery_namespace is match"),
+    ({"release_recovery_strategies": ["upgrade", "upgrade"]}, "release_recovery_strategies | length"),
+], ids=["timeout-zero", "timeout-zero-compound", "timeout-no-unit", "name-not-dns", "name-shell", "namespace-option", "strategy-twice"])
+def test_bad_input_is_refused_before_helm_runs(helm_binary, cluster, namespace, release_name, tmp_path, variables, failing):
+    helm_dir = role_runner.counting_helm(tmp_path / "bin", helm_binary.path)
+    role_vars = dict({
+        "release_recovery_name": release_name,
+        "release_recovery_namespace": namespace,
+        "release_recovery_connection": role_runner.connection(str(helm_dir / "helm"), cluster.kubeconfig),
+    }, **variables)
+    play = role_runner.RolePlay(tmp_path, "bad-input", "matih.helm.release_recovery", role_vars).run()
+    assert play.returncode != 0, play.output()
+    refusal = [line for line in play.stdout.splitlines() if '"assertion":' in line]
+    assert len(refusal) == 1 and failing in refusal[0] and "Invalid input" in refusal[0], play.output()
+    assert role_runner.helm_calls(helm_dir) == [], role_runner.helm_calls(helm_dir)
+
+
 def test_pending_release_is_not_touched_without_unlock(helm_binary, cluster, namespace, release_name, tmp_path):
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig
     pending_upgrade(helm, kubeconfig, release_name, namespace)
