@@ -24,7 +24,10 @@ What the columns measure:
 - helm execs/op: Helm processes started per operation, counted in a separate, untimed run with
   a Python audit hook (a sitecustomize on PYTHONPATH that logs every subprocess.Popen of the
   Helm binary from the module processes); it also verifies what the timed runs did.  For the
-  plain Python variants it is the number of calls the loop made.
+  plain Python variants it is the number of calls the loop made.  For (c) the fleet is made once,
+  so Helm execs are counted in the timed run itself (the hook costs one small file append per
+  exec); helm execs/unhealthy divides them (the one list per namespace included) by the
+  releases that needed recovery.
 
 Nothing here asserts on timings; the output is a table per section and a JSON file.
 """
@@ -421,7 +424,8 @@ class Bench:
             "fleet_remediation_unlock_pending": True,  # the pending revisions were left by a killed Helm
             "fleet_remediation_report_dir": report_dir,
         }
-        seconds, requests = self.ansible_playbook("matih.helm.remediate", extra_vars, options=["--forks", str(self.args.forks)])[:2]
+        seconds, requests, execs = self.ansible_playbook("matih.helm.remediate", extra_vars, count_helm=helm,
+                                                         options=["--forks", str(self.args.forks)])
         listed = scenarios.list_releases(helm, kubeconfig)
         mine = {(entry["namespace"], entry["name"]): entry["status"] for entry in listed if entry["namespace"] in namespaces}
         not_deployed = sorted("%s/%s=%s" % (ns, name, status) for (ns, name), status in mine.items() if status != "deployed")
@@ -430,7 +434,9 @@ class Bench:
         unhealthy = failed + pending
         return {"helm": label, "releases": size, "failed": failed, "pending": pending, "namespaces": len(namespaces),
                 "forks": self.args.forks, "seconds": seconds, "s_per_release": seconds / size,
-                "s_per_unhealthy": seconds / unhealthy if unhealthy else None, "requests_per_release": requests / size}
+                "s_per_unhealthy": seconds / unhealthy if unhealthy else None, "requests_per_release": requests / size,
+                "helm_execs": len(execs), "helm_execs_per_unhealthy": len(execs) / unhealthy if unhealthy else None,
+                "helm_exec_kinds": summarize(execs, unhealthy or 1)}
 
     # --- output -----------------------------------------------------------------------------
 
@@ -449,9 +455,11 @@ class Bench:
         if self.results["c"]:
             shares = (FAILED_SHARE * 100, PENDING_SHARE * 100)
             table("(c) ansible-playbook matih.helm.remediate (%d%% failed upgrade, %d%% pending-upgrade, rest healthy)" % shares,
-                  ["helm", "releases", "failed", "pending", "namespaces", "forks", "seconds", "s/release", "s/unhealthy", "requests/release"],
+                  ["helm", "releases", "failed", "pending", "namespaces", "forks", "seconds", "s/release", "s/unhealthy", "requests/release",
+                   "helm execs", "helm execs/unhealthy", "helm execs by kind, per unhealthy release"],
                   [[r["helm"], r["releases"], r["failed"], r["pending"], r["namespaces"], r["forks"], r["seconds"], r["s_per_release"],
-                    r["s_per_unhealthy"], r["requests_per_release"]] for r in self.results["c"]])
+                    r["s_per_unhealthy"], r["requests_per_release"], r["helm_execs"], r["helm_execs_per_unhealthy"], r["helm_exec_kinds"]]
+                   for r in self.results["c"]])
 
 
 def naive_history(helm, env, release, namespace):
