@@ -388,9 +388,12 @@ class ReleaseRollback(object):
         except RollbackRefused as refusal:
             return self.fail("Not rolling back %s: %s." % (self.name, refusal), history)
 
+    def stored_history(self):
+        return parse_history(self.helm.history(self.name, self.namespace))
+
     def read_history(self):
         try:
-            history = parse_history(self.helm.history(self.name, self.namespace))
+            history = self.stored_history()
         except HelmError as error:
             if error.kind != "release_not_found":
                 raise
@@ -407,7 +410,7 @@ class ReleaseRollback(object):
         values. Helm has written a revision by now, so failing to read it back is still a change."""
         after, created = None, None
         try:
-            after = parse_history(self.helm.history(self.name, self.namespace))
+            after = self.stored_history()
             created = created_revision(plan, after)
             new_values = self.helm.get_values(self.name, self.namespace, created.revision) if created else None
             return after, created, new_values
@@ -445,16 +448,17 @@ class ReleaseRollback(object):
     def fail_rollback(self, plan, error):
         helm_said = error.message
         try:
-            after = parse_history(self.helm.history(self.name, self.namespace))
+            after = self.stored_history()
         except HelmError as reread:
             after = None  # unknown: not returned, rather than returned as an empty history
             helm_said += "; the history could not be read afterwards: %s" % reread.message
+        written = created_revision(plan, after or [])
         # When Helm lost the race for the revision number, previous + 1 is the other writer's.
-        created = None if error.kind == "revision_taken" else created_revision(plan, after or [])
+        created = None if error.kind == "revision_taken" else written
         if created:
             outcome = "Helm created revision %d with status %s (%s)" % (
                 created.revision, created.status, created.description or "no description")
-        elif error.kind == "revision_taken" and created_revision(plan, after or []):
+        elif error.kind == "revision_taken" and written:
             outcome = "Helm created no new revision: revision %d was written by another operation" % plan.new_revision
         else:
             outcome = "Helm created no new revision"
