@@ -2,27 +2,36 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap demo test bench sanity units lint integration molecule build clean
+.PHONY: help bootstrap control-plane demo test bench sanity units lint cluster integration molecule build clean
 
 help:
 	@echo "make demo   - start the embedded test cluster and run the main job (fleet recovery) against it"
 	@echo "make test   - run every quality gate: sanity, units, lint, changelog, test bed, integration (Helm 3 and 4), molecule, build"
 	@echo "make bench  - benchmark the modules against bare helm (not part of make test)"
+	@echo "make demo MATIH_DEMO_CLUSTER=controlplane - the demo on the real control plane instead of the emulator"
 
 bootstrap:
 	@hack/bootstrap.sh
 
+# The real Kubernetes control plane (etcd, kube-apiserver, controller manager, scheduler, kwok),
+# built from Go modules on first use (minutes) and cached outside the work tree (seconds after).
+control-plane: bootstrap
+	@hack/control-plane-build.sh >/dev/null
+
 demo: bootstrap
 	@hack/demo.sh
 
-test: bootstrap
+test: control-plane
 	@hack/test.sh
 
 bench: bootstrap
 	@hack/bench.sh
 
 # Single gates, for a faster loop while developing (same commands make test runs)
-sanity units lint integration molecule build: bootstrap
+sanity units lint build: bootstrap
+	@hack/test.sh $@
+
+cluster integration molecule: control-plane
 	@hack/test.sh $@
 
 clean:

@@ -11,6 +11,10 @@ TREE=$(hack/collection-tree.sh) || exit 1
 ANSIBLE_COLLECTIONS_PATH="$(dirname "$(dirname "$(dirname "$TREE")")"):$ROOT/.cache/collections"
 export ANSIBLE_LOCAL_TEMP=$ROOT/.cache/ansible-tmp ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 JOBS=${MATIH_TEST_JOBS:-$(nproc)}
+# The integration tests and molecule run on the real control plane (one per pytest worker); the
+# test bed's own tests run on the emulator they test. A missing build fails, it never falls back.
+MATIH_CONTROL_PLANE_BIN=$(hack/control-plane-build.sh --path) || exit 1
+export MATIH_CONTROL_PLANE_BIN
 
 gate_sanity()   { hack/ansible-test.sh sanity; }
 gate_units()    { hack/ansible-test.sh units --num-workers "$JOBS"; }
@@ -21,14 +25,20 @@ gate_oldest() {
 }
 gate_changelog() { antsibull-changelog lint; }
 gate_lint()     { ansible-lint --profile production --offline; }
-gate_testbed()  { python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/testbed; }
-gate_integration() { python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/integration; }
+gate_testbed()  { MATIH_TEST_CLUSTER=emulator python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/testbed; }
+# the control plane's launcher and fault proxy, and the test bed's Helm scenarios on the real control plane
+gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/cluster tests/testbed/test_helm_on_testbed.py; }
+gate_integration() { MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/integration; }
 gate_molecule() {
-  local scenario status=0
-  for scenario in extensions/molecule/*/molecule.yml; do
-    [ -e "$scenario" ] || continue
-    scenario=$(basename "$(dirname "$scenario")")
-    (cd extensions && molecule test -s "$scenario") || status=1
+  # every scenario on the real control plane, once per Helm major
+  local scenario helm status=0
+  for helm in "$ROOT/.cache/helm/v3.17.3/helm" "$ROOT/.cache/helm/v4.3.1/helm"; do
+    for scenario in extensions/molecule/*/molecule.yml; do
+      [ -e "$scenario" ] || continue
+      scenario=$(basename "$(dirname "$scenario")")
+      echo "--> molecule $scenario on $("$helm" version --short)"
+      (cd extensions && MATIH_HELM=$helm molecule test -s "$scenario") || status=1
+    done
   done
   return $status
 }
@@ -37,12 +47,12 @@ gate_build() {
   ansible-galaxy collection build --force --output-path "$out" . >/dev/null &&
     ansible-galaxy collection install --force --no-deps -p "$out/installed" "$out"/matih-helm-*.tar.gz >/dev/null &&
     test -f "$out/installed/ansible_collections/matih/helm/MANIFEST.json" &&
-    ! tar -tzf "$out"/matih-helm-*.tar.gz | grep -E '(^|/)(\.venv|\.cache|tests/output|tests/testbed|\.ansible)/' &&
+    ! tar -tzf "$out"/matih-helm-*.tar.gz | grep -E '(^|/)(\.venv|\.cache|tests/output|tests/testbed|tests/cluster|\.ansible)/' &&
     echo "build: $(basename "$out"/matih-helm-*.tar.gz) builds and installs cleanly"
   local rc=$?; rm -rf "$out"; return $rc
 }
 
-ALL=(changelog build sanity units oldest lint testbed integration molecule)
+ALL=(changelog build sanity units oldest lint testbed cluster integration molecule)
 gates=("$@"); [ ${#gates[@]} -gt 0 ] || gates=("${ALL[@]}")
 declare -a results
 failed=0

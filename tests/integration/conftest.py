@@ -1,7 +1,8 @@
 """Integration tests: every target under targets/ runs with ansible-playbook on Helm 3 and Helm 4.
 
-The cluster is the test bed's API emulator, or a real cluster when MATIH_TEST_REAL_CLUSTER=1 and
-KUBECONFIG is set (see tests/testbed/fixtures.py); the targets themselves do not know which.
+The cluster is the real control plane of tests/cluster (the default), the test bed's API emulator
+or the cluster of KUBECONFIG, as MATIH_TEST_CLUSTER says (see tests/testbed/fixtures.py); the
+targets themselves do not know which.
 """
 import os
 import pathlib

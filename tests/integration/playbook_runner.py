@@ -2,15 +2,13 @@
 
 ``run_tasks`` runs a list of tasks on localhost (local connection, the test's Python) and
 returns the completed process; ``release_records`` and ``create_secret`` read and write
-release storage Secrets through the API (emulator) or kubectl (real cluster), so tests can tell
+release storage Secrets through the cluster's API (``Cluster.api``), so tests can tell
 whether a task created a revision without trusting Helm.
 """
-import json
 import os
 import subprocess
 import sys
 import urllib.parse
-import urllib.request
 
 import yaml
 
@@ -45,36 +43,14 @@ def run_tasks(tasks, tmp_path, name="matih.helm test", verbosity=0, env=None, ch
                           timeout=timeout, check=False)
 
 
-def _emulator_request(cluster, method, path, body=None):
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if cluster.emulator.token:
-        headers["Authorization"] = "Bearer " + cluster.emulator.token
-    request = urllib.request.Request(cluster.url + path, method=method, headers=headers,
-                                     data=json.dumps(body).encode("utf-8") if body is not None else None)
-    with urllib.request.urlopen(request, timeout=10, context=cluster.emulator.client_ssl_context()) as response:
-        return json.loads(response.read().decode("utf-8"))
-
-
-def _kubectl(cluster, *args, stdin=None):
-    kubectl = os.environ.get("MATIH_KUBECTL", "kubectl")
-    return subprocess.run([kubectl, "--kubeconfig", cluster.kubeconfig, "--context", cluster.context] + list(args),
-                          input=stdin, capture_output=True, text=True, check=True).stdout
-
-
 def release_records(cluster, namespace):
     """Sorted names of the Helm release Secrets (one per stored revision) in ``namespace``."""
-    if cluster.emulator is None:
-        names = _kubectl(cluster, "get", "secrets", "-n", namespace, "-l", "owner=helm", "-o", "name").split()
-        return sorted(name.split("/", 1)[-1] for name in names)
     query = urllib.parse.urlencode({"labelSelector": "owner=helm"})
-    listing = _emulator_request(cluster, "GET", "/api/v1/namespaces/%s/secrets?%s" % (namespace, query))
+    listing = cluster.api("GET", "/api/v1/namespaces/%s/secrets?%s" % (namespace, query))
     return sorted(item["metadata"]["name"] for item in listing.get("items") or [])
 
 
 def create_secret(cluster, namespace, secret):
-    """Create a Secret (a dict) the way any API client can: POST on the emulator, kubectl on a cluster."""
+    """Create a Secret (a dict) the way any API client can."""
     secret = dict(secret, metadata=dict(secret["metadata"], namespace=namespace))
-    if cluster.emulator is None:
-        _kubectl(cluster, "create", "-f", "-", stdin=json.dumps(secret))
-    else:
-        _emulator_request(cluster, "POST", "/api/v1/namespaces/%s/secrets" % namespace, secret)
+    cluster.api("POST", "/api/v1/namespaces/%s/secrets" % namespace, secret)

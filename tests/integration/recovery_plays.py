@@ -40,8 +40,20 @@ def rollback_task(name, namespace, revision="last_successful", register="rollbac
 
 
 def clear_faults_task(cluster):
-    """Emulator only: drop the injected faults from inside the play (between two of its tasks)."""
-    return {"name": "clear the injected faults", "ansible.builtin.uri": {"url": cluster.url + "/_emulator/faults", "method": "DELETE"}}
+    """Drop the injected faults (faulty_cluster) from inside the play, between two of its tasks."""
+    request = {"url": cluster.url + "/_emulator/faults", "method": "DELETE"}
+    if cluster.ca_cert and cluster.url.startswith("https:"):
+        request["ca_path"] = cluster.ca_cert
+    return {"name": "clear the injected faults", "ansible.builtin.uri": request}
+
+
+def api_task(cluster, name, method, path, body=None, status_code=(200,), **task):
+    """One API request as the admin from inside the play (``cluster.api`` for ansible.builtin.uri)."""
+    request = {"url": cluster.plane.url + path, "method": method, "status_code": list(status_code), "ca_path": cluster.plane.ca_cert_path,
+               "client_cert": cluster.plane.admin_cert_paths[0], "client_key": cluster.plane.admin_cert_paths[1]}
+    if body is not None:
+        request.update(body_format="json", body=body)
+    return dict({"name": name, "ansible.builtin.uri": request}, **task)
 
 
 def recovery_tasks(name, namespace, helm, kubeconfig, register="recovery", **variables):

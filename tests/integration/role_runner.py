@@ -7,9 +7,11 @@ operator does: Helm from PATH, the cluster from KUBECONFIG. ``counting_helm`` pu
 PATH that logs every argv before running the real binary, so a test can count the Helm calls a
 playbook made and what they were about.
 
-Timeouts: ``wait_timeout(cluster)`` is what the roles get for every Helm wait. On the emulator a
-good rollout is ready at once and a broken image never is, so 3s keeps failing waits short; on a
-real cluster good pods need time to start (MATIH_TEST_ROLE_TIMEOUT, default 90s).
+Timeouts: ``wait_timeout(cluster)`` is what the roles get for every Helm wait. A broken image never
+gets ready, so every failing wait lasts the whole timeout: keep it short where good pods are ready
+quickly. On the emulator they are ready at once (3s); on the control plane within a second or two
+of the controllers, the scheduler and kwok (10s); on an external cluster pods really start (90s).
+MATIH_TEST_ROLE_TIMEOUT overrides them.
 """
 
 import json
@@ -28,7 +30,7 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbo
 
 
 def wait_timeout(cluster):
-    default = "3s" if cluster.emulator is not None else "90s"
+    default = {"emulator": "3s", "controlplane": "10s"}.get(cluster.kind, "90s")
     return os.environ.get("MATIH_TEST_ROLE_TIMEOUT", default)
 
 

@@ -9,7 +9,7 @@ For speed, the releases are prepared once per Helm major and all cases of that m
 playbook (``ignore_errors`` + ``register``); a last task writes every registered result to a JSON
 file, and the test is parametrized over the cases reading that file.
 
-Runs unchanged on a real cluster (MATIH_TEST_REAL_CLUSTER=1): failures come from an image that
+Runs unchanged on a real cluster (MATIH_TEST_CLUSTER=external): failures come from an image that
 never becomes ready, the corrupt release record is created with kubectl like any Secret, and the
 unreachable API server is a closed loopback port.
 """

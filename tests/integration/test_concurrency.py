@@ -18,8 +18,6 @@ lost or changed (history_digest.py).
 import json
 import os
 import subprocess
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -106,7 +104,7 @@ def test_two_rollbacks_at_the_same_moment(target, helm_binary, cluster, namespac
 
 
 ORDERINGS = {
-    # ordering: (needs the emulator's slow-request fault, outcomes allowed for (rollback, upgrade))
+    # ordering: (needs a slow-request fault, outcomes allowed for (rollback, upgrade))
     "together": (False, None),
     "upgrade_first": (True, {("refused_pending", "upgraded"), ("no_op", "upgraded")}),
     "rollback_first": (True, {("rolled_back", "refused_pending")}),
@@ -125,19 +123,17 @@ def start_upgrade(helm, kubeconfig, name, namespace):
 
 
 @pytest.mark.parametrize("ordering", sorted(ORDERINGS))
-def test_upgrade_racing_a_rollback(ordering, helm_binary, cluster, namespace, tmp_path):
+def test_upgrade_racing_a_rollback(ordering, helm_binary, faulty_cluster, namespace, tmp_path):
     """A real ``helm upgrade`` (to a good chart) against a rollback task to last_successful.
 
-    ``together`` starts both at the same moment (also on a real cluster).  On the emulator a
+    ``together`` starts both at the same moment (also on a real cluster).  A fault injector's
     slow-request fault holds the first writer's Deployment PATCH for a few seconds, so the other
     one surely starts while the first is pending: ``upgrade_first`` (the module must refuse
     the pending-upgrade) and ``rollback_first`` (Helm's upgrade must refuse the
     pending-rollback).
     """
-    helm = helm_binary.path
+    helm, cluster = helm_binary.path, faulty_cluster
     needs_slow_api, allowed = ORDERINGS[ordering]
-    if needs_slow_api and cluster.emulator is None:
-        pytest.skip("%s needs the emulator's slow-request fault to order the two operations" % ordering)
     seen = []
     for attempt in range(REPEAT if ordering == "together" else 1):
         name = "race-%d" % attempt
@@ -186,20 +182,10 @@ def test_a_taken_revision_number_stops_helm(helm_binary, cluster, namespace, tmp
     # A Secret with the name of revision 4 but without Helm's labels: Helm does not list it as a
     # revision, but its create of revision 4 collides with it.
     secret = "sh.helm.release.v1.%s.v4" % name
-    if cluster.emulator is None:
-        cluster._kubectl("create", "secret", "generic", secret, "-n", namespace)  # pylint: disable=protected-access
-    else:
-        body = json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}}).encode("utf-8")
-        path = cluster.url + "/api/v1/namespaces/%s/secrets" % namespace
-        for expected in (201, 409):
-            request = urllib.request.Request(path, data=body, method="POST", headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    code, reply = response.status, json.load(response)
-            except urllib.error.HTTPError as error:
-                code, reply = error.code, json.load(error)
-            assert code == expected, reply
-        assert (reply["reason"], reply["details"]["name"]) == ("AlreadyExists", secret)
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}}
+    assert cluster.api("POST", "/api/v1/namespaces/%s/secrets" % namespace, body)["metadata"]["name"] == secret
+    reply = cluster.api("POST", "/api/v1/namespaces/%s/secrets" % namespace, body, expect=409)
+    assert (reply["reason"], reply["details"]["name"]) == ("AlreadyExists", secret), reply
 
     rollback = scenarios.rollback(helm, cluster.kubeconfig, name, namespace, 2, check=False)
     assert "release: already exists" in rollback.stderr, rollback.stderr

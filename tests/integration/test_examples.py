@@ -26,7 +26,7 @@ import yaml
 
 import kubeemu
 import scenarios
-from fixtures import Cluster
+from fixtures import Cluster, controlplane, emulator_cluster
 
 COLLECTION_ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULES_DIR = COLLECTION_ROOT / "plugins" / "modules"
@@ -96,10 +96,15 @@ def test_every_module_has_examples():
 
 
 @pytest.fixture
-def examples_cluster(cluster):
-    if cluster.emulator is not None:
+def examples_cluster(cluster, tmp_path):
+    """A cluster of the test's own: the examples name namespace ``shop`` as written."""
+    if cluster.kind == "emulator":
         with kubeemu.Emulator() as emulator:
-            yield Cluster(emulator.kubeconfig_path, emulator.context, emulator.url, emulator)
+            yield emulator_cluster(emulator)
+        return
+    if cluster.kind == "controlplane":
+        with controlplane.ControlPlane(str(tmp_path / "cluster")) as plane:  # a few seconds to start
+            yield Cluster(plane.kubeconfig_path, controlplane.CONTEXT, plane.url, plane=plane)
         return
     if os.environ.get("MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER") != "1":
         pytest.skip("the examples use namespace %s; set MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER=1 to run them on a real cluster" % NAMESPACE)

@@ -4,27 +4,39 @@ before or during the rollback, answers 500/429 for a while, rejects the target's
 
 For each fault the module must fail cleanly (a message naming what happened, no traceback), a
 rerun of the ``matih.helm.release_recovery`` role must bring the release back to ``deployed``,
-and no stored revision may be lost or changed (history_digest.py).  Faults that need the
-emulator (stopping the API server, the faults endpoint) skip on a real cluster.
+and no stored revision may be lost or changed (history_digest.py).  On the real control plane
+the API server outages stop the real kube-apiserver process, the 500/429 answers come from the
+fault proxy in front of it, and the rejection is real admission (a ValidatingAdmissionPolicy).
 """
 
 import os
 import signal
 import subprocess
+import time
+import uuid
 
 import pytest
 
 import history_digest
 import scenarios
-from recovery_plays import Play, clear_faults_task, failed_release, recovery_tasks, rollback_task, wait_for_status
+from recovery_plays import Play, api_task, clear_faults_task, failed_release, recovery_tasks, rollback_task, wait_for_status
 
 RELEASE = "shop"
 UNREACHABLE = "could not be reached"
 
 
-def needs_emulator(cluster):
-    if cluster.emulator is None:
-        pytest.skip("fault injection through the emulator's faults endpoint; a real cluster has none")
+def unique_namespace(cluster, prefix):
+    """A namespace of the test's own: own_cluster on the control plane is shared with other tests."""
+    name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+    cluster.create_namespace(name)
+    return name
+
+
+def wait_until(probe, what, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not probe():
+        assert time.monotonic() < deadline, "timed out waiting for %s" % what
+        time.sleep(0.2)
 
 
 def assert_recovered(play, register="recovery", strategy="rollback_last_successful"):
@@ -49,17 +61,17 @@ def assert_fails_with(result, *fragments):
 # --- the API server goes away ---------------------------------------------------------------
 
 def test_api_server_down_before_the_rollback(helm_binary, own_cluster, tmp_path):
-    helm, cluster, namespace = helm_binary.path, own_cluster, "faults"
+    helm, cluster, namespace = helm_binary.path, own_cluster, unique_namespace(own_cluster, "faults")
     failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
     before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
 
-    cluster.emulator.stop(keep_store=True)
+    cluster.stop_apiserver()
     play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, [rollback_task(RELEASE, namespace)]).run()
     result = play.result("rollback")
     assert_fails_with(result, UNREACHABLE, "connection refused")
     assert result["error_kind"] == "cluster_unreachable"
 
-    cluster.emulator.start()  # same port, same objects: the release is still there
+    cluster.start_apiserver()  # same port, same objects: the release is still there
     assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace) == ["superseded", "deployed", "failed"]
     recover(tmp_path, helm, cluster, namespace)
     history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
@@ -73,7 +85,7 @@ def test_api_server_down_while_helm_waits(outage, helm_binary, own_cluster, tmp_
     pending-rollback and the module cannot even re-read the history.  Back after a second:
     Helm's waiter reconnects, times out as usual and records a failed revision.
     """
-    helm, cluster, namespace = helm_binary.path, own_cluster, "faults"
+    helm, cluster, namespace = helm_binary.path, own_cluster, unique_namespace(own_cluster, "faults")
     failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
     before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
 
@@ -81,9 +93,9 @@ def test_api_server_down_while_helm_waits(outage, helm_binary, own_cluster, tmp_
     play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, [task]).start()
     wait_for_status(helm, cluster.kubeconfig, RELEASE, namespace, "pending-rollback", process=play.process)
     if outage == "until_helm_gives_up":
-        cluster.emulator.stop(keep_store=True)
+        cluster.stop_apiserver()
         play.wait()
-        cluster.emulator.start()
+        cluster.start_apiserver()
         result = play.result("rollback")
         assert_fails_with(result, "Rolling back %s from revision 3 to revision 3 failed" % RELEASE,
                           "the history could not be read afterwards", UNREACHABLE)
@@ -92,7 +104,7 @@ def test_api_server_down_while_helm_waits(outage, helm_binary, own_cluster, tmp_
     else:
         # Helm's waiter usually reconnects and times out as usual (revision 4 failed); when it
         # trips over the outage itself, Helm fails at once and cannot record it (pending-rollback).
-        cluster.emulator.restart(down_seconds=1)
+        cluster.restart_apiserver(down_seconds=1)
         play.wait()
         result = play.result("rollback")
         assert_fails_with(result, "Rolling back %s from revision 3 to revision 3 failed" % RELEASE)
@@ -121,8 +133,8 @@ API_ERRORS = {
 
 
 @pytest.mark.parametrize("case", sorted(API_ERRORS))
-def test_api_errors_for_a_while(case, helm_binary, cluster, namespace, tmp_path):
-    needs_emulator(cluster)
+def test_api_errors_for_a_while(case, helm_binary, faulty_cluster, namespace, tmp_path):
+    cluster = faulty_cluster
     helm = helm_binary.path
     fault, fragments, revision = API_ERRORS[case]
     failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
@@ -144,9 +156,9 @@ def test_api_errors_for_a_while(case, helm_binary, cluster, namespace, tmp_path)
     history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
 
 
-def test_throttling_client_go_absorbs(helm_binary, cluster, namespace, tmp_path):
+def test_throttling_client_go_absorbs(helm_binary, faulty_cluster, namespace, tmp_path):
     """Two 429 answers with Retry-After: client-go waits and retries, the rollback just works."""
-    needs_emulator(cluster)
+    cluster = faulty_cluster
     helm = helm_binary.path
     failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
     before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
@@ -159,31 +171,68 @@ def test_throttling_client_go_absorbs(helm_binary, cluster, namespace, tmp_path)
     history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
 
 
-# How Kubernetes words a refused object: validation (422) and an admission webhook (403). Neither is a
-# credentials problem, although both say "forbidden" or come as 403.
+# How Kubernetes words a refused object: a ValidatingAdmissionPolicy (422, real admission on the
+# control plane) and an admission webhook (403, from the fault injector: a real webhook needs a
+# webhook server). Neither is a credentials problem, although both say "forbidden" or come as 403.
+POLICY_MESSAGE = "ConfigMap %s-config is frozen by the shop policy" % RELEASE
 REJECTIONS = {
-    "invalid": (422, 'ConfigMap "%s-config" is invalid: data[mode]: Forbidden: refused by the shop policy' % RELEASE),
+    "policy": (422, 'configmaps "%s-config" is forbidden: ValidatingAdmissionPolicy \'shop-freeze\' with binding '
+                    '\'shop-freeze\' denied request: %s' % (RELEASE, POLICY_MESSAGE)),
     "webhook": (403, 'admission webhook "policy.example.com" denied the request: ConfigMap %s-config needs an owner '
                      'label' % RELEASE),
 }
+ADMISSION = "/apis/admissionregistration.k8s.io/v1/"
+
+
+def freeze_policy(namespace):
+    """A policy that refuses every write of the release's ConfigMap in ``namespace``."""
+    rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"],
+            "resourceNames": ["%s-config" % RELEASE]}
+    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy", "metadata": {"name": "shop-freeze"},
+              "spec": {"failurePolicy": "Fail", "validations": [{"expression": "false", "message": POLICY_MESSAGE, "reason": "Invalid"}],
+                       "matchConstraints": {"resourceRules": [rule], "namespaceSelector": {
+                           "matchLabels": {"kubernetes.io/metadata.name": namespace}}}}}
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": "shop-freeze"},
+               "spec": {"policyName": "shop-freeze", "validationActions": ["Deny"]}}
+    return policy, binding
+
+
+def policy_probe(namespace, code):
+    """A dry-run create of the frozen ConfigMap: 422 while the policy is enforced, 409 (it exists) once it is gone."""
+    path = "/api/v1/namespaces/%s/configmaps?dryRun=All" % namespace
+    return path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "%s-config" % RELEASE}}, code
 
 
 @pytest.mark.parametrize("rejection", sorted(REJECTIONS))
-def test_target_objects_rejected(rejection, helm_binary, cluster, namespace, tmp_path):
+def test_target_objects_rejected(rejection, helm_binary, faulty_cluster, namespace, tmp_path):
     """Admission refuses the target's ConfigMap during the rollback, not during the upgrade
-    that made the target: the fault is armed just before the rollback."""
-    needs_emulator(cluster)
-    helm = helm_binary.path
+    that made the target: the refusal is armed just before the rollback and lifted after it."""
+    cluster, helm = faulty_cluster, helm_binary.path
     failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
     before = history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace)
     status, message = REJECTIONS[rejection]
-    cluster.inject_fault(status, path_regex="/namespaces/%s/configmaps/%s-config$" % (namespace, RELEASE), method="PATCH",
-                         count=1, message=message)
-    tasks = [rollback_task(RELEASE, namespace)] + recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig)
+    real_policy = rejection == "policy" and cluster.plane is not None
+    if real_policy:
+        policy, binding = freeze_policy(namespace)
+        cluster.api("POST", ADMISSION + "validatingadmissionpolicies", policy)
+        cluster.api("POST", ADMISSION + "validatingadmissionpolicybindings", binding)
+        path, probe, _ = policy_probe(namespace, 422)
+        wait_until(lambda: cluster.api("POST", path, probe, expect=(409, 422)).get("code") == 422, "the policy to be enforced")
+        path, probe, gone = policy_probe(namespace, 409)
+        lift = [api_task(cluster, "lift the policy", "DELETE", ADMISSION + "validatingadmissionpolicybindings/shop-freeze"),
+                api_task(cluster, "lift the policy", "DELETE", ADMISSION + "validatingadmissionpolicies/shop-freeze"),
+                api_task(cluster, "wait until it is lifted", "POST", path, probe, status_code=(gone, 422), register="probe",
+                         until="probe.status == %d" % gone, retries=50, delay=0.2)]
+    else:
+        cluster.inject_fault(status, path_regex="/namespaces/%s/configmaps/%s-config$" % (namespace, RELEASE), method="PATCH",
+                             count=1, message=message)
+        lift = []
+    tasks = [rollback_task(RELEASE, namespace)] + lift + recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig)
     try:
         play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, tasks).run()
     finally:
-        cluster.clear_faults()
+        if not real_policy:
+            cluster.clear_faults()
     result = play.result("rollback")
     assert_fails_with(result, "Rolling back %s from revision 3 to revision 2 failed" % RELEASE, message,
                       "refused the release's objects", "Helm created revision 4 with status failed")

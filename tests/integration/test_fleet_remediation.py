@@ -16,7 +16,6 @@ The elapsed time of each run is printed (``-s``) and recorded as a user property
 
 import json
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -94,13 +93,6 @@ class Fleet:
         return self.of_kind("failed_upgrade", "failed_rollback", "pending")
 
 
-def emulator_stats(cluster, reset=False):
-    """The emulator's request counts per "METHOD route" (namespaces and names as ``*``)."""
-    request = urllib.request.Request(cluster.url + ("/_emulator/reset" if reset else "/_emulator/stats"), method="POST" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=10, context=cluster.emulator.client_ssl_context()) as response:
-        return json.load(response)
-
-
 def remediate(fleet, tmp_path, label, check=False):
     directory = tmp_path / label
     helm_dir = role_runner.counting_helm(directory / "bin", fleet.helm)
@@ -142,7 +134,9 @@ def record_time(record_property, label, helm, size, seconds):
 
 
 @pytest.mark.parametrize("size", [10, 30])
-def test_remediate_fleet(helm_binary, cluster, namespace, tmp_path, size, record_property):  # pylint: disable=too-many-locals,too-many-statements
+def test_remediate_fleet(helm_binary, faulty_cluster, namespace, tmp_path, size, record_property):  # pylint: disable=too-many-locals,too-many-statements
+    # faulty_cluster: its fault injector counts the API requests (no fault is injected here)
+    cluster = faulty_cluster
     fleet = Fleet(helm_binary.path, cluster, namespace, size)
     started = time.monotonic()
     try:
@@ -171,11 +165,9 @@ def test_remediate_fleet(helm_binary, cluster, namespace, tmp_path, size, record
         assert not calls_naming(calls, healthy), calls_naming(calls, healthy)
 
         # 2. The real run.
-        if cluster.emulator is not None:
-            emulator_stats(cluster, reset=True)
+        cluster.request_stats(reset=True)
         result, seconds, output, calls, report, markdown = remediate(fleet, tmp_path, "remediate")
-        if cluster.emulator is not None:
-            print("Emulator requests of the remediation: %s" % emulator_stats(cluster))
+        print("API requests of the remediation: %s" % cluster.request_stats())
         record_time(record_property, "remediate", helm_binary, size, seconds)
         assert result.returncode == 0, output
         after = fleet.histories()
@@ -208,21 +200,19 @@ def test_remediate_fleet(helm_binary, cluster, namespace, tmp_path, size, record
             len(calls), sum(1 for argv in calls if argv[:1] == ["version"]), len(lists), len(calls_naming(calls, healthy))))
 
         # 3. Rerun on the healthy fleet: the list and nothing else.
-        if cluster.emulator is not None:
-            emulator_stats(cluster, reset=True)
+        cluster.request_stats(reset=True)
         result, seconds, output, calls, report, markdown = remediate(fleet, tmp_path, "rerun")
-        stats = emulator_stats(cluster) if cluster.emulator is not None else None
+        stats = cluster.request_stats()
         record_time(record_property, "rerun", helm_binary, size, seconds)
         assert result.returncode == 0, output
         assert fleet.histories() == after
         assert report["summary"]["total"] == 0 and report["releases"] == [], report
         assert "nothing to do" in markdown, markdown
         assert [argv[0] for argv in calls if argv[:1] != ["version"]] == ["list"] * len(fleet.namespaces), calls
-        if stats is not None:
-            api = {route: count for route, count in stats.items() if not route.split(" ", 1)[1].startswith(("/api ", "/apis ", "/version", "/openapi"))}
-            print("Emulator requests for %d healthy releases: %s" % (size, stats))
-            # Discovery aside, one request per tenant: the list of Helm's release Secrets in that namespace.
-            assert api == {"GET /api/v1/namespaces/*/secrets": len(fleet.namespaces)}, stats
+        api = {route: count for route, count in stats.items() if not route.split(" ", 1)[1].startswith(("/api ", "/apis ", "/version", "/openapi"))}
+        print("API requests for %d healthy releases: %s" % (size, stats))
+        # Discovery aside, one request per tenant: the list of Helm's release Secrets in that namespace.
+        assert api == {"GET /api/v1/namespaces/*/secrets": len(fleet.namespaces)}, stats
     finally:
         fleet.delete()
 

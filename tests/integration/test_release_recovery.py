@@ -3,7 +3,7 @@
 Each test makes a release history with real Helm (tests/testbed/scenarios.py), runs the role once
 and checks the ``release_recovery_result`` fact (before, after, actions, action, outcome) against
 the history Helm shows afterwards. Failures come from an image that never becomes ready, so the
-tests run unchanged on a real cluster (MATIH_TEST_REAL_CLUSTER=1; see role_runner.wait_timeout).
+tests run unchanged on a real cluster (MATIH_TEST_CLUSTER=external; see role_runner.wait_timeout).
 
 Paths: (a) healthy, nothing done; (b) rollback to the last successful revision; (c) that rollback
 fails and the previous good revision is rolled back to; (d) an upgrade with the known-good

@@ -1,6 +1,7 @@
 """Secrets stay secret: release values and the API token never reach any output unless asked for.
 
-Against the TLS test bed that requires a bearer token (``tls_cluster``), on Helm 3 and 4. The
+Against a cluster that requires credentials over TLS (``tls_cluster``: the real API server's
+token authentication on the control plane), on Helm 3 and 4. The
 release stores ``db.password`` (not rendered by the chart, so only the values hold it). The
 modules connect with a kubeconfig that has no token (or with host + ca_cert and no kubeconfig)
 plus ``api_key``, so every successful call proves the token was used.
@@ -45,7 +46,7 @@ def test_secrets_never_leak(helm_binary, tls_cluster, demo_charts, tmp_path):  #
     assert scenarios.statuses(helm_binary, admin_kubeconfig, release, namespace) == ["superseded", "deployed", "failed"]
 
     tokenless = tmp_path / "kubeconfig-without-token"
-    tls_cluster.emulator.write_kubeconfig(str(tokenless), token=None)
+    tls_cluster.write_kubeconfig(str(tokenless), token=None)
     assert token not in tokenless.read_text()
     connection = {"binary_path": helm_binary.path, "kubeconfig": str(tokenless), "api_key": token}
     by_host = {"binary_path": helm_binary.path, "host": tls_cluster.url, "ca_cert": tls_cluster.ca_cert,

@@ -1,6 +1,7 @@
 """``make demo``: the main job, fleet remediation, against the embedded test cluster.
 
-Starts the Kubernetes API emulator, gives four tenants a release each in a different state
+Starts the Kubernetes API emulator (or, with ``--cluster controlplane``, the real control plane
+of tests/cluster, which takes minutes to build the first time), gives four tenants a release each in a different state
 (healthy, failed upgrade, failed rollback, stuck pending-upgrade) with real Helm, shows the
 fleet, runs ``ansible-playbook matih.helm.remediate`` on the tenants, and shows the fleet and
 the report again. Exits non-zero unless every release ends deployed and the healthy one was
@@ -14,8 +15,13 @@ import subprocess
 import sys
 import tempfile
 
+import contextlib
+
 import scenarios
 from kubeemu import Emulator
+
+sys.path.insert(0, os.path.join(scenarios.REPO_ROOT, "tests", "cluster"))
+import controlplane  # noqa: E402  pylint: disable=wrong-import-position
 
 TENANTS = {
     # namespace: (release, how it is broken, one sentence for the reader)
@@ -78,17 +84,31 @@ def run_remediation(helm, kubeconfig, report_dir):
     return subprocess.run(argv, env=env, check=False).returncode
 
 
+@contextlib.contextmanager
+def start_cluster(kind, workdir):
+    """Yields (kubeconfig path, a sentence saying what runs where)."""
+    if kind == "controlplane":
+        with controlplane.ControlPlane(os.path.join(workdir, "cluster")) as plane:
+            version = plane.api("GET", "/version")["gitVersion"]
+            yield plane.kubeconfig_path, "A real Kubernetes %s control plane (etcd, kube-apiserver, kwok) is up at %s" % (version, plane.url)
+        return
+    with Emulator(os.path.join(workdir, "kubeconfig")) as emulator:
+        yield emulator.kubeconfig_path, ("The embedded test cluster (the API emulator; MATIH_DEMO_CLUSTER=controlplane for a real one) "
+                                         "is up at %s" % emulator.url)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--helm", choices=("3", "4"), default="4", help="Helm major to use (default 4)")
+    parser.add_argument("--cluster", choices=("emulator", "controlplane"), default=os.environ.get("MATIH_DEMO_CLUSTER") or "emulator",
+                        help="the API emulator (default, starts at once) or the real control plane (MATIH_DEMO_CLUSTER)")
     args = parser.parse_args()
     helm = scenarios.HELM_BINARIES["helm" + args.helm]
     workdir = tempfile.mkdtemp(prefix="matih-demo-")
     report_dir = os.path.join(workdir, "report")
 
-    with Emulator(os.path.join(workdir, "kubeconfig")) as emulator:
-        kubeconfig = emulator.kubeconfig_path
-        banner("1. The embedded test cluster is up at %s; Helm %s; making four tenants" % (emulator.url, args.helm))
+    with start_cluster(args.cluster, workdir) as (kubeconfig, what):
+        banner("1. %s; Helm %s; making four tenants" % (what, args.helm))
         for namespace, (name, state, why) in TENANTS.items():
             say("  %-9s %-8s %s" % (namespace, name, why))
             break_release(helm, kubeconfig, namespace, name, state)

@@ -44,29 +44,38 @@ def _certificate(subject, issuer, public_key, signing_key, extensions):
 
 
 class CertificateAuthority:
-    """A self-signed CA plus one server certificate it signed, both in PEM."""
+    """A self-signed CA plus one server certificate it signed, both in PEM; ``issue`` signs more."""
 
-    def __init__(self):
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = _name("kubeemu-ca")
-        self.ca_pem = _certificate(ca_name, ca_name, ca_key.public_key(), ca_key, [
+    def __init__(self, common_name="kubeemu-ca"):
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._name = _name(common_name)
+        self.ca_pem = _certificate(self._name, self._name, self._key.public_key(), self._key, [
             (x509.BasicConstraints(ca=True, path_length=0), True),
             (_key_usage(key_cert_sign=True, crl_sign=True, digital_signature=True), True),
-            (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
+            (x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), False),
         ]).public_bytes(serialization.Encoding.PEM)
+        self.server_pem, self._server_key_pem = self.issue("kubeemu", dns_names=SERVER_NAMES, ip_addresses=SERVER_ADDRESSES)
 
-        server_key = ec.generate_private_key(ec.SECP256R1())
-        alt_names = [x509.DNSName(name) for name in SERVER_NAMES]
-        alt_names += [x509.IPAddress(ipaddress.ip_address(address)) for address in SERVER_ADDRESSES]
-        self.server_pem = _certificate(_name("kubeemu"), ca_name, server_key.public_key(), ca_key, [
+    def issue(self, common_name, organizations=(), dns_names=(), ip_addresses=(), client=False):
+        """Sign a new key: a server certificate for the names and addresses given, or with
+        ``client=True`` a client certificate (Kubernetes reads the user from ``common_name``
+        and the groups from ``organizations``).  Returns (certificate PEM, PKCS#8 key PEM)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in organizations] +
+                            [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]) if organizations else _name(common_name)
+        usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
+        extensions = [
             (x509.BasicConstraints(ca=False, path_length=None), True),
             (_key_usage(digital_signature=True, key_encipherment=True), True),
-            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
-            (x509.SubjectAlternativeName(alt_names), False),
-            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
-        ]).public_bytes(serialization.Encoding.PEM)
-        self._server_key_pem = server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            (x509.ExtendedKeyUsage([usage]), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), False),
+        ]
+        alt_names = [x509.DNSName(name) for name in dns_names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
+        if alt_names:
+            extensions.append((x509.SubjectAlternativeName(alt_names), False))
+        certificate = _certificate(subject, self._name, key.public_key(), self._key, extensions)
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return certificate.public_bytes(serialization.Encoding.PEM), key_pem
 
     def write_ca(self, path):
         with open(path, "wb") as handle:
