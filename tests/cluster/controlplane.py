@@ -11,7 +11,7 @@ module adds is what kubeadm or kind would do on a real machine:
   ``matih-operator`` (cluster-admin) and ``matih-viewer`` (the ``view`` role, for real 403s);
 - kubeconfigs: ``admin.kubeconfig`` (client certificate) and ``token.kubeconfig`` (the operator's
   token), both with the context ``matih``;
-- the node ``kwok-node-0``, which kwok keeps Ready, and the pod behaviour of kwok-stages.yaml;
+- the node ``kwok-node-0``, which kwok keeps Ready, and the pod behaviour of kwok-stages/;
 - a wait until the cluster is really usable: readyz, the ``default`` ServiceAccount (without it
   no pod can be created), the node Ready, the admission policy enforced, and a probe Deployment
   rolled out (which also tells when the controllers are back after an API server outage).
@@ -55,7 +55,7 @@ FIRST_SERVICE_IP = "10.96.0.1"
 OPERATOR, VIEWER = "matih-operator", "matih-viewer"
 REJECT_POLICY, REJECT_MARKER = "matih-test-reject", "reject"
 PROBE = "matih-readiness-probe"
-STAGES = os.path.join(HERE, "kwok-stages.yaml")
+STAGES_DIR = os.path.join(HERE, "kwok-stages")
 BUILD_SCRIPT = os.path.join(REPO_ROOT, "hack", "control-plane-build.sh")
 START_TIMEOUT = 120
 PR_SET_PDEATHSIG = 1
@@ -258,10 +258,11 @@ class ControlPlane:  # pylint: disable=too-many-instance-attributes
             return [binary, "--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
                     "--secure-port", str(ports["scheduler"]), "--v", "1"] + common
         if component == "kwok":
-            return [binary, "--kubeconfig", os.path.join(pki, "kwok.kubeconfig"), "--config", STAGES,
+            stages = sorted(os.path.join(STAGES_DIR, name) for name in os.listdir(STAGES_DIR) if name.endswith(".yaml"))
+            return [binary, "--kubeconfig", os.path.join(pki, "kwok.kubeconfig"),
                     "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
                     "--server-address", "127.0.0.1:%d" % ports["kwok"], "--node-lease-duration-seconds", "40",
-                    "--cidr", "10.244.0.0/16", "--node-ip", "10.0.0.1"]
+                    "--cidr", "10.244.0.0/16", "--node-ip", "10.0.0.1"] + ["--config=" + stage for stage in stages]
         raise ValueError("unknown component %r" % component)
 
     def _spawn(self, component):

@@ -27,6 +27,9 @@ HELM_BINARIES = {
 BROKEN_IMAGE = "registry.local/broken:1.0"
 REJECTED_CONFIG = ("config.reject", "true")
 FAILING_WAIT_TIMEOUT = "2s"
+# Helm 3 waits for an --atomic rollback with the failed upgrade's own timeout: long enough for a
+# good rollout on a real cluster (a second or two), not only on the emulator (at once).
+ATOMIC_WAIT_TIMEOUT = "15s"
 WAIT_TIMEOUT = "30s"
 FAULTS = ("broken_image", "rejected_config")
 
@@ -151,11 +154,13 @@ def release_with_good_revisions(helm, kubeconfig, name, namespace, count):
 def failed_upgrade(helm, kubeconfig, name, namespace, fault="broken_image", version="1.0.0", extra=()):
     """An upgrade that fails, leaving a ``failed`` revision (unless ``extra`` adds --atomic).
 
-    ``broken_image`` waits with a short timeout for an image that never gets ready;
-    ``rejected_config`` is refused by admission at once.  Returns the CompletedProcess.
+    ``broken_image`` waits with a short timeout for an image that never gets ready (with
+    --atomic, long enough for the rollback too); ``rejected_config`` is refused by admission at
+    once.  Returns the CompletedProcess.
     """
     if fault == "broken_image":
-        return upgrade(helm, kubeconfig, name, namespace, version, {"image": BROKEN_IMAGE}, wait=True, timeout=FAILING_WAIT_TIMEOUT, extra=extra, check=False)
+        timeout = ATOMIC_WAIT_TIMEOUT if atomic_flag(helm) in extra else FAILING_WAIT_TIMEOUT
+        return upgrade(helm, kubeconfig, name, namespace, version, {"image": BROKEN_IMAGE}, wait=True, timeout=timeout, extra=extra, check=False)
     if fault == "rejected_config":
         return upgrade(helm, kubeconfig, name, namespace, version, {REJECTED_CONFIG[0]: REJECTED_CONFIG[1]}, extra=extra, check=False)
     raise ValueError("unknown fault %r, expected one of %s" % (fault, FAULTS))
