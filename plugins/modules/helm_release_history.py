@@ -184,7 +184,9 @@ history:
       choices: [install, upgrade, rollback, uninstall, unknown]
       sample: upgrade
     rollback_to:
-      description: For rollbacks, the revision that was copied (Helm 4.3 C(rollback_revision) or C(Rollback to N)); null otherwise.
+      description:
+        - For rollbacks, the revision that was copied (Helm 4.3 C(rollback_revision) or C(Rollback to N)); null otherwise,
+          and for a Helm 3 rollback whose wait failed (Helm 3 does not record its target).
       type: int
       sample: 2
 current:

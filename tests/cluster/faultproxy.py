@@ -47,7 +47,7 @@ import time
 import urllib.parse
 
 from kubeemu import errors
-from kubeemu.faults import Fault, FaultInjector, RequestStats
+from kubeemu.faults import FaultInjector, RequestStats, admin_answer
 from kubeemu.server import decode_body, parse_resource_path
 
 LOGGER = logging.getLogger("faultproxy")
@@ -577,23 +577,5 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     def _admin(self, path, body):
         """kubeemu's admin API, with the same answers (``state`` has only the faults)."""
         proxy, method = self.server.proxy, self.command
-        if (method, path) == ("GET", "/_emulator/state"):
-            self._send_json(200, {"faults": proxy.faults.pending()})
-        elif (method, path) == ("GET", "/_emulator/stats"):
-            self._send_json(200, proxy.stats.snapshot())
-        elif (method, path) == ("POST", "/_emulator/faults"):
-            spec = decode_body("application/json", body)
-            try:
-                proxy.faults.add(Fault(**spec))
-            except (TypeError, ValueError) as error:
-                raise errors.bad_request("invalid fault %r: %s" % (spec, error)) from error
-            self._send_json(201, {"faults": proxy.faults.pending()})
-        elif (method, path) == ("DELETE", "/_emulator/faults"):
-            proxy.faults.clear()
-            self._send_json(200, {"faults": []})
-        elif (method, path) == ("POST", "/_emulator/reset"):
-            proxy.faults.clear()
-            proxy.stats.clear()
-            self._send_json(200, {"faults": [], "stats": {}})
-        else:
-            raise errors.ApiError(404, "NotFound", "unknown emulator endpoint %s %s" % (method, path))
+        spec = decode_body("application/json", body) if (method, path) == ("POST", "/_emulator/faults") else None
+        self._send_json(*admin_answer(method, path, spec, proxy.faults, proxy.stats))

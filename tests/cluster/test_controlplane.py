@@ -104,6 +104,10 @@ def _pods(plane, ns, selector):
     return plane.api("GET", "/api/v1/namespaces/%s/pods?labelSelector=%s" % (ns, selector))["items"]
 
 
+def _ready(pod):
+    return next(c["status"] for c in pod["status"]["conditions"] if c["type"] == "Ready")
+
+
 def test_pods_follow_the_test_bed_conventions(plane):
     ns = namespace(plane)
     plane.api("POST", "/apis/apps/v1/namespaces/%s/deployments" % ns, _deployment("good", "registry.local/demo:1.0"))
@@ -119,6 +123,16 @@ def test_pods_follow_the_test_bed_conventions(plane):
     wait_for(lambda: available("good"), "the good Deployment to be available")
     good = _pods(plane, ns, "app=good")[0]
     assert good["status"]["phase"] == "Running" and good["status"]["containerStatuses"][0]["ready"] is True, good["status"]
+
+    # After an API server outage longer than the node lease, the node controller marks every pod
+    # of the node not ready; the kubelet (kwok) reports the running ones ready again.
+    name = good["metadata"]["name"]
+    conditions = [dict(c, status="False") if c["type"] == "Ready" else c for c in good["status"]["conditions"]]
+    patched = plane.api("PATCH", "/api/v1/namespaces/%s/pods/%s/status" % (ns, name), {"status": {"conditions": conditions}},
+                        content_type="application/strategic-merge-patch+json")
+    assert _ready(patched) == "False", patched["status"]
+    wait_for(lambda: _ready(plane.api("GET", "/api/v1/namespaces/%s/pods/%s" % (ns, name))) == "True", "the pod to be ready again")
+    wait_for(lambda: available("good"), "the good Deployment to be available again")
 
     bad = wait_for(lambda: [p for p in _pods(plane, ns, "app=bad") if p["status"].get("containerStatuses")], "the broken pod's status")[0]
     assert bad["status"]["phase"] == "Pending", bad["status"]

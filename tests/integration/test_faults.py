@@ -9,6 +9,7 @@ the API server outages stop the real kube-apiserver process, the 500/429 answers
 fault proxy in front of it, and the rejection is real admission (a ValidatingAdmissionPolicy).
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -43,7 +44,7 @@ def assert_recovered(play, register="recovery", strategy="rollback_last_successf
     result = play.result(register)
     assert result["outcome"] == "recovered", play.stdout[-6000:]
     assert result["after"]["status"] == "deployed", result
-    assert result["action"] == strategy, result
+    assert result["action"] == strategy, json.dumps(result.get("actions"), indent=1)[:6000]
     return result
 
 

@@ -5,7 +5,7 @@ import re
 import threading
 import time
 
-from .errors import ApiError
+from .errors import ApiError, bad_request
 
 _REASONS = {
     429: "TooManyRequests",
@@ -128,3 +128,27 @@ class RequestStats:
     def clear(self):
         with self._lock:
             self._counts.clear()
+
+
+def admin_answer(method, path, spec, faults, stats, state=None):
+    """The ``/_emulator`` endpoints shared by the emulator and the control plane's fault proxy:
+    (HTTP code, JSON document) for ``method path`` with the decoded body ``spec``; ``state`` is
+    what ``GET /_emulator/state`` adds to the faults. Raises ApiError for what it does not know."""
+    if (method, path) == ("GET", "/_emulator/state"):
+        return 200, dict(state or {}, faults=faults.pending())
+    if (method, path) == ("GET", "/_emulator/stats"):
+        return 200, stats.snapshot()
+    if (method, path) == ("POST", "/_emulator/faults"):
+        try:
+            faults.add(Fault(**spec))
+        except (TypeError, ValueError) as error:
+            raise bad_request("invalid fault %r: %s" % (spec, error)) from error
+        return 201, {"faults": faults.pending()}
+    if (method, path) == ("DELETE", "/_emulator/faults"):
+        faults.clear()
+        return 200, {"faults": []}
+    if (method, path) == ("POST", "/_emulator/reset"):
+        faults.clear()
+        stats.clear()
+        return 200, {"faults": [], "stats": {}}
+    raise ApiError(404, "NotFound", "unknown emulator endpoint %s %s" % (method, path))

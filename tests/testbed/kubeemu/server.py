@@ -30,7 +30,7 @@ import urllib.parse
 import yaml
 
 from . import discovery, errors, protobuf
-from .faults import Fault
+from .faults import admin_answer
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 from .store import APPLY_PATCH_TYPE
 
@@ -384,23 +384,6 @@ class ApiRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _admin(self, method, path, body):
         server = self.server
-        if (method, path) == ("GET", "/_emulator/state"):
-            self._send_json(200, {"resourceVersion": str(server.store.resource_version), "objects": server.store.counts(), "faults": server.faults.pending()})
-        elif (method, path) == ("GET", "/_emulator/stats"):
-            self._send_json(200, server.stats.snapshot())
-        elif (method, path) == ("POST", "/_emulator/faults"):
-            spec = decode_body("application/json", body)
-            try:
-                server.faults.add(Fault(**spec))
-            except (TypeError, ValueError) as error:
-                raise errors.bad_request("invalid fault %r: %s" % (spec, error)) from error
-            self._send_json(201, {"faults": server.faults.pending()})
-        elif (method, path) == ("DELETE", "/_emulator/faults"):
-            server.faults.clear()
-            self._send_json(200, {"faults": []})
-        elif (method, path) == ("POST", "/_emulator/reset"):
-            server.faults.clear()
-            server.stats.clear()
-            self._send_json(200, {"faults": [], "stats": {}})
-        else:
-            raise errors.ApiError(404, "NotFound", "unknown emulator endpoint %s %s" % (method, path))
+        spec = decode_body("application/json", body) if (method, path) == ("POST", "/_emulator/faults") else None
+        state = {"resourceVersion": str(server.store.resource_version), "objects": server.store.counts()}
+        self._send_json(*admin_answer(method, path, spec, server.faults, server.stats, state))
