@@ -31,7 +31,7 @@ BIN=$CACHE/k8s-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$key/bi
 
 if [ "${1:-}" = --path ]; then
   if [ ! -f "$BIN/.complete" ]; then
-    echo "error: the control plane is not built at $BIN; run 'make bootstrap' (or hack/control-plane-build.sh)" >&2
+    echo "error: the control plane is not built at $BIN; run 'make control-plane' (or hack/control-plane-build.sh)" >&2
     exit 1
   fi
   echo "$BIN"; exit 0
