@@ -227,11 +227,7 @@ def rollback_argv(major, name, namespace, revision, wait=True, wait_for_jobs=Fal
         raise ValueError("rollback revision must be >= 1, got %r" % (revision,))
     helm3 = major < 4
     argv = ["rollback", name, str(revision), "--namespace", namespace]
-    if wait:
-        # Helm 4's --wait takes a strategy; "watcher" is what a bare --wait means there.
-        argv.append("--wait" if helm3 else "--wait=watcher")
-    if wait and wait_for_jobs:
-        argv.append("--wait-for-jobs")
+    argv += _wait_flags(major, wait, wait_for_jobs)
     if timeout:
         argv += ["--timeout", str(timeout)]
     if cleanup_on_fail:
@@ -243,8 +239,56 @@ def rollback_argv(major, name, namespace, revision, wait=True, wait_for_jobs=Fal
     if history_max is not None:
         argv += ["--history-max", str(history_max)]
     if dry_run:
-        argv.append("--dry-run" if helm3 else "--dry-run=server")
+        argv.append(_dry_run_flag(major))
     return argv
+
+
+def _wait_flags(major: int, wait: bool, wait_for_jobs: bool = False) -> List[str]:
+    # Helm 4's --wait takes a strategy; "watcher" is what a bare --wait means there.
+    flags = ["--wait" if major < 4 else "--wait=watcher"] if wait else []
+    return flags + (["--wait-for-jobs"] if wait and wait_for_jobs else [])
+
+
+def _dry_run_flag(major: int) -> str:
+    # Helm 4's plain --dry-run means client-side; the server-side dry run is Helm 3's --dry-run.
+    return "--dry-run" if major < 4 else "--dry-run=server"
+
+
+def _chart_flags(chart_repo_url: str = "", chart_version: str = "", values_file: Optional[str] = None) -> List[str]:
+    flags = ["--repo", chart_repo_url] if chart_repo_url else []
+    flags += ["--version", chart_version] if chart_version else []
+    return flags + (["--values", values_file] if values_file else [])
+
+
+def upgrade_argv(major, name, namespace, chart_ref, chart_repo_url="", chart_version="", values_file=None, wait=True,
+                 wait_for_jobs=False, timeout=None, cleanup_on_fail=False, history_max=None, dry_run=False):
+    """``helm upgrade`` argv with the given chart and values only (``--reset-values``: nothing of the
+    failed revision is reused), never atomic: a failed upgrade stays failed for the next step to see."""
+    argv = ["upgrade", name, chart_ref, "--namespace", namespace, "--reset-values"]
+    argv += _chart_flags(chart_repo_url, chart_version, values_file) + _wait_flags(major, wait, wait_for_jobs)
+    argv += ["--timeout", str(timeout)] if timeout else []
+    argv += ["--cleanup-on-fail"] if cleanup_on_fail else []
+    argv += ["--history-max", str(history_max)] if history_max is not None else []
+    return argv + ([_dry_run_flag(major)] if dry_run else [])
+
+
+def install_argv(major, name, namespace, chart_ref, chart_repo_url="", chart_version="", values_file=None, wait=True,
+                 wait_for_jobs=False, timeout=None, replace=False, dry_run=False):
+    """``helm install`` argv; ``replace`` re-uses the name of a release uninstalled with its history kept."""
+    argv = ["install", name, chart_ref, "--namespace", namespace]
+    argv += _chart_flags(chart_repo_url, chart_version, values_file) + _wait_flags(major, wait, wait_for_jobs)
+    argv += ["--timeout", str(timeout)] if timeout else []
+    argv += ["--replace"] if replace else []
+    return argv + ([_dry_run_flag(major)] if dry_run else [])
+
+
+def uninstall_argv(major, name, namespace, keep_history=True, wait=True, timeout=None, dry_run=False):
+    """``helm uninstall`` argv; ``keep_history`` keeps the revisions (``--keep-history``)."""
+    argv = ["uninstall", name, "--namespace", namespace]
+    argv += ["--keep-history"] if keep_history else []
+    argv += _wait_flags(major, wait)
+    argv += ["--timeout", str(timeout)] if timeout else []
+    return argv + (["--dry-run"] if dry_run else [])
 
 
 def list_argv(major: int, namespace: Optional[str] = None, name_filter: Optional[str] = None) -> List[str]:
@@ -277,6 +321,24 @@ def run_concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> Li
         return [function(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items))) as pool:
         return list(pool.map(function, items))
+
+
+def history_and_values(helm, name: str, namespace: str, revision: int):
+    """The history and the values of ``revision`` read at once (two Helm calls in parallel), to check
+    a revision just written: (entries, values, values_error). Values are None when that revision does
+    not exist; values_error is the HelmError that kept them from being read, else None."""
+    def read(what):
+        try:
+            return helm.history(name, namespace) if what == "history" else helm.get_values(name, namespace, revision)
+        except HelmError as error:
+            return error
+    entries, values = run_concurrently(read, ["history", "values"])
+    if isinstance(entries, HelmError):
+        raise entries
+    if isinstance(values, HelmError):
+        missing = values.kind == "revision_not_found" or not any(int(entry["revision"]) == revision for entry in entries)
+        return entries, None, None if missing else values
+    return entries, values, None
 
 
 class HelmClient(object):
@@ -342,6 +404,23 @@ class HelmClient(object):
             dry_run=dry_run,
         ))
 
+    def upgrade(self, name, namespace, config, values_file, **options) -> CommandResult:
+        """``helm upgrade`` to ``config`` (chart_ref, chart_repo_url, chart_version); options as upgrade_argv."""
+        return self.run(upgrade_argv(self.major, name, namespace, config.chart_ref, config.chart_repo_url,
+                                     config.chart_version, values_file, **options))
+
+    def install(self, name, namespace, config, values_file, **options) -> CommandResult:
+        return self.run(install_argv(self.major, name, namespace, config.chart_ref, config.chart_repo_url,
+                                     config.chart_version, values_file, **options))
+
+    def uninstall(self, name, namespace, **options) -> CommandResult:
+        return self.run(uninstall_argv(self.major, name, namespace, **options))
+
+    def values_file(self, values: Dict[str, Any]) -> str:
+        """``values`` in a 0600 file removed when the module exits (values may hold secrets, so they
+        never go on the command line)."""
+        return write_private_file(self.module, json.dumps(values), prefix="values-")
+
     def list_releases(self, namespaces: Optional[Sequence[str]] = None, statuses: Optional[Iterable[str]] = None,
                       name_pattern: Optional[str] = None) -> List[Dict[str, Any]]:
         """Raw ``helm list`` entries: one Helm call per namespace (run concurrently), or one
@@ -378,7 +457,64 @@ def find_helm_binary(module) -> str:
     return found
 
 
+def version_cache_path() -> str:
+    """Where detected Helm versions are remembered between module runs (per user)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "matih-helm", "helm-versions.json")
+
+
+def binary_identity(binary: str) -> Optional[str]:
+    """The cache key of a binary: its real path, size and modification time, so a replaced or
+    upgraded binary is detected again. None when the file cannot be examined."""
+    try:
+        real = os.path.realpath(binary)
+        info = os.stat(real)
+    except OSError:
+        return None
+    return "%s|%d|%d" % (real, info.st_size, info.st_mtime_ns)
+
+
+def cached_version(identity: Optional[str], path: Optional[str] = None) -> Optional[HelmVersion]:
+    if identity is None:
+        return None
+    try:
+        with open(path or version_cache_path()) as handle:
+            text = json.load(handle).get(identity)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return parse_version(text) if isinstance(text, str) else None
+
+
+def remember_version(identity: Optional[str], version: HelmVersion, path: Optional[str] = None) -> None:
+    """Add ``version`` to the cache; best effort (a read-only home only costs a ``helm version`` per run).
+    Written to a temporary file and renamed, so concurrent modules never read half a file."""
+    if identity is None:
+        return
+    path = path or version_cache_path()
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            with open(path) as handle:
+                known = json.load(handle)
+        except (OSError, ValueError):
+            known = {}
+        known = {key: value for key, value in known.items() if isinstance(value, str)} if isinstance(known, dict) else {}
+        known[identity] = version_string(version)
+        fd, temporary = tempfile.mkstemp(prefix=".helm-versions-", dir=os.path.dirname(path))
+        with os.fdopen(fd, "w") as handle:
+            json.dump(dict(sorted(known.items())[-64:]), handle)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
 def detect_version(module, binary: str) -> HelmVersion:
+    """The Helm version of ``binary``: remembered per binary (path, size, modification time), else
+    asked with ``helm version`` and remembered."""
+    identity = binary_identity(binary)
+    version = cached_version(identity)
+    if version is not None and version.major >= min(SUPPORTED_MAJORS):
+        return version
     argv = [binary, "version", "--template", "{{.Version}}"]
     rc, stdout, stderr = module.run_command(argv)
     version = parse_version(stdout) if rc == 0 else None
@@ -389,6 +525,7 @@ def detect_version(module, binary: str) -> HelmVersion:
     if version.major < min(SUPPORTED_MAJORS):
         raise HelmError("unsupported_version", "Helm %s is not supported; use Helm 3 or 4 (binary_path option)"
                         % version_string(version), rc, stdout, stderr, argv)
+    remember_version(identity, version)
     return version
 
 
@@ -493,9 +630,9 @@ def _named_list(value: Any) -> List[Dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def write_private_file(module, content: str) -> str:
+def write_private_file(module, content: str, prefix: str = "kubeconfig-") -> str:
     # mkstemp creates the file 0600; Ansible removes it (and its tmpdir) when the module exits.
-    fd, path = tempfile.mkstemp(prefix="kubeconfig-", suffix=".json", dir=module.tmpdir)
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".json", dir=module.tmpdir)
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
     module.add_cleanup_file(path)

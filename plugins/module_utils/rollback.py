@@ -231,17 +231,11 @@ def build_diff(name: str, plan: RollbackPlan, values: Dict[int, Any], manifests:
     before_values = values.get(plan.previous.revision) or {}
     after_values = (values.get(plan.target.revision) or {}) if plan.changed else before_values
     after = plan.target if plan.changed else plan.previous
-    if not show_values:
-        before_values, after_values = mask_values(before_values), mask_values(after_values, before_values)
     before_label = "%s revision %d (%s)" % (name, plan.previous.revision, plan.previous.status)
     after_label = ("%s revision %d (rollback to %d)" % (name, plan.new_revision, plan.target.revision)
                    if plan.changed else before_label)
-    diffs = [{
-        "before_header": "%s: chart and user values" % before_label,
-        "after_header": "%s: chart and user values" % after_label,
-        "before": _release_state(plan.previous, before_values),
-        "after": _release_state(after, after_values),
-    }]
+    diffs = [build_values_diff(before_label, after_label, _release_state(plan.previous, before_values),
+                               _release_state(after, after_values), show_values)]
     if manifests is not None:
         before_manifest = manifests.get(plan.previous.revision, "")
         after_manifest = manifests.get(after.revision, before_manifest)
@@ -254,6 +248,22 @@ def build_diff(name: str, plan: RollbackPlan, values: Dict[int, Any], manifests:
             "after": after_manifest,
         })
     return diffs
+
+
+def build_values_diff(before_label: str, after_label: str, before: Dict[str, Any], after: Dict[str, Any],
+                      show_values: bool = False) -> Dict[str, Any]:
+    """One Ansible diff of two release states (chart, chart_version, app_version, values), the values
+    masked unless ``show_values`` (changed ones marked)."""
+    if not show_values:
+        before_values = before.get("values") or {}
+        before = dict(before, values=mask_values(before_values))
+        after = dict(after, values=mask_values(after.get("values") or {}, before_values))
+    return {
+        "before_header": "%s: chart and user values" % before_label,
+        "after_header": "%s: chart and user values" % after_label,
+        "before": before,
+        "after": after,
+    }
 
 
 def mask_values(values: Any, compared_to: Any = _UNCOMPARED) -> Any:

@@ -170,6 +170,13 @@ releases:
       description: The chart's appVersion; null when the chart has none.
       type: str
       sample: "2.4.0"
+scanned:
+  description:
+    - How many releases the listed namespaces hold whose name matches O(name), whatever their status. The
+      C(fleet_remediation) role takes percentages of it (C(fleet_remediation_max_unhealthy)).
+  returned: success
+  type: int
+  sample: 100
 helm_version:
   description: Version of the Helm binary that was run.
   returned: always
@@ -199,7 +206,9 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, namespace_problem
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, run_task, version_string
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
+    HelmClient, run_task, status_matches, version_string,
+)
 from ansible_collections.matih.helm.plugins.module_utils.release import STATUSES, list_entry
 
 STATUS_CHOICES = list(STATUSES) + ["pending"]
@@ -228,9 +237,10 @@ def input_problems(params):
 
 def list_releases(helm, namespaces, statuses, name_pattern):
     """The module result: one ``helm list`` call per namespace (or one for all), releases sorted by namespace and name."""
-    releases = [list_entry(entry) for entry in helm.list_releases(namespaces, statuses, name_pattern)]
+    listed = [list_entry(entry) for entry in helm.list_releases(namespaces, None, name_pattern)]
+    releases = [release for release in listed if status_matches(release["status"], statuses)]
     releases.sort(key=lambda release: (release["namespace"] or "", release["name"] or ""))
-    return dict(changed=False, releases=releases, helm_version=version_string(helm.version()))
+    return dict(changed=False, releases=releases, scanned=len(listed), helm_version=version_string(helm.version()))
 
 
 def main():

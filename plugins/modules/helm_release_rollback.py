@@ -315,7 +315,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, run_concurrently, run_task, version_string,
+    HelmClient, HelmError, history_and_values, run_concurrently, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
@@ -410,10 +410,14 @@ class ReleaseRollback(object):
         values. Helm has written a revision by now, so failing to read it back is still a change."""
         after, created = None, None
         try:
-            after = self.stored_history()
+            # Helm writes previous + 1, so its values can be read at the same time as the history.
+            entries, new_values, values_error = history_and_values(self.helm, self.name, self.namespace,
+                                                                   plan.new_revision)
+            after = parse_history(entries)
             created = created_revision(plan, after)
-            new_values = self.helm.get_values(self.name, self.namespace, created.revision) if created else None
-            return after, created, new_values
+            if values_error is not None:
+                raise values_error
+            return after, created, new_values if created else None
         except HelmError as error:
             unread = {} if created else dict(revision=plan.new_revision, status=None, chart=None, chart_version=None,
                                              app_version=None)

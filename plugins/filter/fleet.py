@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet_remediation role's decisions as filters (documented in the fleet_*.yml files beside this one);
+the logic is in module_utils/fleet.py, with its unit tests."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.matih.helm.plugins.module_utils import fleet
+
+
+def fleet_override_problems(overrides):
+    return fleet.override_problems(overrides)
+
+
+def fleet_plan(releases, scanned, max_unhealthy=None, canary=0):
+    try:
+        return fleet.fleet_plan(list(releases or []), int(scanned or 0), max_unhealthy, int(canary or 0))
+    except (TypeError, ValueError) as error:
+        raise AnsibleFilterError(str(error))
+
+
+def fleet_outcome(recovery, release, host=""):
+    return fleet.outcome_row(dict(recovery or {}), dict(release or {}), host)
+
+
+def _rows(hosts, hostvars):
+    return [fleet.host_row(host, _pick(hostvars[host], ("fleet_remediation_outcome", "fleet_remediation_release")))
+            for host in hosts or []]
+
+
+def fleet_canary_hold(canary_hosts, hostvars, host=""):
+    """Why ``host`` is held: "" for a canary itself, else the canaries' verdict."""
+    canary_hosts = list(canary_hosts or [])
+    if host in canary_hosts:
+        return ""
+    return fleet.canary_hold(_rows(canary_hosts, hostvars))
+
+
+def fleet_report(hosts, hostvars, held=None, namespaces=None, check_mode=False, generated_at="", report_dir="",
+                 hold_reason=""):
+    rows = _rows(hosts, hostvars) + list(held or [])
+    return fleet.report(rows, list(namespaces or []), bool(check_mode), generated_at, report_dir, hold_reason)
+
+
+def _pick(variables, names):
+    # Only the variables the row needs: templating every variable of every host would be slow.
+    return {name: variables[name] for name in names if name in variables}
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "fleet_override_problems": fleet_override_problems,
+            "fleet_plan": fleet_plan,
+            "fleet_outcome": fleet_outcome,
+            "fleet_canary_hold": fleet_canary_hold,
+            "fleet_report": fleet_report,
+        }

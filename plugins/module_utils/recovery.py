@@ -1,0 +1,366 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The recovery ladder as pure functions: verdict, ordered steps, step outcomes, the report entry.
+
+Nothing here runs Helm. ``helm_release_recover`` reads the history (with the values of the
+revisions that reached DEPLOYED), asks ``plan_recovery`` for the verdict and the steps, runs them
+one by one and asks ``step_outcome`` after each whether the release is deployed again. Every
+decision the ``release_recovery`` role used to take in Jinja lives here, so each path has a
+table-driven unit test.
+
+Decisions (the module documentation repeats them):
+
+* Verdicts: ``missing`` (no history), ``healthy`` (latest revision deployed), ``pending`` (latest
+  revision ``pending-*`` and not freed), ``held`` (the caller holds it, e.g. a fleet brake) and
+  ``recover``. A pending revision is freed when ``unlock_pending`` is set, or when it is older
+  than ``unlock_pending_after``; a younger one is left alone with its age.
+* ``rollback_last_successful`` targets the newest revision that reached DEPLOYED.
+* ``rollback_previous_good`` targets the newest older revision that reached DEPLOYED with another
+  chart or other values than the last successful one (an identical configuration would fail the
+  same way).
+* ``upgrade`` and ``reinstall`` use the known-good configuration: the caller's chart and values,
+  else the last successful revision's chart name (looked up in ``chart_repo_url``), chart version
+  and values. Without a chart reference, or without values when no revision ever deployed, they
+  are skipped with the reason.
+* A step recovered the release only when the latest revision is ``deployed`` afterwards, whatever
+  Helm reported. In check mode nothing runs: a step whose dry run succeeds is the plan.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ansible_collections.matih.helm.plugins.module_utils.release import Revision, last_successful, rollback_candidates
+
+ROLLBACK_LAST_SUCCESSFUL = "rollback_last_successful"
+ROLLBACK_PREVIOUS_GOOD = "rollback_previous_good"
+UPGRADE = "upgrade"
+REINSTALL = "reinstall"
+STRATEGIES = (ROLLBACK_LAST_SUCCESSFUL, ROLLBACK_PREVIOUS_GOOD, UPGRADE, REINSTALL)
+ROLLBACK_STEPS = (ROLLBACK_LAST_SUCCESSFUL, ROLLBACK_PREVIOUS_GOOD)
+
+# Verdicts, and the outcomes of a release (the report's words).
+HEALTHY, MISSING, PENDING, HELD, RECOVER = "healthy", "missing", "pending", "held", "recover"
+RECOVERED, PLANNED, FAILED, SKIPPED = "recovered", "planned", "failed", "skipped"
+OUTCOMES = (HEALTHY, RECOVERED, PLANNED, FAILED, PENDING, HELD)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the caller asked for. ``unlock_pending_after`` is in seconds (None: off)."""
+
+    strategies: Tuple[str, ...] = STRATEGIES
+    unlock_pending: bool = False
+    unlock_pending_after: Optional[float] = None
+    chart_ref: str = ""
+    chart_repo_url: str = ""
+    chart_version: str = ""
+    values: Optional[Dict[str, Any]] = None
+    keep_history: bool = True
+    hold: str = ""
+
+
+@dataclass(frozen=True)
+class KnownGood:
+    """The configuration of the upgrade and reinstall steps; ``problem`` says why it is unusable."""
+
+    chart_ref: str
+    chart_repo_url: str
+    chart_version: str
+    values: Optional[Dict[str, Any]]
+    last_good_revision: Optional[int]
+    problem: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of the ladder: a rollback to ``target_revision``, or an upgrade or reinstall with
+    ``config``; ``skip_reason`` when it cannot run."""
+
+    action: str
+    target_revision: Optional[int] = None
+    config: Optional[KnownGood] = None
+    keep_history: bool = True
+    skip_reason: str = ""
+
+    @property
+    def runnable(self) -> bool:
+        return not self.skip_reason
+
+    def describe(self) -> Dict[str, Any]:
+        """The step's own fields of its action-log entry (no values: they may hold secrets)."""
+        if self.action in ROLLBACK_STEPS:
+            return {"action": self.action, "target_revision": self.target_revision}
+        entry = {"action": self.action, "chart_ref": self.config.chart_ref if self.config else "",
+                 "chart_version": self.config.chart_version if self.config else ""}
+        if self.action == REINSTALL:
+            entry["keep_history"] = self.keep_history
+        return entry
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The verdict on the release, why, and (verdict ``recover``) the steps to try in order."""
+
+    verdict: str
+    reason: str
+    steps: Tuple[Step, ...] = ()
+    pending_age: Optional[float] = None
+
+    @property
+    def needs_recovery(self) -> bool:
+        return self.verdict == RECOVER
+
+
+@dataclass
+class Attempt:
+    """What happened when a step ran (or was dry-run): Helm's verdict and the latest revision after it."""
+
+    step: Step
+    changed: bool = False
+    error: str = ""
+    latest: Optional[Revision] = None
+    outcome: str = field(default=FAILED)
+
+
+def plan_recovery(history: Sequence[Revision], values: Dict[int, Any], options: Options,
+                  now: Optional[datetime.datetime] = None) -> Plan:
+    """The verdict and the ordered steps for a release, from its history (oldest first or not) and
+    the user values of the revisions that reached DEPLOYED (``values``: revision -> dict)."""
+    ordered = sorted(history, key=lambda rev: rev.revision)
+    if options.hold:
+        return Plan(HELD, options.hold)
+    if not ordered:
+        return Plan(MISSING, "release not found; nothing to recover")
+    latest = ordered[-1]
+    if latest.status == "deployed":
+        return Plan(HEALTHY, "latest revision %d is deployed" % latest.revision)
+    reason = "latest revision %d is %s" % (latest.revision, latest.status)
+    age = None
+    if latest.is_pending:
+        age = revision_age(latest, now)
+        held = pending_hold(latest, age, options)
+        if held:
+            return Plan(PENDING, held, pending_age=age)
+        if not options.unlock_pending:
+            reason += " for %s, older than unlock_pending_after %s: freed as stale" % (
+                format_duration(age), format_duration(options.unlock_pending_after))
+    good = known_good(ordered, values, options)
+    steps = tuple(plan_step(action, ordered, values, good, options) for action in options.strategies)
+    return Plan(RECOVER, reason, steps, pending_age=age)
+
+
+def pending_hold(latest: Revision, age: Optional[float], options: Options) -> str:
+    """Why a pending latest revision is left alone, or "" when it is to be freed."""
+    if options.unlock_pending:
+        return ""
+    what = "latest revision %d is %s" % (latest.revision, latest.status)
+    if options.unlock_pending_after is None:
+        return ("%s (an operation may still be running); set unlock_pending=true "
+                "(release_recovery_unlock_pending=true in the roles) to free it, or unlock_pending_after to free it "
+                "once it is older than that" % what)
+    if age is None:
+        return ("%s and Helm recorded no time for it, so its age is unknown; left alone (set unlock_pending=true to "
+                "free it)" % what)
+    if age < options.unlock_pending_after:
+        return ("%s for %s, younger than unlock_pending_after %s (an operation may still be running); left alone"
+                % (what, format_duration(age), format_duration(options.unlock_pending_after)))
+    return ""
+
+
+def pending_outcome(options: Options) -> str:
+    """The outcome of a pending release left alone: ``pending`` when the caller set an age limit
+    (being young is expected), ``failed`` otherwise (as before unlock_pending_after existed)."""
+    return PENDING if options.unlock_pending_after is not None else FAILED
+
+
+def revision_age(revision: Revision, now: Optional[datetime.datetime]) -> Optional[float]:
+    """Seconds since Helm last updated ``revision`` (its ``updated`` time), or None when unknown."""
+    if not revision.updated or now is None:
+        return None
+    try:
+        updated = datetime.datetime.strptime(revision.updated, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        return None
+    now = now.astimezone(datetime.timezone.utc).replace(tzinfo=None) if now.tzinfo else now
+    return max(0.0, (now - updated).total_seconds())
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    """Seconds as a short Helm-style duration: 45s, 12m30s, 2h5m, 3d4h."""
+    if seconds is None:
+        return "an unknown time"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return "%dd%dh" % (days, hours) if hours else "%dd" % days
+    if hours:
+        return "%dh%dm" % (hours, minutes) if minutes else "%dh" % hours
+    if minutes:
+        return "%dm%ds" % (minutes, secs) if secs else "%dm" % minutes
+    return "%ds" % secs
+
+
+def known_good(history: Sequence[Revision], values: Dict[int, Any], options: Options) -> KnownGood:
+    """The caller's chart and values, else the last successful revision's (see the module docstring)."""
+    good = last_successful(history)
+    chart_ref = options.chart_ref or (good.chart_name if good and options.chart_repo_url else "")
+    if options.values is not None:
+        chosen_values = options.values
+    elif good is not None:
+        chosen_values = values.get(good.revision) or {}
+    else:
+        chosen_values = None
+    problem = ""
+    if not chart_ref:
+        problem = ("no chart reference: set chart_ref or chart_repo_url (release_recovery_chart_ref or "
+                   "release_recovery_chart_repo_url in the roles)")
+    elif chosen_values is None:
+        problem = "no revision reached deployed and no values are given (values, release_recovery_values in the roles)"
+    return KnownGood(
+        chart_ref=chart_ref, chart_repo_url=options.chart_repo_url,
+        chart_version=options.chart_version or (good.chart_version if good and good.chart_version else ""),
+        values=chosen_values, last_good_revision=good.revision if good else None, problem=problem,
+    )
+
+
+def previous_good_target(history: Sequence[Revision], values: Dict[int, Any]) -> Optional[int]:
+    """The newest revision older than the last successful one that reached DEPLOYED with another
+    chart or other values than it; None when there is none."""
+    base = last_successful(history)
+    if base is None:
+        return None
+    by_number = {rev.revision: rev for rev in history}
+    older = [by_number[number] for number in rollback_candidates(history) if number < base.revision]
+    base_values = _normal(values.get(base.revision))
+    differing = [rev.revision for rev in older
+                 if rev.chart != base.chart or _normal(values.get(rev.revision)) != base_values]
+    return max(differing) if differing else None
+
+
+def plan_step(action: str, history: Sequence[Revision], values: Dict[int, Any], good: KnownGood,
+              options: Options) -> Step:
+    if action == ROLLBACK_LAST_SUCCESSFUL:
+        base = last_successful(history)
+        if base is None:
+            return Step(action, skip_reason="no revision of this release ever reached deployed")
+        return Step(action, target_revision=base.revision)
+    if action == ROLLBACK_PREVIOUS_GOOD:
+        target = previous_good_target(history, values)
+        if target is None:
+            base = last_successful(history)
+            return Step(action, skip_reason="no revision older than %s reached deployed with a different chart or values"
+                        % (base.revision if base else "the last successful one"))
+        return Step(action, target_revision=target)
+    if action in (UPGRADE, REINSTALL):
+        return Step(action, config=good, keep_history=options.keep_history, skip_reason=good.problem)
+    raise ValueError("unknown recovery step %r; use one of %s" % (action, ", ".join(STRATEGIES)))
+
+
+def recheck_step(step: Step, history: Sequence[Revision]) -> Step:
+    """``step`` against the history as it is now: a rollback target Helm pruned meanwhile
+    (``history_max``) is skipped rather than sent to Helm."""
+    if step.runnable and step.target_revision is not None and step.target_revision not in {
+            rev.revision for rev in history}:
+        return Step(step.action, target_revision=step.target_revision,
+                    skip_reason="revision %d is no longer stored (pruned by history_max)" % step.target_revision)
+    return step
+
+
+def step_outcome(check_mode: bool, failed: bool, changed: bool, latest: Optional[Revision]) -> str:
+    """``recovered`` when the latest revision is deployed after the step, else ``failed``. In check
+    mode nothing ran: a step whose dry run would change something without failing is ``planned``."""
+    if check_mode:
+        return PLANNED if changed and not failed else FAILED
+    return RECOVERED if latest is not None and latest.status == "deployed" else FAILED
+
+
+def settles(outcome: str) -> bool:
+    """Whether a step's outcome ends the ladder."""
+    return outcome in (RECOVERED, PLANNED)
+
+
+def action_entry(attempt: Attempt) -> Dict[str, Any]:
+    """One entry of the action log."""
+    step = attempt.step
+    if not step.runnable:
+        return {"action": step.action, "outcome": SKIPPED, "reason": step.skip_reason}
+    entry = step.describe()
+    latest = attempt.latest
+    entry.update(outcome=attempt.outcome, changed=attempt.changed,
+                 revision=latest.revision if latest else None, status=latest.status if latest else "missing",
+                 chart_version=latest.chart_version if latest else None, error=attempt.error)
+    return entry
+
+
+def snapshot(revision: Optional[Revision]) -> Dict[str, Any]:
+    """A release's state in the report: revision, status, chart and app version."""
+    if revision is None:
+        return {"revision": None, "status": "missing", "chart_version": None, "app_version": None}
+    return {"revision": revision.revision, "status": revision.status, "chart_version": revision.chart_version,
+            "app_version": revision.app_version}
+
+
+def release_outcome(plan: Plan, attempts: Sequence[Attempt], options: Options) -> str:
+    """The outcome of the whole recovery."""
+    if plan.verdict == HEALTHY:
+        return HEALTHY
+    if plan.verdict == HELD:
+        return HELD
+    if plan.verdict == PENDING:
+        return pending_outcome(options)
+    settled = [attempt.outcome for attempt in attempts if settles(attempt.outcome)]
+    return settled[-1] if settled else FAILED
+
+
+def report_entry(name: str, namespace: str, plan: Plan, attempts: Sequence[Attempt], before: Optional[Revision],
+                 after: Optional[Revision], options: Options, check_mode: bool,
+                 helm_version: Optional[str]) -> Dict[str, Any]:
+    """The result of one recovery, as ``release_recovery_result`` and the fleet report's rows hold it."""
+    actions = [action_entry(attempt) for attempt in attempts]
+    tried = [entry for entry in actions if entry["outcome"] != SKIPPED]
+    outcome = release_outcome(plan, attempts, options)
+    reason = plan.reason
+    if actions:
+        if outcome == RECOVERED:
+            reason += "; %s recovered it" % tried[-1]["action"]
+        elif outcome == PLANNED:
+            reason += "; %s would run (check mode)" % tried[-1]["action"]
+        else:
+            reason += "; no recovery step brought the release back to deployed"
+    entry = {
+        "release": name, "namespace": namespace, "check_mode": check_mode, "helm_version": helm_version,
+        "before": snapshot(before), "after": snapshot(after), "actions": actions,
+        "action": tried[-1]["action"] if tried else "none", "outcome": outcome, "reason": reason,
+    }
+    if plan.pending_age is not None:
+        entry["pending_age"] = int(plan.pending_age)
+    return entry
+
+
+def _normal(values: Any) -> Any:
+    # Helm prints "null" for a revision without user values; that is the same as {}.
+    return values or {}
+
+
+def strategy_problems(strategies: Sequence[str]) -> List[str]:
+    """Why a strategy list cannot be used (unknown or repeated steps); empty when it can."""
+    problems = []
+    unknown = [item for item in strategies if item not in STRATEGIES]
+    if unknown:
+        problems.append("unknown recovery step(s) %s in strategies; use %s" % (", ".join(map(repr, unknown)),
+                                                                               ", ".join(STRATEGIES)))
+    repeated = sorted({item for item in strategies if list(strategies).count(item) > 1})
+    if repeated:
+        problems.append("strategies must not repeat a step (%s is given more than once)" % ", ".join(repeated))
+    return problems

@@ -1,0 +1,479 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: helm_release_recover
+short_description: Recover a failed or stuck Helm release, trying rollbacks, an upgrade and a reinstall in order
+version_added: 0.1.0
+description:
+  - Reads the release history and decides. A release whose latest revision is C(deployed) is left alone. A missing
+    release is reported. A C(pending-*) latest revision is left alone unless O(unlock_pending) is set or it is
+    older than O(unlock_pending_after).
+  - Otherwise tries the steps of O(strategies) in order until the latest revision is C(deployed) again, reading
+    the history after every step. A step recovered the release only when that holds, whatever Helm reported.
+  - V(rollback_last_successful) rolls back to the newest revision that reached DEPLOYED.
+    V(rollback_previous_good) rolls back to the next older revision that reached DEPLOYED with another chart or other
+    values than the last successful one. V(upgrade) runs C(helm upgrade) with the known-good configuration, and
+    V(reinstall) runs C(helm uninstall) and C(helm install --replace) with it.
+  - The known-good configuration is O(chart_ref), O(chart_version) and O(values) where given, else the chart name
+    (looked up in O(chart_repo_url)), chart version and user values of the last revision that reached DEPLOYED.
+    Without a chart reference, or without values when no revision ever reached DEPLOYED, the upgrade and reinstall
+    steps are skipped with the reason.
+  - Every step creates new revisions; no history entry is ever removed, except by V(reinstall) with
+    O(keep_history=false), which purges the release.
+  - The decisions are pure functions (the collection's C(recovery) module utility); this module runs Helm for
+    them. It is what the M(matih.helm.helm_release_history) and M(matih.helm.helm_release_rollback) modules and
+    C(kubernetes.core.helm) did in the C(release_recovery) role, in one task.
+options:
+  strategies:
+    description:
+      - The recovery steps, tried in this order until the release is deployed again. Each may be given once.
+      - An empty list only reads the release and reports the verdict.
+    type: list
+    elements: str
+    choices: [ rollback_last_successful, rollback_previous_good, upgrade, reinstall ]
+    default: [ rollback_last_successful, rollback_previous_good, upgrade, reinstall ]
+  unlock_pending:
+    description:
+      - Free a release whose latest revision is C(pending-install), C(pending-upgrade) or C(pending-rollback) by
+        rolling back (Helm's own way out), whatever its age.
+      - When false, a pending release is left alone, since the operation may still be running; see
+        O(unlock_pending_after).
+    type: bool
+    default: false
+  unlock_pending_after:
+    description:
+      - A Helm duration such as V(30m). A pending latest revision that Helm last updated longer ago than this counts
+        as stale and is freed; a younger one is left alone and reported with outcome C(pending) and its age.
+      - Not set (the default) leaves every pending release alone unless O(unlock_pending) is set; the outcome is
+        then C(failed).
+    type: str
+  chart_ref:
+    description:
+      - Chart for the upgrade and reinstall steps (repository/name, path, URL or OCI reference).
+      - Empty means the chart name of the last good revision, looked up in O(chart_repo_url).
+    type: str
+    default: ""
+  chart_repo_url:
+    description: Chart repository URL for the upgrade and reinstall steps (C(--repo)).
+    type: str
+    default: ""
+  chart_version:
+    description:
+      - Chart version for the upgrade and reinstall steps. Empty means the last good revision's chart version.
+    type: str
+    default: ""
+  values:
+    description:
+      - User values for the upgrade and reinstall steps, passed to Helm in a private temporary file.
+      - Not set means the user values of the last revision that reached DEPLOYED.
+    type: dict
+  wait:
+    description: Wait until the resources are ready after each step (Helm 3 C(--wait), Helm 4 C(--wait=watcher)).
+    type: bool
+    default: true
+  wait_for_jobs:
+    description: Also wait for Jobs to complete. Needs O(wait=true).
+    type: bool
+    default: false
+  timeout:
+    description: Helm duration each step may take, greater than zero (for example V(5m) or V(90s)).
+    type: str
+    default: 5m
+  cleanup_on_fail:
+    description: Delete the resources a failed rollback or upgrade created (C(--cleanup-on-fail)).
+    type: bool
+    default: false
+  history_max:
+    description:
+      - Revisions Helm keeps after each rollback and upgrade (C(--history-max)). V(0), the default, means no limit,
+        so recovery never prunes a revision a later recovery may need.
+    type: int
+    default: 0
+  keep_history:
+    description:
+      - The reinstall step uninstalls with C(--keep-history), so the revisions stay and numbering continues.
+      - V(false) purges the release and its whole history before installing again.
+    type: bool
+    default: true
+  hold:
+    description:
+      - When not empty, nothing is tried and the outcome is C(held) with this text as the reason. The fleet
+        brakes of the C(fleet_remediation) role use it.
+    type: str
+    default: ""
+  show_values:
+    description: Show the user values in the diff; by default every value is masked, keys stay visible.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - matih.helm.connection
+  - matih.helm.release
+  - matih.helm.attributes
+  - matih.helm.attributes.platform
+  - matih.helm.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Nothing changes. The result is the exact plan. Each step is validated with Helm's dry run
+        (C(helm rollback) or C(helm upgrade) with C(--dry-run) on Helm 3, C(--dry-run=server) on Helm 4;
+        C(helm uninstall --dry-run) for a reinstall) and the first whose dry run succeeds has outcome C(planned).
+  diff_mode:
+    support: full
+    details:
+      - The chart and user values (masked unless O(show_values=true)) of the latest revision and of what the
+        settling step restores.
+notes:
+  - Helm does not lock releases. Run one recovery per release at a time.
+  - A reinstall deletes the release's objects before installing them again; the C(fleet_remediation) role leaves
+    it out of its default steps.
+  - The upgrade and reinstall steps pass the values in one file and nothing else. Use C(kubernetes.core.helm) for
+    values files, C(--set) options or the helm-diff plugin.
+  - Helm versions are detected once per binary (path, size and modification time) and remembered in
+    C(~/.cache/matih-helm/helm-versions.json) (C($XDG_CACHE_HOME) if set).
+seealso:
+  - module: matih.helm.helm_release_history
+  - module: matih.helm.helm_release_rollback
+  - name: the release_recovery role
+    description: This module with its inputs validated and its result published as C(release_recovery_result).
+    link: https://github.com/matih-platform/matih.helm/tree/main/roles/release_recovery
+author:
+  - matih.helm maintainers (@matih-platform)
+"""
+
+EXAMPLES = r"""
+- name: Recover the web release with rollbacks only
+  matih.helm.helm_release_recover:
+    name: web
+    release_namespace: shop
+    strategies: [rollback_last_successful, rollback_previous_good]
+  register: web_recovery
+
+- name: Report the outcome
+  ansible.builtin.debug:
+    msg: "{{ web_recovery.outcome }}: {{ web_recovery.reason }}"
+
+- name: Preview the whole ladder with a known-good chart (nothing changes)
+  matih.helm.helm_release_recover:
+    name: web
+    namespace: shop
+    chart_ref: oci://registry.example.com/charts/web
+    values:
+      replicas: 2
+    unlock_pending_after: 30m
+  check_mode: true
+  register: web_plan
+
+- name: Show the plan
+  ansible.builtin.debug:
+    msg: "{{ web_plan.plan }}"
+"""
+
+RETURN = r"""
+msg:
+  description: One line with the outcome and its reason.
+  returned: always
+  type: str
+  sample: "web in shop: recovered (latest revision 3 is failed; rollback_last_successful recovered it)"
+verdict:
+  description: What the history said before anything ran, V(healthy), V(missing), V(pending), V(held) or V(recover).
+  returned: success
+  type: str
+  sample: recover
+outcome:
+  description:
+    - V(healthy) (nothing to do), V(recovered), V(planned) (check mode), V(failed) (no step brought the release
+      back, or a pending or missing release), V(pending) (left alone, younger than O(unlock_pending_after)) or
+      V(held) (see O(hold)).
+  returned: success
+  type: str
+  sample: recovered
+action:
+  description: The last step that ran (or would run in check mode); V(none) when none did.
+  returned: success
+  type: str
+  sample: rollback_last_successful
+reason:
+  description: Why, in words.
+  returned: success
+  type: str
+  sample: "latest revision 3 is failed; rollback_last_successful recovered it"
+plan:
+  description: The steps in the order they would be tried, each with its target, or why it cannot run.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"action": "rollback_last_successful", "target_revision": 2, "runnable": true, "skip_reason": ""}]
+actions:
+  description:
+    - The action log, one entry per step tried or skipped, with C(action), C(outcome) (V(recovered), V(failed),
+      V(planned) or V(skipped)) and either C(reason) (skipped) or C(changed), C(revision), C(status),
+      C(chart_version) (of the latest revision after the step) and C(error) (Helm's, empty when it succeeded).
+    - Rollbacks add C(target_revision); upgrades and reinstalls C(chart_ref), reinstalls C(keep_history).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"action": "rollback_last_successful", "target_revision": 2, "outcome": "recovered", "changed": true,
+            "revision": 4, "status": "deployed", "chart_version": "1.1.0", "error": ""}]
+before:
+  description: The latest revision before recovery (revision, status, chart_version, app_version).
+  returned: success
+  type: dict
+  sample: {"revision": 3, "status": "failed", "chart_version": "1.2.0", "app_version": "1.2.0"}
+after:
+  description: The latest revision after recovery, in the same form.
+  returned: success
+  type: dict
+  sample: {"revision": 4, "status": "deployed", "chart_version": "1.1.0", "app_version": "1.1.0"}
+pending_age:
+  description: Seconds since Helm last updated the pending latest revision.
+  returned: when the latest revision is pending
+  type: int
+  sample: 420
+check_mode:
+  description: Whether the task ran in check mode (also a task-level C(check_mode)).
+  returned: success
+  type: bool
+  sample: false
+report:
+  description:
+    - The fields above as one dictionary (release, namespace, check_mode, helm_version, before, after, actions,
+      action, outcome, reason), as the C(release_recovery) role publishes it and the fleet report lists it.
+  returned: success
+  type: dict
+helm_version:
+  description: Version of the Helm binary that was run.
+  returned: always
+  type: str
+  sample: "3.17.3"
+diff:
+  description: In diff mode, the chart and user values of the latest revision and of what the settling step restores.
+  returned: in diff mode, when a step ran or would run
+  type: dict
+error_kind:
+  description: When the history cannot be read, the kind of failure (see M(matih.helm.helm_release_history)).
+  returned: failure
+  type: str
+  sample: cluster_unreachable
+command:
+  description: When the history cannot be read, the argv of the Helm call that failed (it holds no secrets).
+  returned: failure
+  type: list
+  elements: str
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
+    HelmClient, HelmError, run_task, version_string,
+)
+from ansible_collections.matih.helm.plugins.module_utils.recovery import (
+    REINSTALL, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options, plan_recovery, recheck_step,
+    report_entry, settles, step_outcome, strategy_problems,
+)
+from ansible_collections.matih.helm.plugins.module_utils.release import last_successful, parse_history, values_to_read
+from ansible_collections.matih.helm.plugins.module_utils.rollback import (
+    build_values_diff, duration_nanoseconds, timeout_problem,
+)
+
+RECOVER_ARGS = dict(
+    strategies=dict(type="list", elements="str", choices=list(STRATEGIES), default=list(STRATEGIES)),
+    unlock_pending=dict(type="bool", default=False),
+    unlock_pending_after=dict(type="str"),
+    chart_ref=dict(type="str", default=""),
+    chart_repo_url=dict(type="str", default=""),
+    chart_version=dict(type="str", default=""),
+    values=dict(type="dict"),
+    wait=dict(type="bool", default=True),
+    wait_for_jobs=dict(type="bool", default=False),
+    timeout=dict(type="str", default="5m"),
+    cleanup_on_fail=dict(type="bool", default=False),
+    history_max=dict(type="int", default=0),
+    keep_history=dict(type="bool", default=True),
+    hold=dict(type="str", default=""),
+    show_values=dict(type="bool", default=False),
+)
+
+
+class ReleaseRecovery(object):
+    """Read, plan, run the steps one by one until one settles, report: one release, one task."""
+
+    def __init__(self, module, helm, options):
+        self.module = module
+        self.helm = helm
+        self.options = options
+        self.params = module.params
+        self.name = module.params["name"]
+        self.namespace = module.params["release_namespace"]
+        self.check_mode = module.check_mode
+
+    def run(self):
+        history = self.read_history()
+        # Only the values of revisions that reached DEPLOYED matter (known-good configuration,
+        # previous-good comparison); failed and pending ones cost no Helm call.
+        wanted = values_to_read(history, "successful") if self.needs_values(history) else []
+        values = self.helm.get_values_many(self.name, self.namespace, wanted) if wanted else {}
+        plan = plan_recovery(history, values, self.options, now=datetime.datetime.now(datetime.timezone.utc))
+        attempts, current = [], history
+        for step in plan.steps if plan.needs_recovery else ():
+            step = recheck_step(step, current)
+            if not step.runnable:
+                attempts.append(Attempt(step, outcome=SKIPPED))
+                continue
+            attempt, current = self.attempt(step, current)
+            attempts.append(attempt)
+            if settles(attempt.outcome):
+                break
+        before = history[-1] if history else None
+        after = current[-1] if current else None
+        report = report_entry(self.name, self.namespace, plan, attempts, before, after, self.options,
+                              self.check_mode, self.helm_version())
+        result = dict(report, report=report, verdict=plan.verdict, plan=[self.describe(step) for step in plan.steps],
+                      changed=any(attempt.changed for attempt in attempts),
+                      msg="%s in %s: %s (%s)" % (self.name, self.namespace, report["outcome"], report["reason"]))
+        settled = [attempt for attempt in attempts if settles(attempt.outcome)]
+        if self.module._diff and settled:
+            result["diff"] = self.diff(history, values, settled[-1].step)
+        return result
+
+    def needs_values(self, history):
+        if self.options.hold or not history or history[-1].status == "deployed":
+            return False
+        # The caller's values make the last good revision's unnecessary, unless a step compares them.
+        return self.options.values is None or "rollback_previous_good" in self.options.strategies
+
+    def read_history(self):
+        try:
+            return parse_history(self.helm.history(self.name, self.namespace))
+        except HelmError as error:
+            if error.kind != "release_not_found":
+                raise
+            return []
+
+    def attempt(self, step, current):
+        """Run (or dry-run) one step and read the history after it: (Attempt, history now)."""
+        latest = current[-1] if current else None
+        attempt = Attempt(step)
+        try:
+            self.execute(step, latest)
+            attempt.changed = True
+        except HelmError as error:
+            attempt.error = error.message
+        if self.check_mode:
+            attempt.latest = latest
+        else:
+            try:
+                current = self.read_history()
+            except HelmError as error:
+                attempt.error = "; ".join(filter(None, [attempt.error, "the history could not be read after the "
+                                                        "step: %s" % error.message]))
+                current = []
+            attempt.latest = current[-1] if current else None
+            # Helm wrote something (a revision, an uninstall) whenever the latest revision moved.
+            attempt.changed = self.moved(latest, attempt.latest)
+        attempt.outcome = step_outcome(self.check_mode, bool(attempt.error), attempt.changed, attempt.latest)
+        return attempt, current
+
+    @staticmethod
+    def moved(before, after):
+        def state(rev):
+            return (rev.revision, rev.status) if rev else None
+        return state(before) != state(after)
+
+    def execute(self, step, latest):
+        params, dry_run = self.params, self.check_mode
+        if step.action in ROLLBACK_STEPS:
+            self.helm.rollback(self.name, self.namespace, step.target_revision, wait=params["wait"],
+                               wait_for_jobs=params["wait_for_jobs"], timeout=params["timeout"],
+                               cleanup_on_fail=params["cleanup_on_fail"], history_max=params["history_max"],
+                               dry_run=dry_run)
+            return
+        config = step.config
+        if step.action == UPGRADE:
+            self.helm.upgrade(self.name, self.namespace, config, self.helm.values_file(config.values),
+                              wait=params["wait"], wait_for_jobs=params["wait_for_jobs"], timeout=params["timeout"],
+                              cleanup_on_fail=params["cleanup_on_fail"], history_max=params["history_max"],
+                              dry_run=dry_run)
+            return
+        if step.action == REINSTALL:
+            # An uninstalled latest revision (kept history) has nothing left to uninstall.
+            if latest is not None and latest.status != "uninstalled":
+                self.helm.uninstall(self.name, self.namespace, keep_history=step.keep_history, wait=params["wait"],
+                                    timeout=params["timeout"], dry_run=dry_run)
+            if not dry_run:
+                # The release still exists during a dry run, so only the uninstall can be validated.
+                self.helm.install(self.name, self.namespace, config, self.helm.values_file(config.values),
+                                  wait=params["wait"], wait_for_jobs=params["wait_for_jobs"],
+                                  timeout=params["timeout"], replace=True)
+
+    def diff(self, history, values, step):
+        latest = history[-1]
+        latest_values = values.get(latest.revision)
+        if latest_values is None:
+            latest_values = self.helm.get_values(self.name, self.namespace, latest.revision)
+        if step.action in ROLLBACK_STEPS:
+            target = next(rev for rev in history if rev.revision == step.target_revision)
+            after = dict(chart=target.chart, chart_version=target.chart_version, app_version=target.app_version,
+                         values=values.get(target.revision) or {})
+            label = "rollback to revision %d" % target.revision
+        else:
+            good = last_successful(history)
+            after = dict(chart=step.config.chart_ref, chart_version=step.config.chart_version or None,
+                         app_version=good.app_version if good else None, values=step.config.values or {})
+            label = "%s with %s" % (step.action, step.config.chart_ref)
+        before = dict(chart=latest.chart, chart_version=latest.chart_version, app_version=latest.app_version,
+                      values=latest_values or {})
+        return build_values_diff("%s revision %d (%s)" % (self.name, latest.revision, latest.status),
+                                 "%s after %s" % (self.name, label), before, after, self.params["show_values"])
+
+    @staticmethod
+    def describe(step):
+        return dict(step.describe(), runnable=step.runnable, skip_reason=step.skip_reason)
+
+    def helm_version(self):
+        return version_string(self.helm.version())
+
+
+def options_from(params):
+    after = params["unlock_pending_after"]
+    return Options(
+        strategies=tuple(params["strategies"]), unlock_pending=params["unlock_pending"],
+        unlock_pending_after=duration_nanoseconds(after) / 1e9 if after else None,
+        chart_ref=params["chart_ref"], chart_repo_url=params["chart_repo_url"], chart_version=params["chart_version"],
+        values=params["values"], keep_history=params["keep_history"], hold=params["hold"],
+    )
+
+
+def option_problems(params):
+    """Every invalid option value, each with what to use instead."""
+    problems = name_problems(params["name"], params["release_namespace"])
+    problems += strategy_problems(params["strategies"])
+    problems.append(timeout_problem(params["timeout"]))
+    after = params["unlock_pending_after"]
+    if after is not None and not duration_nanoseconds(after):
+        problems.append("unlock_pending_after %r is not a Helm duration greater than zero; use for example 30m or 2h"
+                        % (after,))
+    if params["history_max"] is not None and params["history_max"] < 0:
+        problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
+    if params["wait_for_jobs"] and not params["wait"]:
+        problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
+    return problems
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(RECOVER_ARGS), supports_check_mode=True)
+    run_task(module, option_problems(module.params), lambda: ReleaseRecovery(
+        module, HelmClient(module), options_from(module.params)).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The recovery planner, path by path: verdicts, steps and targets, step outcomes, the report entry."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from ansible_collections.matih.helm.plugins.module_utils.release import parse_history
+from ansible_collections.matih.helm.plugins.module_utils.recovery import (
+    FAILED, HEALTHY, HELD, MISSING, PENDING, PLANNED, RECOVER, RECOVERED, SKIPPED, Attempt, Options, Step,
+    format_duration, known_good, plan_recovery, previous_good_target, recheck_step, report_entry, revision_age,
+    step_outcome, strategy_problems,
+)
+
+INSTALLED, UPGRADED = "Install complete", "Upgrade complete"
+UPGRADE_FAILED = 'Upgrade "web" failed: context deadline exceeded'
+INSTALL_FAILED = 'Release "web" failed: context deadline exceeded'
+ROLLBACK_FAILED = 'Rollback "web" failed: context deadline exceeded'
+NOW = datetime.datetime(2025, 1, 31, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+def history(*revisions):
+    """Revisions as (status, chart version, description[, updated]) from 1 on."""
+    return parse_history([
+        {"revision": number, "updated": spec[3] if len(spec) > 3 else "2025-01-31T10:00:00Z", "status": spec[0],
+         "chart": "web-%s" % spec[1], "app_version": spec[1], "description": spec[2]}
+        for number, spec in enumerate(revisions, start=1)
+    ])
+
+
+GOOD_THEN_FAILED = history(("superseded", "1.0.0", INSTALLED), ("deployed", "1.1.0", UPGRADED),
+                           ("failed", "1.2.0", UPGRADE_FAILED))
+GOOD_VALUES = {1: {"config": {"revision": "1"}}, 2: {"config": {"revision": "2"}}}
+# Revision 2 is a copy of 1 (same chart, same values): previous-good must look past it.
+SAME_AS_LAST = history(("superseded", "1.0.0", INSTALLED), ("superseded", "1.0.0", UPGRADED),
+                       ("deployed", "1.0.0", UPGRADED), ("failed", "1.2.0", UPGRADE_FAILED))
+# The rollback to 2 failed (revision 4); 2 was superseded by it but still reached deployed.
+AFTER_FAILED_ROLLBACK = history(("superseded", "1.0.0", INSTALLED), ("superseded", "1.1.0", UPGRADED),
+                                ("failed", "1.2.0", UPGRADE_FAILED), ("failed", "1.1.0", ROLLBACK_FAILED))
+ALL_FAILED = history(("failed", "1.0.0", INSTALL_FAILED))
+HEALTHY_HISTORY = history(("superseded", "1.0.0", INSTALLED), ("deployed", "1.1.0", UPGRADED))
+FRESH_PENDING = history(("deployed", "1.0.0", INSTALLED), ("pending-upgrade", "1.1.0", "Preparing upgrade",
+                                                           "2025-01-31T11:55:00Z"))
+STALE_PENDING = history(("deployed", "1.0.0", INSTALLED), ("pending-upgrade", "1.1.0", "Preparing upgrade",
+                                                           "2025-01-31T09:00:00Z"))
+ALL = ("rollback_last_successful", "rollback_previous_good", "upgrade", "reinstall")
+
+
+def targets(plan):
+    return [(step.action, step.target_revision if step.runnable else "skip") for step in plan.steps]
+
+
+@pytest.mark.parametrize("label, revisions, values, options, verdict, steps", [
+    ("healthy", HEALTHY_HISTORY, GOOD_VALUES, Options(), HEALTHY, []),
+    ("missing", [], {}, Options(), MISSING, []),
+    ("held by a brake", GOOD_THEN_FAILED, GOOD_VALUES, Options(hold="more than 2 unhealthy"), HELD, []),
+    ("failed upgrade", GOOD_THEN_FAILED, GOOD_VALUES, Options(strategies=ALL), RECOVER,
+     [("rollback_last_successful", 2), ("rollback_previous_good", 1), ("upgrade", "skip"), ("reinstall", "skip")]),
+    ("failed upgrade, repository known", GOOD_THEN_FAILED, GOOD_VALUES, Options(chart_repo_url="https://charts"),
+     RECOVER, [("rollback_last_successful", 2), ("rollback_previous_good", 1), ("upgrade", None), ("reinstall", None)]),
+    ("identical older revisions are passed over", SAME_AS_LAST, {1: {"a": 1}, 2: {"a": 1}, 3: {"a": 1}},
+     Options(), RECOVER, [("rollback_last_successful", 3), ("rollback_previous_good", "skip"), ("upgrade", "skip"),
+                          ("reinstall", "skip")]),
+    ("older revision with other values is a target", SAME_AS_LAST, {1: {"a": 0}, 2: {"a": 1}, 3: {"a": 1}},
+     Options(), RECOVER, [("rollback_last_successful", 3), ("rollback_previous_good", 1), ("upgrade", "skip"),
+                          ("reinstall", "skip")]),
+    ("failed rollback", AFTER_FAILED_ROLLBACK, GOOD_VALUES, Options(strategies=ALL[:2]), RECOVER,
+     [("rollback_last_successful", 2), ("rollback_previous_good", 1)]),
+    ("every revision failed", ALL_FAILED, {}, Options(chart_ref="oci://charts/web"), RECOVER,
+     [("rollback_last_successful", "skip"), ("rollback_previous_good", "skip"), ("upgrade", "skip"),
+      ("reinstall", "skip")]),
+    ("every revision failed, caller's configuration", ALL_FAILED, {}, Options(chart_ref="oci://c/web", values={}),
+     RECOVER, [("rollback_last_successful", "skip"), ("rollback_previous_good", "skip"), ("upgrade", None),
+               ("reinstall", None)]),
+    ("fresh pending left alone", FRESH_PENDING, {1: {}}, Options(unlock_pending_after=1800), PENDING, []),
+    ("stale pending freed", STALE_PENDING, {1: {}}, Options(unlock_pending_after=1800, strategies=ALL[:1]), RECOVER,
+     [("rollback_last_successful", 1)]),
+    ("pending without a limit left alone", STALE_PENDING, {1: {}}, Options(), PENDING, []),
+    ("pending freed by the override", FRESH_PENDING, {1: {}}, Options(unlock_pending=True, unlock_pending_after=1800,
+                                                                      strategies=ALL[:1]),
+     RECOVER, [("rollback_last_successful", 1)]),
+    ("steps in the caller's order", GOOD_THEN_FAILED, GOOD_VALUES,
+     Options(strategies=("upgrade", "rollback_previous_good"), chart_ref="./web"), RECOVER,
+     [("upgrade", None), ("rollback_previous_good", 1)]),
+])
+def test_plan(label, revisions, values, options, verdict, steps):
+    plan = plan_recovery(revisions, values, options, now=NOW)
+    assert (plan.verdict, targets(plan)) == (verdict, steps), label
+
+
+@pytest.mark.parametrize("options, words", [
+    (Options(), ["latest revision 2 is pending-upgrade", "release_recovery_unlock_pending=true"]),
+    (Options(unlock_pending_after=1800), ["for 5m", "younger than unlock_pending_after 30m", "left alone"]),
+])
+def test_pending_reason_names_the_way_out(options, words):
+    plan = plan_recovery(FRESH_PENDING, {}, options, now=NOW)
+    assert plan.verdict == PENDING and all(word in plan.reason for word in words), plan.reason
+    assert plan.pending_age == 300
+
+
+def test_stale_pending_reason_says_it_was_freed():
+    plan = plan_recovery(STALE_PENDING, {}, Options(unlock_pending_after=1800), now=NOW)
+    assert "for 3h, older than unlock_pending_after 30m: freed as stale" in plan.reason, plan.reason
+
+
+def test_pending_without_a_recorded_time_is_left_alone():
+    revisions = history(("deployed", "1.0.0", INSTALLED), ("pending-install", "1.0.0", "x", ""))
+    plan = plan_recovery(revisions, {}, Options(unlock_pending_after=60), now=NOW)
+    assert plan.verdict == PENDING and "age is unknown" in plan.reason, plan
+
+
+@pytest.mark.parametrize("options, expected", [
+    # the last good revision's chart name (in the caller's repository), version and values
+    (Options(chart_repo_url="https://charts"), ("web", "https://charts", "1.1.0", {"config": {"revision": "2"}}, "")),
+    (Options(chart_ref="oci://r/web", chart_version="2.0.0", values={"a": 1}), ("oci://r/web", "", "2.0.0", {"a": 1}, "")),
+    (Options(), ("", "", "1.1.0", {"config": {"revision": "2"}}, "no chart reference")),
+])
+def test_known_good_configuration(options, expected):
+    good = known_good(GOOD_THEN_FAILED, GOOD_VALUES, options)
+    problem = good.problem.split(":", maxsplit=1)[0]
+    assert (good.chart_ref, good.chart_repo_url, good.chart_version, good.values, problem) == expected
+    assert good.last_good_revision == 2
+
+
+def test_no_known_good_configuration_without_a_deployed_revision_or_values():
+    good = known_good(ALL_FAILED, {}, Options(chart_ref="./web"))
+    assert not good.usable and "no revision reached deployed" in good.problem and good.values is None
+
+
+def test_previous_good_ignores_revisions_newer_than_the_last_successful():
+    assert previous_good_target(AFTER_FAILED_ROLLBACK, GOOD_VALUES) == 1
+    assert previous_good_target(ALL_FAILED, {}) is None
+
+
+@pytest.mark.parametrize("check_mode, failed, changed, status, expected", [
+    (False, False, True, "deployed", RECOVERED),
+    (False, True, True, "deployed", RECOVERED),  # Helm complained, but the release is deployed: that counts
+    (False, False, True, "failed", FAILED),
+    (False, True, True, "failed", FAILED),
+    (False, True, False, None, FAILED),  # no history left
+    (True, False, True, "failed", PLANNED),  # the dry run succeeded
+    (True, True, False, "failed", FAILED),  # the dry run failed: the next step is planned instead
+])
+def test_step_outcome(check_mode, failed, changed, status, expected):
+    latest = history(("superseded", "1.0.0", INSTALLED), (status, "1.0.0", "x"))[-1] if status else None
+    assert step_outcome(check_mode, failed, changed, latest) == expected
+
+
+def test_recheck_skips_a_pruned_target():
+    step = recheck_step(Step("rollback_previous_good", target_revision=1), GOOD_THEN_FAILED[1:])
+    assert not step.runnable and "pruned" in step.skip_reason
+    kept = Step("rollback_previous_good", target_revision=2)
+    assert recheck_step(kept, GOOD_THEN_FAILED) is kept
+
+
+def test_report_of_a_rollback_that_failed_then_one_that_recovered():
+    plan = plan_recovery(GOOD_THEN_FAILED, GOOD_VALUES, Options(strategies=ALL[:2]), now=NOW)
+    after_first = AFTER_FAILED_ROLLBACK[-1]
+    recovered = history(*[("superseded", "1.0.0", INSTALLED)] * 4 + [("deployed", "1.0.0", "Rollback to 1")])[-1]
+    attempts = [Attempt(plan.steps[0], changed=True, error="Helm timed out", latest=after_first, outcome=FAILED),
+                Attempt(plan.steps[1], changed=True, latest=recovered, outcome=RECOVERED)]
+    entry = report_entry("web", "shop", plan, attempts, GOOD_THEN_FAILED[-1], recovered, Options(), False, "3.17.3")
+    assert entry["outcome"] == RECOVERED and entry["action"] == "rollback_previous_good"
+    assert entry["reason"] == "latest revision 3 is failed; rollback_previous_good recovered it"
+    assert entry["before"] == {"revision": 3, "status": "failed", "chart_version": "1.2.0", "app_version": "1.2.0"}
+    assert entry["after"] == {"revision": 5, "status": "deployed", "chart_version": "1.0.0", "app_version": "1.0.0"}
+    assert entry["actions"] == [
+        {"action": "rollback_last_successful", "target_revision": 2, "outcome": FAILED, "changed": True, "revision": 4,
+         "status": "failed", "chart_version": "1.1.0", "error": "Helm timed out"},
+        {"action": "rollback_previous_good", "target_revision": 1, "outcome": RECOVERED, "changed": True,
+         "revision": 5, "status": "deployed", "chart_version": "1.0.0", "error": ""},
+    ]
+
+
+def test_report_in_check_mode_names_the_planned_step_after_skipped_ones():
+    plan = plan_recovery(ALL_FAILED, {}, Options(chart_ref="./web", values={}, keep_history=False), now=NOW)
+    attempts = [Attempt(plan.steps[0], outcome=SKIPPED), Attempt(plan.steps[1], outcome=SKIPPED),
+                Attempt(plan.steps[2], changed=True, latest=ALL_FAILED[-1], outcome=PLANNED)]
+    entry = report_entry("web", "shop", plan, attempts, ALL_FAILED[-1], ALL_FAILED[-1], Options(), True, "4.3.1")
+    assert (entry["outcome"], entry["action"], entry["check_mode"]) == (PLANNED, "upgrade", True)
+    assert entry["reason"].endswith("; upgrade would run (check mode)")
+    assert [a["outcome"] for a in entry["actions"]] == [SKIPPED, SKIPPED, PLANNED]
+    assert entry["actions"][0] == {"action": "rollback_last_successful", "outcome": SKIPPED,
+                                   "reason": "no revision of this release ever reached deployed"}
+    assert entry["actions"][2]["chart_ref"] == "./web" and "values" not in entry["actions"][2]
+
+
+@pytest.mark.parametrize("revisions, options, outcome", [
+    (HEALTHY_HISTORY, Options(), HEALTHY),
+    ([], Options(), FAILED),
+    (FRESH_PENDING, Options(), FAILED),  # left alone, as before unlock_pending_after existed
+    (FRESH_PENDING, Options(unlock_pending_after=3600), PENDING),
+    (GOOD_THEN_FAILED, Options(hold="canary web failed"), HELD),
+    (GOOD_THEN_FAILED, Options(), FAILED),  # no step ran
+])
+def test_outcome_without_a_settling_step(revisions, options, outcome):
+    plan = plan_recovery(revisions, GOOD_VALUES, options, now=NOW)
+    latest = revisions[-1] if revisions else None
+    entry = report_entry("web", "shop", plan, [], latest, latest, options, False, None)
+    assert entry["outcome"] == outcome and entry["actions"] == [] and entry["action"] == "none", entry
+    assert ("pending_age" in entry) == (plan.verdict == PENDING)
+
+
+def test_failed_report_reason():
+    plan = plan_recovery(GOOD_THEN_FAILED, GOOD_VALUES, Options(strategies=ALL[:1]), now=NOW)
+    attempts = [Attempt(plan.steps[0], changed=True, error="boom", latest=AFTER_FAILED_ROLLBACK[-1], outcome=FAILED)]
+    entry = report_entry("web", "shop", plan, attempts, GOOD_THEN_FAILED[-1], AFTER_FAILED_ROLLBACK[-1], Options(),
+                         False, None)
+    assert entry["outcome"] == FAILED and entry["action"] == "rollback_last_successful"
+    assert entry["reason"].endswith("no recovery step brought the release back to deployed")
+
+
+@pytest.mark.parametrize("seconds, text", [(None, "an unknown time"), (0, "0s"), (59.9, "59s"), (60, "1m"),
+                                           (750, "12m30s"), (3600, "1h"), (7500, "2h5m"), (86400 * 3 + 3600 * 4, "3d4h")])
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+def test_revision_age():
+    assert revision_age(FRESH_PENDING[-1], NOW) == 300
+    assert revision_age(FRESH_PENDING[-1], None) is None
+
+
+@pytest.mark.parametrize("strategies, problem", [
+    (["upgrade", "upgrade"], "must not repeat a step (upgrade"),
+    (["rollback"], "unknown recovery step(s) 'rollback'"),
+    (list(ALL), None),
+])
+def test_strategy_problems(strategies, problem):
+    problems = strategy_problems(strategies)
+    assert (problem is None and problems == []) or (problem is not None and problem in problems[0]), problems
