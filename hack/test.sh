@@ -29,6 +29,14 @@ gate_testbed()  { MATIH_TEST_CLUSTER=emulator python -m pytest -q -p no:cachepro
 # the control plane's launcher and fault proxy, and the test bed's Helm scenarios on the real control plane
 gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/cluster tests/testbed/test_helm_on_testbed.py; }
 gate_integration() { MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/integration; }
+# the roles on the oldest ansible-core they support (2.16, AAP's execution environments): every
+# recovery path and the fleets, on Helm 3
+gate_roles_oldest() {
+  if [ ! -x "$ROOT/.venv-oldest/bin/ansible-playbook" ]; then echo "roles_oldest: skipped, no Python 3.11 venv (see bootstrap)"; return 0; fi
+  "$ROOT/.venv-oldest/bin/ansible-playbook" --version | head -1
+  MATIH_TEST_ANSIBLE_BIN=$ROOT/.venv-oldest/bin MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" \
+    -k helm3 tests/integration/test_release_recovery.py tests/integration/test_fleet_remediation.py
+}
 gate_molecule() {
   # every scenario on the real control plane, once per Helm major
   local scenario helm status=0
@@ -52,7 +60,7 @@ gate_build() {
   local rc=$?; rm -rf "$out"; return $rc
 }
 
-ALL=(changelog build sanity units oldest lint testbed cluster integration molecule)
+ALL=(changelog build sanity units oldest lint testbed cluster integration roles_oldest molecule)
 gates=("$@"); [ ${#gates[@]} -gt 0 ] || gates=("${ALL[@]}")
 declare -a results
 failed=0

@@ -235,3 +235,68 @@ def test_bad_overrides_are_refused_before_helm_runs(helm_binary, cluster, namesp
         assert problem in output, (problem, output[-5000:])
     assert role_runner.helm_calls(helm_dir) == [], role_runner.helm_calls(helm_dir)
     assert not (tmp_path / "report").exists()
+
+
+# --- safety brakes -------------------------------------------------------------------------------
+
+def brake_run(helm_binary, cluster, namespace, tmp_path, label, **extra):
+    helm_dir = role_runner.counting_helm(tmp_path / label / "bin", helm_binary.path)
+    extra_vars = dict({"fleet_remediation_namespaces": [namespace], "fleet_remediation_timeout": role_runner.wait_timeout(cluster),
+                       "fleet_remediation_report_dir": str(tmp_path / label / "report")}, **extra)
+    result, _seconds = role_runner.run_collection_playbook("remediate", tmp_path / label, helm_dir, cluster.kubeconfig, extra_vars, forks=FORKS)
+    report_path = tmp_path / label / "report" / "fleet-remediation.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
+    rows = {row["release"]: row for row in (report or {}).get("releases", [])}
+    return result, report, rows, role_runner.helm_calls(helm_dir)
+
+
+def test_over_max_unhealthy_nothing_is_recovered(helm_binary, cluster, namespace, tmp_path):
+    helm, kubeconfig = helm_binary.path, cluster.kubeconfig
+    for name, kind in (("api", "failed_upgrade"), ("db", "failed_upgrade"), ("web", "healthy")):
+        make_release(helm, kubeconfig, kind, name, namespace)
+    before = {name: scenarios.history(helm, kubeconfig, name, namespace) for name in ("api", "db", "web")}
+    # 2 of 3 unhealthy; 50% of 3 allows 1
+    result, report, rows, calls = brake_run(helm_binary, cluster, namespace, tmp_path, "held", fleet_remediation_max_unhealthy="50%")
+    output = result.stdout[-8000:] + result.stderr[-3000:]
+    assert result.returncode != 0 and "fleet_remediation_max_unhealthy" in output, output
+    assert {name: scenarios.history(helm, kubeconfig, name, namespace) for name in before} == before
+    assert sorted(rows) == ["api", "db"] and {row["outcome"] for row in rows.values()} == {"held"}, rows
+    assert (report["summary"]["held"], report["summary"]["total"]) == (2, 2), report["summary"]
+    assert "more than fleet_remediation_max_unhealthy 50% allows (1 of 3 listed)" in report["summary"]["hold_reason"], report
+    assert [argv[0] for argv in calls if argv[:1] != ["version"]] == ["list"], calls
+
+
+def test_a_failed_canary_holds_the_rest(helm_binary, cluster, namespace, tmp_path):
+    helm, kubeconfig = helm_binary.path, cluster.kubeconfig
+    # a-broken (first by name, the canary): its only good revision has an image that never gets ready
+    scenarios.install(helm, kubeconfig, "a-broken", namespace, "1.0.0", {"image": scenarios.BROKEN_IMAGE}, wait=False)
+    scenarios.failed_upgrade(helm, kubeconfig, "a-broken", namespace, "broken_image", version="1.1.0")
+    make_release(helm, kubeconfig, "failed_upgrade", "b-fixable", namespace)
+    fixable = scenarios.history(helm, kubeconfig, "b-fixable", namespace)
+    result, report, rows, calls = brake_run(helm_binary, cluster, namespace, tmp_path, "canary", fleet_remediation_canary=1)
+    output = result.stdout[-8000:] + result.stderr[-3000:]
+    assert result.returncode != 0, output
+    assert rows["a-broken"]["outcome"] == "failed", rows
+    assert rows["b-fixable"]["outcome"] == "held" and "a-broken" in rows["b-fixable"]["reason"], rows
+    assert "fleet_remediation_canary" in rows["b-fixable"]["reason"], rows
+    assert scenarios.history(helm, kubeconfig, "b-fixable", namespace) == fixable
+    assert not [argv for argv in calls if "b-fixable" in argv and argv[0] != "history"], calls
+    # Without the canary the fixable release is recovered.
+    result, report, rows, calls = brake_run(helm_binary, cluster, namespace, tmp_path, "no-canary")
+    assert rows["b-fixable"]["outcome"] == "recovered", rows
+
+
+def test_young_pending_left_alone_stale_pending_freed(helm_binary, cluster, namespace, tmp_path):
+    helm, kubeconfig = helm_binary.path, cluster.kubeconfig
+    make_release(helm, kubeconfig, "pending", "web", namespace)
+    stuck = scenarios.history(helm, kubeconfig, "web", namespace)
+    result, report, rows, _calls = brake_run(helm_binary, cluster, namespace, tmp_path, "young", fleet_remediation_unlock_pending_after="1h")
+    assert result.returncode == 0, result.stdout[-8000:]
+    row = rows["web"]
+    assert row["outcome"] == "pending" and 0 <= row["pending_age"] < 3600 and "younger than unlock_pending_after 1h" in row["reason"], row
+    assert report["summary"]["pending"] == 1 and scenarios.history(helm, kubeconfig, "web", namespace) == stuck
+    time.sleep(2)
+    result, report, rows, _calls = brake_run(helm_binary, cluster, namespace, tmp_path, "stale", fleet_remediation_unlock_pending_after="1s")
+    assert result.returncode == 0, result.stdout[-8000:]
+    assert rows["web"]["outcome"] == "recovered" and "freed as stale" in rows["web"]["reason"], rows["web"]
+    assert scenarios.history(helm, kubeconfig, "web", namespace)[-1]["status"] == "deployed"
