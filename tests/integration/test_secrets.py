@@ -136,7 +136,9 @@ def test_fleet_remediation_no_log_hides_values(helm_binary, cluster, namespace, 
         if no_log is False:
             # the same failed state again, so both runs recover it
             scenarios.failed_upgrade(helm, cluster.kubeconfig, "vault", namespace, "broken_image", version="1.1.0")
+        # The recovery task never returns values; the caller's own values reach its invocation.
         extra_vars = {"fleet_remediation_namespaces": [namespace], "fleet_remediation_no_log": no_log,
+                      "fleet_remediation_release_overrides": {"%s/vault" % namespace: {"values": {"db": {"password": password}}}},
                       "fleet_remediation_report_dir": str(run_dir / "report"),
                       "fleet_remediation_timeout": role_runner.wait_timeout(cluster)}
         run_dir.mkdir()
