@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
+from ansible_collections.matih.helm.plugins.module_utils.recovery import OUTCOMES
+
 OVERRIDE_SETTINGS = ("strategies", "unlock_pending", "unlock_pending_after", "chart_ref", "chart_repo_url",
                      "chart_version", "values", "timeout")
 _KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
-SUMMARY_OUTCOMES = ("healthy", "recovered", "planned", "failed", "pending", "held")
 
 
 def override_problems(overrides: Any) -> List[str]:
@@ -118,7 +119,7 @@ def report(rows: Sequence[Dict[str, Any]], namespaces: Sequence[str], check_mode
     """The fleet report: ``summary`` (counts per outcome, failed and held releases, file paths) and
     ``releases`` (the rows, sorted by namespace and release)."""
     ordered = sorted(rows, key=lambda row: (row.get("namespace") or "", row.get("release") or ""))
-    counts = {outcome: sum(1 for row in ordered if row.get("outcome") == outcome) for outcome in SUMMARY_OUTCOMES}
+    counts = {outcome: sum(1 for row in ordered if row.get("outcome") == outcome) for outcome in OUTCOMES}
     summary = dict(
         check_mode=bool(check_mode or any(row.get("check_mode") for row in ordered)),
         generated_at=generated_at, namespaces=list(namespaces), total=len(ordered), **counts)

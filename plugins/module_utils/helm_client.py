@@ -323,6 +323,16 @@ def run_concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> Li
         return list(pool.map(function, items))
 
 
+def history_or_empty(helm, name: str, namespace: str) -> List[Dict[str, Any]]:
+    """``helm history`` entries, or [] when the release does not exist (a result, not an error)."""
+    try:
+        return helm.history(name, namespace)
+    except HelmError as error:
+        if error.kind != "release_not_found":
+            raise
+        return []
+
+
 def history_and_values(helm, name: str, namespace: str, revision: int):
     """The history and the values of ``revision`` read at once (two Helm calls in parallel), to check
     a revision just written: (entries, values, values_error). Values are None when that revision does

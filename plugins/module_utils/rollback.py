@@ -127,6 +127,17 @@ def timeout_problem(timeout: str) -> Optional[str]:
     return zero if nanoseconds == 0 else None
 
 
+def step_option_problems(params: Dict[str, Any]) -> List[Optional[str]]:
+    """Problems with the options a writing Helm step shares (timeout, history_max, wait_for_jobs);
+    None entries are no problem."""
+    problems = [timeout_problem(params["timeout"])]
+    if params["history_max"] is not None and params["history_max"] < 0:
+        problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
+    if params["wait_for_jobs"] and not params["wait"]:
+        problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
+    return problems
+
+
 def select_target(history: Sequence[Revision], requested: RequestedRevision, allow_failed_target: bool = False,
                   on_pending: str = "fail") -> Revision:
     """The revision to roll back to, or RollbackRefused saying why there is none."""

@@ -246,20 +246,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, run_task, version_string,
+    HelmClient, history_or_empty, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import newest, parse_history, to_result, values_to_read
 
 
 def read_history(helm, name, namespace, max_revisions, include_values, values_revisions="all"):
     """The module result for one release; a missing release is a result, not an error."""
-    try:
-        entries = helm.history(name, namespace)
-    except HelmError as error:
-        if error.kind != "release_not_found":
-            raise
-        entries = []
-    history = parse_history(entries)
+    history = parse_history(history_or_empty(helm, name, namespace))
     shown = newest(history, max_revisions)
     values = None
     wanted = values_to_read(shown, values_revisions) if include_values else []

@@ -274,7 +274,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, run_task, version_string,
+    HelmClient, HelmError, history_or_empty, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
     REINSTALL, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options, plan_recovery, recheck_step,
@@ -282,7 +282,7 @@ from ansible_collections.matih.helm.plugins.module_utils.recovery import (
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import last_successful, parse_history, values_to_read
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
-    build_values_diff, duration_nanoseconds, timeout_problem,
+    build_values_diff, duration_nanoseconds, step_option_problems,
 )
 
 RECOVER_ARGS = dict(
@@ -352,12 +352,7 @@ class ReleaseRecovery(object):
         return self.options.values is None or "rollback_previous_good" in self.options.strategies
 
     def read_history(self):
-        try:
-            return parse_history(self.helm.history(self.name, self.namespace))
-        except HelmError as error:
-            if error.kind != "release_not_found":
-                raise
-            return []
+        return parse_history(history_or_empty(self.helm, self.name, self.namespace))
 
     def attempt(self, step, current):
         """Run (or dry-run) one step and read the history after it: (Attempt, history now)."""
@@ -457,16 +452,11 @@ def option_problems(params):
     """Every invalid option value, each with what to use instead."""
     problems = name_problems(params["name"], params["release_namespace"])
     problems += strategy_problems(params["strategies"])
-    problems.append(timeout_problem(params["timeout"]))
     after = params["unlock_pending_after"]
     if after is not None and not duration_nanoseconds(after):
         problems.append("unlock_pending_after %r is not a Helm duration greater than zero; use for example 30m or 2h"
                         % (after,))
-    if params["history_max"] is not None and params["history_max"] < 0:
-        problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
-    if params["wait_for_jobs"] and not params["wait"]:
-        problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
-    return problems
+    return problems + step_option_problems(params)
 
 
 def main():

@@ -315,12 +315,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, history_and_values, run_concurrently, run_task, version_string,
+    HelmClient, HelmError, history_and_values, history_or_empty, run_concurrently, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
     ON_PENDING_CHOICES, RollbackRefused, build_diff, created_revision, parse_requested_revision, plan_rollback,
-    select_target, timeout_problem, verify_rollback,
+    select_target, step_option_problems, verify_rollback,
 )
 
 ROLLBACK_ARGS = dict(
@@ -392,12 +392,7 @@ class ReleaseRollback(object):
         return parse_history(self.helm.history(self.name, self.namespace))
 
     def read_history(self):
-        try:
-            history = self.stored_history()
-        except HelmError as error:
-            if error.kind != "release_not_found":
-                raise
-            history = []
+        history = parse_history(history_or_empty(self.helm, self.name, self.namespace))
         if not history:
             self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back. "
                                       "Check name and release_namespace (matih.helm.helm_release_list finds releases "
@@ -513,12 +508,7 @@ def option_problems(params):
         parse_requested_revision(params["revision"])
     except ValueError as error:
         problems.append(str(error))
-    problems.append(timeout_problem(params["timeout"]))
-    if params["history_max"] is not None and params["history_max"] < 0:
-        problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
-    if params["wait_for_jobs"] and not params["wait"]:
-        problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
-    return problems
+    return problems + step_option_problems(params)
 
 
 def main():
