@@ -175,6 +175,18 @@ def select_target(history: Sequence[Revision], requested: RequestedRevision, all
     return target
 
 
+def values_needed(history: Sequence[Revision], target: Revision, diff: bool = False) -> List[int]:
+    """The revisions whose user values plan_rollback, verify_rollback and build_diff need: the target's
+    always (the rollback must restore them); the latest's only when it decides the plan (deployed, on the
+    target's chart) or the diff shows it. Skipping the latest's read saves a Helm call on most rollbacks."""
+    latest = max(history, key=lambda rev: rev.revision)
+    wanted = {target.revision}
+    same_chart = (latest.chart_name, latest.chart_version) == (target.chart_name, target.chart_version)
+    if diff or (latest.status == "deployed" and same_chart):
+        wanted.add(latest.revision)
+    return sorted(wanted)
+
+
 def plan_rollback(history: Sequence[Revision], target: Revision, values: Dict[int, Any]) -> RollbackPlan:
     """No-op when the deployed latest revision already equals the target (chart and user values).
 

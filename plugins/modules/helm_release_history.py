@@ -46,15 +46,21 @@ options:
         C(values) key of its RV(history) entry.
       - Values can hold secrets; they are read only when this is V(true).
       - O(values_revisions) narrows which revisions are read.
+      - When the C(kubernetes) Python library is installed on the managed node, the values of every revision come
+        from one LIST of Helm's release Secrets (type C(helm.sh/release.v1)) while C(helm history) runs, with the
+        same connection options, instead of one C(helm get values) per revision. It needs the same right Helm's
+        history already needs (list Secrets in the namespace). It is skipped when C(HELM_DRIVER) is not the
+        default Secrets driver or a C(HELM_KUBE*) variable changes Helm's connection, and any revision it does
+        not return, for any reason, is read with C(helm get values). RV(values_source) says which was used.
     type: bool
     default: false
   values_revisions:
     description:
-      - Which of the returned revisions O(include_values=true) reads values for (one C(helm get values) call each).
+      - Which of the returned revisions O(include_values=true) reads values for.
       - V(all) reads every returned revision.
       - V(successful) reads only the revisions that reached DEPLOYED, the ones a rollback or a
         known-good upgrade can use; failed and pending revisions then have no C(values) key. On a
-        release with many failed attempts this saves one Helm call per failed revision.
+        release with many failed attempts read through Helm this saves one Helm call per failed revision.
     type: str
     choices: [all, successful]
     default: all
@@ -125,6 +131,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+values_source:
+  description:
+    - Where the values came from. V(release_records) is one LIST of Helm's release Secrets through the
+      C(kubernetes) library, V(helm) is one C(helm get values) per revision, V(both) is the LIST with
+      C(helm get values) for the revisions it did not return. See O(include_values).
+  returned: when O(include_values=true) read values
+  type: str
+  choices: [release_records, helm, both]
+  sample: release_records
 exists:
   description: Whether the release exists in the namespace.
   returned: always
@@ -246,20 +261,35 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, history_or_empty, run_task, version_string,
+    HelmClient, history_or_empty, run_concurrently, run_task, version_string,
 )
+from ansible_collections.matih.helm.plugins.module_utils.kube import release_records
 from ansible_collections.matih.helm.plugins.module_utils.release import newest, parse_history, to_result, values_to_read
 
 
 def read_history(helm, name, namespace, max_revisions, include_values, values_revisions="all"):
-    """The module result for one release; a missing release is a result, not an error."""
-    history = parse_history(history_or_empty(helm, name, namespace))
+    """The module result for one release; a missing release is a result, not an error.
+
+    With values, Helm's release records are listed once while ``helm history`` runs (see
+    module_utils/kube.py); only the revisions that listing did not return cost a ``helm get values``."""
+    readers = [lambda: history_or_empty(helm, name, namespace)]
+    if include_values:
+        readers.append(lambda: release_records(helm.module.params, helm.kubeconfig_path, name, namespace))
+    entries, *records = run_concurrently(lambda read: read(), readers)
+    history = parse_history(entries)
     shown = newest(history, max_revisions)
+    result = {}
     values = None
     wanted = values_to_read(shown, values_revisions) if include_values else []
     if wanted:
-        values = helm.get_values_many(name, namespace, wanted)
-    return dict(to_result(history, shown, values), changed=False, helm_version=version_string(helm.version()))
+        stored = records[0] or {}
+        values = {revision: stored[revision] for revision in wanted if revision in stored}
+        asked = [revision for revision in wanted if revision not in values]
+        if asked:
+            values.update(helm.get_values_many(name, namespace, asked))
+        result["values_source"] = "helm" if not stored else "release_records" if not asked else "both"
+    result.update(to_result(history, shown, values), changed=False, helm_version=version_string(helm.version()))
+    return result
 
 
 def main():

@@ -315,12 +315,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, history_and_values, history_or_empty, run_concurrently, run_task, version_string,
+    HelmClient, HelmError, history_and_values, run_concurrently, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
     ON_PENDING_CHOICES, RollbackRefused, build_diff, created_revision, parse_requested_revision, plan_rollback,
-    select_target, step_option_problems, verify_rollback,
+    select_target, step_option_problems, values_needed, verify_rollback,
 )
 
 ROLLBACK_ARGS = dict(
@@ -350,10 +350,12 @@ class ReleaseRollback(object):
         self.namespace = module.params["release_namespace"]
 
     def run(self):
-        history = self.read_history()
+        history, values = self.read_history()
         target = self.choose_target(history)
         latest = history[-1]
-        values = self.helm.get_values_many(self.name, self.namespace, sorted({latest.revision, target.revision}))
+        wanted = [rev for rev in values_needed(history, target, self.module._diff) if rev not in values]
+        if wanted:
+            values.update(self.helm.get_values_many(self.name, self.namespace, wanted))
         plan = plan_rollback(history, target, values)
 
         diff = None
@@ -392,13 +394,18 @@ class ReleaseRollback(object):
         return parse_history(self.helm.history(self.name, self.namespace))
 
     def read_history(self):
-        history = parse_history(history_or_empty(self.helm, self.name, self.namespace))
+        """The history and, when the target is a revision number, that revision's values, read at once."""
+        wanted = [self.requested] if isinstance(self.requested, int) else []
+        entries, values, values_error = history_and_values(self.helm, self.name, self.namespace, wanted)
+        history = parse_history(entries)
         if not history:
             self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back. "
                                       "Check name and release_namespace (matih.helm.helm_release_list finds releases "
                                       "in every namespace), or install the release first." % (self.name, self.namespace),
                                   history=[], rollback_candidates=[], helm_version=self.helm_version())
-        return history
+        if values_error is not None:
+            raise values_error
+        return history, values
 
     def read_result(self, plan):
         """The history after a rollback Helm reported as done, the revision it created and that revision's
@@ -406,13 +413,13 @@ class ReleaseRollback(object):
         after, created = None, None
         try:
             # Helm writes previous + 1, so its values can be read at the same time as the history.
-            entries, new_values, values_error = history_and_values(self.helm, self.name, self.namespace,
-                                                                   plan.new_revision)
+            entries, values, values_error = history_and_values(self.helm, self.name, self.namespace,
+                                                               [plan.new_revision])
             after = parse_history(entries)
             created = created_revision(plan, after)
             if values_error is not None:
                 raise values_error
-            return after, created, new_values if created else None
+            return after, created, values.get(plan.new_revision) if created else None
         except HelmError as error:
             unread = {} if created else dict(revision=plan.new_revision, status=None, chart=None, chart_version=None,
                                              app_version=None)

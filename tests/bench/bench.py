@@ -27,7 +27,9 @@ What the columns measure:
   plain Python variants it is the number of calls the loop made.  For (c) the fleet is made once,
   so Helm execs are counted in the timed run itself (the hook costs one small file append per
   exec); helm execs/unhealthy divides them (the one list per namespace included) by the
-  releases that needed recovery.
+  releases that needed recovery. The hook also logs the release each call names, so (c) counts the
+  Helm calls that name a healthy release (there must be none).
+- Targets: each speed target of issue 10, measured in this run, marked met or NOT MET.
 
 Nothing here asserts on timings; the output is a table per section and a JSON file.
 """
@@ -75,9 +77,12 @@ def _matih_bench_hook(event, args):
     argv = [os.fsdecode(part) for part in argv]
     executable = os.fsdecode(args[0]) if args[0] else argv[0]
     if os.path.realpath(executable) == _HELM:
-        words = [part for part in argv[1:3] if not part.startswith("-")]
+        # "SUBCOMMAND<TAB>RELEASE": helm history NAME, helm get values NAME, helm list (no release).
+        words = [part for part in argv[1:4] if not part.startswith("-")]
+        kind = words[:2] if words[:1] == ["get"] else words[:1]
+        release = words[len(kind)] if len(words) > len(kind) and kind != ["list"] else ""
         with open(_LOG, "a", encoding="utf-8") as handle:
-            handle.write(" ".join(words[:2] if words[:1] == ["get"] else words[:1]) + "\\n")
+            handle.write(" ".join(kind) + "\\t" + release + "\\n")
 
 
 if _LOG and _HELM:
@@ -226,6 +231,7 @@ class Bench:
         self.env.pop("HELM_KUBETOKEN", None)
         self.env.setdefault("ANSIBLE_COLLECTIONS_PATH", collections_path())
         self._playbooks = {}
+        self.last_releases_named = []
         self.startup_seconds = None
         self.results = {"a": [], "b": [], "c": []}
 
@@ -268,7 +274,9 @@ class Bench:
         execs = None
         if log:
             with open(log, encoding="utf-8") as handle:
-                execs = [line.strip() for line in handle]
+                calls = [line.rstrip("\n").split("\t") for line in handle]
+            execs = [kind for kind, _release in calls]
+            self.last_releases_named = [release for _kind, release in calls if release]
         return seconds, requests, execs
 
     def measure_startup(self):
@@ -432,11 +440,13 @@ class Bench:
         if len(mine) != size or not_deployed:
             raise BenchError("%s, %d releases: after remediate %d listed, not deployed: %s" % (label, size, len(mine), not_deployed[:10]))
         unhealthy = failed + pending
+        healthy = {name for kind, name, _namespace in plan if kind == "healthy"}
+        naming_healthy = sum(1 for release in self.last_releases_named if release in healthy)
         return {"helm": label, "releases": size, "failed": failed, "pending": pending, "namespaces": len(namespaces),
                 "forks": self.args.forks, "seconds": seconds, "s_per_release": seconds / size,
                 "s_per_unhealthy": seconds / unhealthy if unhealthy else None, "requests_per_release": requests / size,
                 "helm_execs": len(execs), "helm_execs_per_unhealthy": len(execs) / unhealthy if unhealthy else None,
-                "helm_exec_kinds": summarize(execs, unhealthy or 1)}
+                "helm_exec_kinds": summarize(execs, unhealthy or 1), "helm_calls_naming_healthy": naming_healthy}
 
     # --- output -----------------------------------------------------------------------------
 
@@ -456,10 +466,37 @@ class Bench:
             shares = (FAILED_SHARE * 100, PENDING_SHARE * 100)
             table("(c) ansible-playbook matih.helm.remediate (%d%% failed upgrade, %d%% pending-upgrade, rest healthy)" % shares,
                   ["helm", "releases", "failed", "pending", "namespaces", "forks", "seconds", "s/release", "s/unhealthy", "requests/release",
-                   "helm execs", "helm execs/unhealthy", "helm execs by kind, per unhealthy release"],
+                   "helm execs", "helm execs/unhealthy", "naming a healthy release", "helm execs by kind, per unhealthy release"],
                   [[r["helm"], r["releases"], r["failed"], r["pending"], r["namespaces"], r["forks"], r["seconds"], r["s_per_release"],
-                    r["s_per_unhealthy"], r["requests_per_release"], r["helm_execs"], r["helm_execs_per_unhealthy"], r["helm_exec_kinds"]]
+                    r["s_per_unhealthy"], r["requests_per_release"], r["helm_execs"], r["helm_execs_per_unhealthy"],
+                    r["helm_calls_naming_healthy"], r["helm_exec_kinds"]]
                    for r in self.results["c"]])
+        targets = self.targets()
+        if targets:
+            table("Targets (issue 10; ratios from this run, beside the ansible-playbook start-up of %.3f s)" % self.startup_seconds,
+                  ["helm", "target", "measured", "limit", "met"], [[t["helm"], t["target"], t["measured"], t["limit"], t["met"]] for t in targets])
+
+    def targets(self):
+        """Each speed target of issue 10 against this run's figures: met or NOT MET."""
+        rows = []
+
+        def check(helm, target, measured, limit, at_most=True):
+            met = measured is not None and (measured <= limit if at_most else measured >= limit)
+            rows.append({"helm": helm, "target": target, "measured": measured, "limit": ("<= " if at_most else ">= ") + "%g" % limit,
+                         "met": "met" if met else "NOT MET"})
+        for row in self.results["a"]:
+            if row["variant"] == "module":
+                check(row["helm"], "(a) rollback module / command task, net", row["ratio_vs_command"], 1.3)
+        for row in self.results["b"]:
+            if row["variant"] == "command loop (playbook)":
+                check(row["helm"], "(b) command loop / history module", ratio(row["seconds"], next(
+                    r["seconds"] for r in self.results["b"] if r["helm"] == row["helm"] and r["variant"] == "module")), 10, at_most=False)
+        for row in self.results["c"]:
+            if row["releases"] == 100:
+                check(row["helm"], "(c) remediate 100: s per unhealthy release", row["s_per_unhealthy"], 0.8)
+                check(row["helm"], "(c) remediate 100: Helm calls per unhealthy release", row["helm_execs_per_unhealthy"], 6)
+                check(row["helm"], "(c) remediate 100: Helm calls naming a healthy release", row["helm_calls_naming_healthy"], 0)
+        return rows
 
 
 def naive_history(helm, env, release, namespace):
@@ -529,7 +566,7 @@ def main(argv=None):
         "settings": {"rollbacks": args.rollbacks, "revisions": args.revisions, "fleet_sizes": args.fleet_sizes, "forks": args.forks,
                      "failed_share": FAILED_SHARE, "pending_share": PENDING_SHARE},
         "ansible_playbook_startup_seconds": bench.startup_seconds,
-        "results": bench.results, "errors": errors,
+        "results": bench.results, "targets": bench.targets(), "errors": errors,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as handle:

@@ -22,6 +22,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     ALL_REVISIONS,
     CommandResult,
     HelmClient,
+    READ_GOGC,
     HelmError,
     classify_error,
     connection_environ,
@@ -310,8 +311,30 @@ def test_token_reaches_helm_only_through_the_environment(major, monkeypatch):
     assert caught.value.kind == "cluster_unreachable"
     assert SECRET not in json.dumps(caught.value.fail_kwargs())
     assert all(SECRET not in " ".join(argv) for argv, environ in seen)
-    assert seen[-1][1] == {"HELM_KUBETOKEN": SECRET}
+    assert seen[-1][1] == {"HELM_KUBETOKEN": SECRET, "GOGC": READ_GOGC}
     assert SECRET in module.no_log_values
+
+
+@pytest.mark.parametrize("user_gogc", [None, "50"])
+def test_only_reads_relax_the_garbage_collector(user_gogc, monkeypatch):
+    if user_gogc is None:
+        monkeypatch.delenv("GOGC", raising=False)
+    else:
+        monkeypatch.setenv("GOGC", user_gogc)
+    module = make_module(binary_path=real_helm(3), host=UNREACHABLE, api_key=SECRET)
+    client = HelmClient(module)
+    seen = {}
+
+    def spy(argv, environ_update=None):
+        seen[argv[1]] = environ_update
+        return 0, "", ""
+
+    monkeypatch.setattr(module, "run_command", spy)
+    client.run(["history", "web"], read_only=True)
+    client.run(["rollback", "web", "1"])
+    relaxed = {} if user_gogc else {"GOGC": READ_GOGC}
+    assert seen["history"] == dict(relaxed, HELM_KUBETOKEN=SECRET)
+    assert seen["rollback"] == {"HELM_KUBETOKEN": SECRET}
 
 
 def test_missing_binary_path_is_named():
@@ -486,7 +509,7 @@ class StubbedHelm(HelmClient):
         self.calls = []
         self._flags, self._environ, self._version = [], {}, parse_version("v%d.0.0" % major)
 
-    def run(self, args):
+    def run(self, args, read_only=False):
         self.calls.append(list(args))
         return CommandResult(["helm"] + list(args), 0, self.answer(args), "")
 

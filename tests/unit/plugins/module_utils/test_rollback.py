@@ -13,7 +13,7 @@ from ansible_collections.matih.helm.plugins.module_utils.release import parse_hi
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
     LAST_SUCCESSFUL, MASK, MASK_CHANGED, RollbackRefused, build_diff, created_revision, duration_nanoseconds,
     mask_secret_data, mask_values, parse_requested_revision, plan_rollback, select_target, timeout_problem,
-    verify_rollback,
+    values_needed, verify_rollback,
 )
 
 INSTALLED = "Install complete"
@@ -109,6 +109,31 @@ def test_plan_rollback(history, target, values, changed, reason):
     assert reason in plan.reason
     assert plan.previous.revision == history[-1].revision
     assert plan.new_revision == history[-1].revision + 1
+
+
+@pytest.mark.parametrize("history, target, diff, expected", [
+    pytest.param(HEALTHY, 1, False, [1], id="deployed-on-another-chart"),
+    pytest.param(AFTER_FAILED_UPGRADE, 2, False, [2], id="latest-failed"),
+    pytest.param(PENDING, 1, False, [1], id="latest-pending"),
+    pytest.param(make_history(("superseded", "1.0.0", INSTALLED), ("deployed", "1.0.0", UPGRADED)), 1, False, [1, 2],
+                 id="deployed-on-the-target-chart-decides-by-values"),
+    pytest.param(HEALTHY, 3, False, [3], id="target-is-latest"),
+    pytest.param(HEALTHY, 1, True, [1, 3], id="diff-shows-both"),
+])
+def test_values_needed(history, target, diff, expected):
+    target_revision = next(rev for rev in history if rev.revision == target)
+    assert values_needed(history, target_revision, diff) == expected
+
+
+@pytest.mark.parametrize("history, target", [
+    (HEALTHY, 1), (HEALTHY, 3), (AFTER_FAILED_UPGRADE, 2), (AFTER_FAILED_UPGRADE, 3), (PENDING, 1),
+    (make_history(("superseded", "1.0.0", INSTALLED), ("deployed", "1.0.0", UPGRADED)), 1),
+])
+def test_plan_rollback_needs_only_the_values_it_asks_for(history, target):
+    target_revision = next(rev for rev in history if rev.revision == target)
+    every = {rev.revision: {"revision": rev.revision} for rev in history}
+    needed = {rev: every[rev] for rev in values_needed(history, target_revision)}
+    assert plan_rollback(history, target_revision, needed) == plan_rollback(history, target_revision, every)
 
 
 def test_plan_rollback_same_chart_different_name_is_a_change():

@@ -26,9 +26,11 @@ class FakeHelm(HelmClient):
 
     history_error = None
     calls = []
+    records = None  # what the release records LIST returns (None: the shortcut is not available)
 
     def __init__(self, module):  # pylint: disable=super-init-not-called
         self.module = module
+        self.kubeconfig_path = None
         self._version = HelmVersion(3, 17, 3)
 
     def history(self, name, namespace, max=None):  # pylint: disable=redefined-builtin
@@ -46,7 +48,14 @@ class FakeHelm(HelmClient):
 def fake_helm(monkeypatch):
     FakeHelm.calls = []
     FakeHelm.history_error = None
+    FakeHelm.records = None
+
+    def release_records(params, kubeconfig_path, name, namespace):
+        FakeHelm.calls.append(("release_records", name, namespace))
+        return FakeHelm.records
+
     monkeypatch.setattr(helm_release_history, "HelmClient", FakeHelm)
+    monkeypatch.setattr(helm_release_history, "release_records", release_records)
     return FakeHelm
 
 
@@ -88,8 +97,9 @@ def test_values_only_for_revisions_that_reached_deployed(fake_helm, capsys):
 def test_no_values_call_when_no_revision_qualifies(fake_helm, capsys):
     result = run_module({"include_values": True, "values_revisions": "successful", "max": 1}, capsys)
     assert [entry["revision"] for entry in result["history"]] == [3]
-    assert "values" not in result["history"][0]
-    assert fake_helm.calls == [("history", "web", "shop")]
+    assert "values" not in result["history"][0] and "values_source" not in result
+    # The records LIST runs alongside the history, before it is known that nothing qualifies.
+    assert sorted(call[0] for call in fake_helm.calls) == ["history", "release_records"]
 
 
 def test_missing_release_is_not_a_failure(fake_helm, capsys):
@@ -98,7 +108,7 @@ def test_missing_release_is_not_a_failure(fake_helm, capsys):
     assert result.get("failed") is not True
     assert result["changed"] is False and result["exists"] is False
     assert result["history"] == [] and result["current"] is None and result["rollback_candidates"] == []
-    assert [call[0] for call in fake_helm.calls] == ["history"]
+    assert "get_values_many" not in [call[0] for call in fake_helm.calls]
 
 
 def test_helm_failure_fails_with_details(fake_helm, capsys):
@@ -132,3 +142,24 @@ def test_check_mode_is_the_same_read(fake_helm, capsys):
     normal = run_module({}, capsys)
     checked = run_module({"_ansible_check_mode": True}, capsys)
     assert checked == normal
+
+
+@pytest.mark.parametrize("records, helm_reads, source", [
+    pytest.param({1: {"replicas": 1}, 2: {"replicas": 2}, 3: {"replicas": 3}}, None, "release_records", id="all-listed"),
+    pytest.param({1: {"replicas": 1}, 2: {"replicas": 2}}, [3], "both", id="newest-not-listed-yet"),
+    pytest.param({}, [1, 2, 3], "helm", id="nothing-listed"),
+    pytest.param(None, [1, 2, 3], "helm", id="shortcut-unavailable"),
+])
+def test_values_from_release_records_and_helm_for_the_rest(fake_helm, capsys, records, helm_reads, source):
+    fake_helm.records = records
+    result = run_module({"include_values": True}, capsys)
+    assert [entry["values"] for entry in result["history"]] == [{"replicas": 1}, {"replicas": 2}, {"replicas": 3}]
+    assert result["values_source"] == source
+    helm_calls = [call[3] for call in fake_helm.calls if call[0] == "get_values_many"]
+    assert helm_calls == ([helm_reads] if helm_reads else [])
+
+
+def test_no_release_records_without_values(fake_helm, capsys):
+    result = run_module({}, capsys)
+    assert "values_source" not in result
+    assert [call[0] for call in fake_helm.calls] == ["history"]

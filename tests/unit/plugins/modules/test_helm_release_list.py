@@ -49,7 +49,7 @@ class FakeHelm(HelmClient):
         self._flags, self._environ = [], {}
         self._version = HelmVersion(FakeHelm.major, 0, 0)
 
-    def run(self, args):
+    def run(self, args, read_only=False):
         FakeHelm.calls.append(list(args))
         if FakeHelm.error is not None:
             raise FakeHelm.error  # pylint: disable=raising-bad-type
