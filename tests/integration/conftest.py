@@ -14,3 +14,9 @@ sys.path.insert(0, str(TESTS_DIR / "testbed"))
 from fixtures import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import,wrong-import-position
 
 os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "helm_matrix: the smoke run of the Helm version matrix (gate helm_matrix in hack/test.sh runs only "
+                   "these, once per matrix version; the full suite runs them on the two main versions as well)")

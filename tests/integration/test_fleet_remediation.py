@@ -133,7 +133,7 @@ def record_time(record_property, label, helm, size, seconds):
     print("\nmatih.helm.remediate %s: Helm %d, %d releases: %.1fs" % (label, helm.major, size, seconds))
 
 
-@pytest.mark.parametrize("size", [10, 30])
+@pytest.mark.parametrize("size", [pytest.param(10, marks=pytest.mark.helm_matrix), 30])
 def test_remediate_fleet(helm_binary, faulty_cluster, namespace, tmp_path, size, record_property):  # pylint: disable=too-many-locals,too-many-statements
     # faulty_cluster: its fault injector counts the API requests (no fault is injected here)
     cluster = faulty_cluster

@@ -7,6 +7,8 @@ first with ``release_deploy_on_pending: recover``. Each run's ``release_deploy_r
 checked against the history Helm shows afterwards.
 """
 
+import pytest
+
 import history_digest
 import playbook_runner
 import role_runner
@@ -70,6 +72,7 @@ def test_check_mode_plans_the_upgrade_and_changes_nothing(helm_binary, cluster, 
     assert scenarios.statuses(helm, kubeconfig, release_name, namespace) == ["deployed"]
 
 
+@pytest.mark.helm_matrix
 def test_failing_upgrade_is_rolled_back_atomically_and_handed_to_recovery(helm_binary, cluster, namespace, release_name, tmp_path):
     """Helm rolls the failed upgrade back itself; recovery then finds a deployed release."""
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig

@@ -127,6 +127,7 @@ def test_healthy_release_is_left_alone(helm_binary, cluster, namespace, release_
 
 # --- (b) rollback to the last successful revision -----------------------------------------------
 
+@pytest.mark.helm_matrix
 def test_failed_upgrade_rolled_back_to_last_successful(helm_binary, cluster, namespace, release_name, tmp_path):
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig
     good_then_failed(helm, kubeconfig, release_name, namespace)
@@ -301,6 +302,7 @@ def test_pending_release_is_not_touched_without_unlock(helm_binary, cluster, nam
     assert scenarios.history(helm, kubeconfig, release_name, namespace) == before
 
 
+@pytest.mark.helm_matrix
 def test_pending_release_is_freed_with_unlock(helm_binary, cluster, namespace, release_name, tmp_path):
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig
     pending_upgrade(helm, kubeconfig, release_name, namespace)

@@ -37,9 +37,17 @@ def run_target(target, helm_binary, cluster, namespace, charts, tmp_path):
     )
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_target(target, helm_binary, cluster, demo_charts, tmp_path):
-    namespace = re.sub(r"[^a-z0-9-]", "-", f"it-{target}-h{helm_binary.major}")[:63].strip("-")
+# The targets the Helm version matrix smoke-runs: history (with values), and rollbacks to a number
+# and to last_successful, in check mode too.
+MATRIX_TARGETS = ("helm_release_history", "helm_release_rollback")
+
+
+@pytest.mark.parametrize("target", [pytest.param(target, marks=[pytest.mark.helm_matrix] if target in MATRIX_TARGETS else [])
+                                    for target in TARGETS])
+def test_target(target, helm_binary, cluster, demo_charts, tmp_path, request):
+    # One namespace per target and Helm binary (the matrix runs several Helm 3 versions at once).
+    helm_id = request.node.callspec.params["helm_binary"]
+    namespace = re.sub(r"[^a-z0-9-]", "-", f"it-{target}-{helm_id}")[:63].strip("-")
     result = run_target(target, helm_binary, cluster, namespace, demo_charts, tmp_path)
     assert result.returncode == 0, f"target {target} failed on Helm {helm_binary.major}:\n{result.stdout[-20000:]}\n{result.stderr[-5000:]}"
     assert re.search(r"failed=0 ", result.stdout), result.stdout[-5000:]

@@ -19,7 +19,8 @@ an error, never a silent fall-back to the emulator.
 - ``tls_cluster`` (session): a cluster that requires credentials over TLS: ``.kubeconfig``
   authenticates with the bearer token ``.token``, and trusts the CA in ``.ca_cert``.
 - ``helm_binary``: each Helm major in turn (ids ``helm3``, ``helm4``; ``MATIH_HELM3`` and
-  ``MATIH_HELM4`` override the paths): a path string that also has ``.path`` and ``.major``.
+  ``MATIH_HELM4`` override the paths), or each version of ``MATIH_HELM_MATRIX`` (ids
+  ``helm-3.8.2``, ...): a path string that also has ``.path`` and ``.major``.
 - ``demo_charts`` (session): {version: path of the packaged demo chart} for DEMO_CHART_VERSIONS.
 - ``namespace``: a fresh namespace per test (deleted afterwards, but on the emulator).
 - ``release_name``: a unique release name per test.
@@ -284,9 +285,21 @@ def tls_cluster(cluster):  # pylint: disable=redefined-outer-name  # pytest fixt
     yield Cluster(plane.token_kubeconfig_path, controlplane.CONTEXT, plane.url, plane=plane, token=plane.token)
 
 
-@pytest.fixture(params=sorted(scenarios.HELM_BINARIES), ids=sorted(scenarios.HELM_BINARIES))
+def helm_binaries():
+    """{test id: path}: the two main Helm binaries (helm3, helm4), or, when MATIH_HELM_MATRIX is set
+    ("VERSION=PATH ...", from hack/helm-matrix.sh), the version matrix's (helm-3.8.2, ...)."""
+    matrix = os.environ.get("MATIH_HELM_MATRIX", "").split()
+    if matrix:
+        return {"helm-" + version: path for version, path in (item.split("=", 1) for item in matrix)}
+    return dict(scenarios.HELM_BINARIES)
+
+
+HELM_BINARIES = helm_binaries()
+
+
+@pytest.fixture(params=sorted(HELM_BINARIES), ids=sorted(HELM_BINARIES))
 def helm_binary(request):
-    path = scenarios.HELM_BINARIES[request.param]
+    path = HELM_BINARIES[request.param]
     if not os.access(path, os.X_OK):
         pytest.skip("%s binary not found at %s (run the bootstrap, or set MATIH_%s)" % (request.param, path, request.param.upper()))
     return HelmBinary(path, scenarios.helm_major(path))

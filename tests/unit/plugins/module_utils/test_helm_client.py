@@ -35,6 +35,9 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     kubeconfig_secrets,
     list_argv,
     parse_version,
+    detect_version,
+    version_problem,
+    HelmVersion,
     rollback_argv,
     status_matches,
 )
@@ -285,6 +288,26 @@ def test_error_message_names_the_problem_and_keeps_the_details():
 )
 def test_parse_version(text, expected):
     assert parse_version(text) == (expected and tuple(expected))
+
+
+@pytest.mark.parametrize("version, fragment", [
+    ((3, 8, 0), None), ((3, 22, 0), None), ((4, 0, 0), None), ((4, 3, 1), None),
+    ((3, 7, 2), "Helm 3.7.2 is older than 3.8.0, the oldest Helm matih.helm is tested with"),
+    ((2, 17, 0), "Helm 2.17.0 is not supported"),
+    ((5, 0, 0), "Helm 5.0.0 is not supported (matih.helm works with Helm 3 and Helm 4)"),
+])
+def test_version_problem(version, fragment):
+    problem = version_problem(HelmVersion(*version))
+    assert problem is None if fragment is None else fragment in problem
+
+
+def test_too_old_helm_is_refused_with_the_minimum(monkeypatch, tmp_path):
+    module = make_module()
+    monkeypatch.setattr(module, "run_command", lambda argv, **kwargs: (0, "v3.7.2", ""))
+    with pytest.raises(HelmError) as caught:
+        detect_version(module, str(tmp_path / "old-helm"))
+    assert caught.value.kind == "unsupported_version"
+    assert "older than 3.8.0" in caught.value.message and "Helm 3.8 or newer" in caught.value.message
 
 
 @pytest.mark.parametrize("major", [3, 4])
