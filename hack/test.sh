@@ -37,12 +37,16 @@ gate_roles_oldest() {
   MATIH_TEST_ANSIBLE_BIN=$ROOT/.venv-oldest/bin MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" \
     -k helm3 tests/integration/test_release_recovery.py tests/integration/test_fleet_remediation.py
 }
-# the smoke tests (marker helm_matrix) on each version of the Helm matrix (hack/helm-matrix.sh)
+# on each version of the Helm matrix (hack/helm-matrix.sh): every flag the Helm client emits exists
+# (a unit test), then the smoke tests (marker helm_matrix) on the real control plane
 gate_helm_matrix() {
-  local binaries
+  local binaries matrix
   binaries=$(hack/helm-matrix.sh --path) || return 1
-  MATIH_HELM_MATRIX=$(awk '{printf "%s=%s ", $1, $2}' <<<"$binaries") MATIH_TEST_CLUSTER=controlplane \
-    python -m pytest -q -p no:cacheprovider -n "$JOBS" -m helm_matrix tests/integration
+  matrix=$(awk '{printf "%s=%s ", $1, $2}' <<<"$binaries")
+  MATIH_HELM_MATRIX=$matrix PYTHONPATH=$(dirname "$(dirname "$(dirname "$TREE")")") \
+    python -m pytest -q -p no:cacheprovider "$TREE/tests/unit/plugins/module_utils/test_helm_client.py" -k emitted_flag &&
+    MATIH_HELM_MATRIX=$matrix MATIH_TEST_CLUSTER=controlplane \
+      python -m pytest -q -p no:cacheprovider -n "$JOBS" -m helm_matrix tests/integration
 }
 gate_molecule() {
   # every scenario on the real control plane, once per Helm major

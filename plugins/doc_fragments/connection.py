@@ -68,7 +68,8 @@ options:
   validate_certs:
     description:
       - Whether to verify the API server's TLS certificate.
-      - V(false) passes C(--kube-insecure-skip-tls-verify) to Helm; use it only on test clusters.
+      - V(false) passes C(--kube-insecure-skip-tls-verify) to Helm; use it only on test clusters. Helm has that
+        flag since 3.10; with an older Helm the task fails at once, before Helm runs.
       - When not set, the value of the E(K8S_AUTH_VERIFY_SSL) environment variable is used.
     type: bool
     default: true

@@ -27,6 +27,8 @@ CommandResult = namedtuple("CommandResult", ["command", "rc", "stdout", "stderr"
 SUPPORTED_MAJORS = (3, 4)
 # The oldest Helm the version matrix of `make test` passes on (hack/helm-matrix.sh).
 MINIMUM_VERSION = HelmVersion(3, 8, 0)
+# Helm 3.10.0 added --kube-insecure-skip-tls-verify (validate_certs=false).
+INSECURE_FLAG_VERSION = HelmVersion(3, 10, 0)
 MAX_WORKERS = 8
 # Helm's own default for `helm history` is the newest 256 revisions; ask for all of them.
 ALL_REVISIONS = 2 ** 31 - 1
@@ -384,6 +386,9 @@ class HelmClient(object):
         self._environ = connection_environ(module.params)
         # Read once, before anything else runs, so a binary that is not Helm is named as such.
         self._version = detect_version(module, self.binary)
+        problem = connection_version_problem(module.params, self._version)
+        if problem:
+            raise HelmError("unsupported_version", problem)
 
     def version(self) -> HelmVersion:
         return self._version
@@ -563,6 +568,16 @@ def detect_version(module, binary: str) -> HelmVersion:
                         % (problem, binary, MINIMUM_VERSION.major, MINIMUM_VERSION.minor), rc, stdout, stderr, argv)
     remember_version(identity, version)
     return version
+
+
+def connection_version_problem(params: Dict[str, Any], version: HelmVersion) -> Optional[str]:
+    """Why this Helm version cannot take the connection options given, or None when it can."""
+    if params.get("validate_certs") is False and version < INSECURE_FLAG_VERSION:
+        return ("validate_certs=false needs Helm %s or newer: Helm %s has no --kube-insecure-skip-tls-verify. Use a "
+                "newer Helm (binary_path option), give the API server's CA with ca_cert, or set "
+                "insecure-skip-tls-verify: true for the cluster in the kubeconfig"
+                % (version_string(INSECURE_FLAG_VERSION), version_string(version)))
+    return None
 
 
 def version_problem(version: HelmVersion) -> Optional[str]:

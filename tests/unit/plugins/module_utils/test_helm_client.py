@@ -17,6 +17,7 @@ import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.matih.helm.plugins.module_utils import helm_client
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     ALL_REVISIONS,
@@ -33,13 +34,17 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     history_argv,
     kubeconfig_problem,
     kubeconfig_secrets,
+    install_argv,
     list_argv,
     parse_version,
+    connection_version_problem,
     detect_version,
     version_problem,
     HelmVersion,
     rollback_argv,
     status_matches,
+    uninstall_argv,
+    upgrade_argv,
 )
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import patch_module_args
 
@@ -158,21 +163,39 @@ def test_connection_flags_never_carry_the_token(params, kubeconfig_path, expecte
     assert connection_environ(params) == ({"HELM_KUBETOKEN": SECRET} if params.get("api_key") else {})
 
 
-@pytest.mark.parametrize("major", [3, 4])
-def test_every_emitted_flag_exists_in_real_helm(major):
-    helm = real_helm(major)
+def binaries_to_check():
+    """(major, version, path): the two main Helm binaries (version and path None: see real_helm), and
+    the version matrix's when MATIH_HELM_MATRIX ("VERSION=PATH ...", set by the helm_matrix gate) names them."""
+    matrix = [item.split("=", 1) for item in os.environ.get("MATIH_HELM_MATRIX", "").split()]
+    return [pytest.param(3, None, None, id="helm3"), pytest.param(4, None, None, id="helm4")] + [
+        pytest.param(int(version.split(".")[0]), version, path, id="helm-" + version) for version, path in matrix]
+
+
+@pytest.mark.parametrize("major, version, path", binaries_to_check())
+def test_every_emitted_flag_exists_in_real_helm(major, version, path):
+    helm = path or real_helm(major)
+    chart = dict(chart_repo_url="https://charts.example", chart_version="1.2.0", values_file="v.json", wait=True,
+                 wait_for_jobs=True, timeout="5m", dry_run=True)
     commands = [
         (("rollback",), rollback_argv(major, "web", "shop", 2, **ALL_ROLLBACK_OPTIONS)),
+        (("upgrade",), upgrade_argv(major, "web", "shop", "web", cleanup_on_fail=True, history_max=10, **chart)),
+        (("install",), install_argv(major, "web", "shop", "web", replace=True, **chart)),
+        (("uninstall",), uninstall_argv(major, "web", "shop", keep_history=True, wait=True, timeout="5m", dry_run=True)),
         (("list",), list_argv(major, None, "web")),
         (("history",), history_argv("web", "shop", 3)),
         (("get", "values"), get_values_argv("web", "shop", 2, all_values=True)),
         (("get", "manifest"), get_manifest_argv("web", "shop", 2)),
-        (("history",), connection_flags({"context": "c", "host": "h", "ca_cert": "f", "validate_certs": False}, "k")),
+        # validate_certs=false only where Helm has the flag (the others refuse it: connection_version_problem)
+        (("history",), connection_flags({"context": "c", "host": "h", "ca_cert": "f",
+                                         "validate_certs": connection_version_problem(
+                                             {"validate_certs": False}, parse_version(version or HELM_VERSIONS[major][0]))
+                                         is not None}, "k")),
     ]
     for command, argv in commands:
         text = help_text(helm, *command)
         for flag in flags_of(argv):
-            assert " %s " % flag in text, "helm %s %s has no %s" % (HELM_VERSIONS[major][0], " ".join(command), flag)
+            assert " %s " % flag in text or " %s[=" % flag in text, "helm %s %s has no %s" % (
+                version or HELM_VERSIONS[major][0], " ".join(command), flag)
 
 
 def test_helm4_wait_takes_a_strategy_and_helm3_list_needs_all():
@@ -299,6 +322,28 @@ def test_parse_version(text, expected):
 def test_version_problem(version, fragment):
     problem = version_problem(HelmVersion(*version))
     assert problem is None if fragment is None else fragment in problem
+
+
+@pytest.mark.parametrize("params, version, fragment", [
+    ({"validate_certs": False}, (3, 10, 0), None),
+    ({"validate_certs": False}, (4, 0, 0), None),
+    ({"validate_certs": True}, (3, 8, 2), None),
+    ({}, (3, 9, 4), None),
+    ({"validate_certs": False}, (3, 9, 4), "validate_certs=false needs Helm 3.10.0 or newer: Helm 3.9.4 has no "
+                                           "--kube-insecure-skip-tls-verify"),
+])
+def test_connection_version_problem(params, version, fragment):
+    problem = connection_version_problem(params, HelmVersion(*version))
+    assert problem is None if fragment is None else fragment in problem and "ca_cert" in problem
+
+
+def test_insecure_connection_on_helm_without_the_flag_is_refused_before_helm_runs(monkeypatch):
+    monkeypatch.setattr(helm_client, "detect_version", lambda module, binary: HelmVersion(3, 9, 4))
+    module = make_module(binary_path=real_helm(3), validate_certs=False)
+    monkeypatch.setattr(module, "run_command", lambda *args, **kwargs: pytest.fail("Helm must not run"))
+    with pytest.raises(HelmError) as caught:
+        HelmClient(module)
+    assert caught.value.kind == "unsupported_version" and "needs Helm 3.10.0 or newer" in caught.value.message
 
 
 def test_too_old_helm_is_refused_with_the_minimum(monkeypatch, tmp_path):
