@@ -66,6 +66,8 @@ gate_build() {
   ansible-galaxy collection build --force --output-path "$out" . >/dev/null &&
     ansible-galaxy collection install --force --no-deps -p "$out/installed" "$out"/matih-helm-*.tar.gz >/dev/null &&
     test -f "$out/installed/ansible_collections/matih/helm/MANIFEST.json" &&
+    tar -tzf "$out"/matih-helm-*.tar.gz | grep -x 'LICENSES/GPL-3.0-or-later.txt' >/dev/null &&
+    grep -q 'Version 3, 29 June 2007' "$out/installed/ansible_collections/matih/helm/LICENSES/GPL-3.0-or-later.txt" &&
     ! tar -tzf "$out"/matih-helm-*.tar.gz | grep -E '(^|/)(\.venv|\.cache|tests/output|tests/testbed|tests/cluster|\.ansible)/' &&
     echo "build: $(basename "$out"/matih-helm-*.tar.gz) builds and installs cleanly"
   local rc=$?; rm -rf "$out"; return $rc
