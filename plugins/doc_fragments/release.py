@@ -14,8 +14,10 @@ options:
       - Name of the Helm release.
       - Validated before Helm runs, as Helm requires, lowercase letters, digits, C(-) and C(.),
         starting and ending with a letter or digit, at most 53 characters.
+      - C(release_name) is kubernetes.core.helm's alias for it.
     type: str
     required: true
+    aliases: [ release_name ]
   release_namespace:
     description:
       - Kubernetes namespace of the release.

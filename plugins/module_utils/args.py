@@ -29,7 +29,7 @@ CONNECTION_ARGS = dict(
 )
 
 RELEASE_ARGS = dict(
-    name=dict(type="str", required=True),
+    name=dict(type="str", required=True, aliases=["release_name"]),
     release_namespace=dict(type="str", required=True, aliases=["namespace"]),
 )
 

@@ -56,14 +56,16 @@ options:
       - pending-upgrade
       - pending-rollback
     default: []
-  name:
+  name_regex:
     description:
       - Only releases whose name matches this regular expression (Python syntax), searched
         anywhere in the name; anchor it with C(^) and C($) for an exact match.
       - The expression is checked before Helm runs and matched by the module, not by Helm's
         C(--filter), whose Go syntax differs.
+      - The alias C(name) is deprecated and will be removed in 1.0.0; in the other modules C(name) is one
+        release's exact name, not a pattern.
     type: str
-    aliases: [ name_regex ]
+    aliases: [ name ]
 extends_documentation_fragment:
   - matih.helm.connection
   - matih.helm.attributes.check_mode_read_only
@@ -116,7 +118,7 @@ EXAMPLES = r"""
   matih.helm.helm_release_list:
     namespaces: [shop]
     statuses: [deployed]
-    name: "^web"
+    name_regex: "^web"
   register: web_releases
 """
 
@@ -219,7 +221,8 @@ def argument_spec():
     spec.update(
         namespaces=dict(type="list", elements="str", default=[]),
         statuses=dict(type="list", elements="str", default=[], choices=STATUS_CHOICES),
-        name=dict(type="str", aliases=["name_regex"]),
+        name_regex=dict(type="str", aliases=["name"],
+                        deprecated_aliases=[dict(name="name", version="1.0.0", collection_name="matih.helm")]),
     )
     return spec
 
@@ -227,11 +230,12 @@ def argument_spec():
 def input_problems(params):
     """Every problem with the module's own options, before Helm runs."""
     problems = [problem for problem in (namespace_problem(ns) for ns in params["namespaces"]) if problem]
-    if params["name"]:
+    if params["name_regex"]:
         try:
-            re.compile(params["name"])
+            re.compile(params["name_regex"])
         except re.error as error:
-            problems.append("name %r is not a valid regular expression (Python syntax): %s" % (params["name"], error))
+            problems.append("name_regex %r is not a valid regular expression (Python syntax): %s"
+                            % (params["name_regex"], error))
     return problems
 
 
@@ -247,7 +251,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     run_task(module, input_problems(params), lambda: list_releases(
-        HelmClient(module), params["namespaces"], params["statuses"], params["name"]))
+        HelmClient(module), params["namespaces"], params["statuses"], params["name_regex"]))
 
 
 if __name__ == "__main__":

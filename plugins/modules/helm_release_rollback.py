@@ -69,8 +69,10 @@ options:
   no_hooks:
     description:
       - Do not run the chart's pre- and post-rollback hooks (C(--no-hooks)).
+      - C(disable_hook) is kubernetes.core.helm's name for it.
     type: bool
     default: false
+    aliases: [ disable_hook ]
   history_max:
     description:
       - Limit the number of revisions Helm keeps for the release (C(--history-max)); V(0) means no limit.
@@ -330,7 +332,7 @@ ROLLBACK_ARGS = dict(
     timeout=dict(type="str", default="5m"),
     cleanup_on_fail=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
-    no_hooks=dict(type="bool", default=False),
+    no_hooks=dict(type="bool", default=False, aliases=["disable_hook"]),
     history_max=dict(type="int"),
     allow_failed_target=dict(type="bool", default=False),
     on_pending=dict(type="str", default="fail", choices=list(ON_PENDING_CHOICES)),

@@ -123,7 +123,7 @@ CASES = [
     case("include-values-not-bool", H, {"include_values": "sometimes"},
          ["include_values", "unable to convert to bool"]),
     case("list-status-invalid", L, {"statuses": ["broken"]}, ["statuses", "broken", "failed", "pending-upgrade"]),
-    case("list-name-regex-invalid", L, {"name": "web["}, ["name 'web[' is not a valid regular expression"]),
+    case("list-name-regex-invalid", L, {"name_regex": "web["}, ["name_regex 'web[' is not a valid regular expression"]),
     # the Helm binary
     case("binary-missing", R, {"revision": 2, "binary_path": "/nonexistent/bin/helm"},
          ["binary_path /nonexistent/bin/helm is not an executable file", "Helm 3 or 4 binary"]),

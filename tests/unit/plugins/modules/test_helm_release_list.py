@@ -95,11 +95,11 @@ ALL = ["team-a/db", "team-a/old", "team-a/web", "team-b/api", "team-b/web-canary
         ({"statuses": ["superseded", "uninstalled"]}, ["team-a/db", "team-a/old"], [None]),
         ({"statuses": ["unknown"]}, [], [None]),
         ({"namespaces": ["team-a", "team-b"], "statuses": ["failed", "pending"]}, ["team-b/api", "team-b/web-canary"], ["team-a", "team-b"]),
-        ({"name": "web"}, ["team-a/web", "team-b/web-canary", "team-c/web"], [None]),
-        ({"name": "^web$"}, ["team-a/web", "team-c/web"], [None]),
+        ({"name_regex": "web"}, ["team-a/web", "team-b/web-canary", "team-c/web"], [None]),
+        ({"name_regex": "^web$"}, ["team-a/web", "team-c/web"], [None]),
         ({"name_regex": "^w(eb|orker)$", "namespaces": ["team-c"]}, ["team-c/web", "team-c/worker"], ["team-c"]),
-        ({"name": "", "statuses": ["failed"]}, ["team-b/api"], [None]),
-        ({"name": "(?i)^API"}, ["team-b/api"], [None]),
+        ({"name_regex": "", "statuses": ["failed"]}, ["team-b/api"], [None]),
+        ({"name_regex": "(?i)^API"}, ["team-b/api"], [None]),
     ],
 )
 @pytest.mark.parametrize("major", [3, 4])
@@ -114,7 +114,7 @@ def test_one_helm_list_per_namespace(fake_helm, capsys, args, expected, namespac
 
 
 def test_entries_are_normalised(fake_helm, capsys):
-    result = run_module({"namespaces": ["team-a", "team-c"], "name": "^web$"}, capsys)
+    result = run_module({"namespaces": ["team-a", "team-c"], "name_regex": "^web$"}, capsys)
     assert result["releases"] == [
         {"name": "web", "namespace": "team-a", "revision": 12, "updated": "2025-01-31T10:00:00.500000Z",
          "status": "deployed", "pending": False, "chart": "web-2.0.0-rc.1", "chart_name": "web",
@@ -128,8 +128,8 @@ def test_entries_are_normalised(fake_helm, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        ({"name": "web("}, "name 'web(' is not a valid regular expression"),
-        ({"name": "*web"}, "not a valid regular expression"),
+        ({"name_regex": "web("}, "name_regex 'web(' is not a valid regular expression"),
+        ({"name": "*web"}, "not a valid regular expression"),  # the deprecated alias still works
         ({"namespaces": ["team_a"]}, "namespace 'team_a' is invalid"),
         ({"namespaces": ["team-a", "Team-B"]}, "uppercase"),
         ({"namespaces": [""]}, "namespace must not be empty"),
@@ -163,3 +163,9 @@ def test_check_mode_is_the_same_read(fake_helm, capsys):
     normal = run_module({"statuses": ["pending"]}, capsys)
     checked = run_module({"statuses": ["pending"], "_ansible_check_mode": True}, capsys)
     assert checked == normal and len(fake_helm.calls) == 2
+
+
+def test_name_is_a_deprecated_alias_of_name_regex(fake_helm, capsys):
+    result = run_module({"name": "^web$"}, capsys)
+    assert names(result) == ["team-a/web", "team-c/web"]
+    assert any("name" in str(item) and "1.0.0" in str(item) for item in result.get("deprecations", [])), result
