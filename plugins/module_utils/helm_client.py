@@ -349,22 +349,23 @@ def history_or_empty(helm, name: str, namespace: str) -> List[Dict[str, Any]]:
         return []
 
 
-def history_and_values(helm, name: str, namespace: str, revisions: Sequence[int] = ()):
+def history_and_values(helm, name: str, namespace: str, revisions: Sequence[int] = (), missing_ok: bool = False):
     """The history and the user values of ``revisions``, read at once (one Helm call each, in parallel):
-    (entries, values, values_error). ``entries`` is [] when the release does not exist. ``values`` maps
-    each revision that could be read to its values; a revision Helm does not have is left out.
-    ``values_error`` is the first HelmError that kept a stored revision's values from being read, else None."""
+    (entries, values, values_error). A release that does not exist raises HelmError, or gives entries []
+    with ``missing_ok`` (history_or_empty). ``values`` maps each revision that could be read to its values;
+    a revision Helm does not have is left out. ``values_error`` is the first HelmError that kept a stored
+    revision's values from being read, else None."""
     def read(revision):
         try:
-            return helm.history(name, namespace) if revision is None else helm.get_values(name, namespace, revision)
+            if revision is not None:
+                return helm.get_values(name, namespace, revision)
+            return history_or_empty(helm, name, namespace) if missing_ok else helm.history(name, namespace)
         except HelmError as error:
             return error
     revisions = list(revisions)
     entries, *results = run_concurrently(read, [None] + revisions)
     if isinstance(entries, HelmError):
-        if entries.kind != "release_not_found":
-            raise entries
-        entries = []
+        raise entries
     stored = {int(entry["revision"]) for entry in entries}
     values, values_error = {}, None
     for revision, result in zip(revisions, results):

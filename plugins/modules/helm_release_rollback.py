@@ -398,7 +398,8 @@ class ReleaseRollback(object):
     def read_history(self):
         """The history and, when the target is a revision number, that revision's values, read at once."""
         wanted = [self.requested] if isinstance(self.requested, int) else []
-        entries, values, values_error = history_and_values(self.helm, self.name, self.namespace, wanted)
+        entries, values, values_error = history_and_values(self.helm, self.name, self.namespace, wanted,
+                                                           missing_ok=True)
         history = parse_history(entries)
         if not history:
             self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back. "

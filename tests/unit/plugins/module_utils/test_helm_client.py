@@ -31,6 +31,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     error_from_result,
     get_manifest_argv,
     get_values_argv,
+    history_and_values,
     history_argv,
     kubeconfig_problem,
     kubeconfig_secrets,
@@ -677,3 +678,32 @@ def test_list_releases_null_output_is_empty():
 ])
 def test_status_matches(status, wanted, expected):
     assert status_matches(status, wanted) is expected
+
+
+class MissingRelease:
+    """The Helm calls of a release that does not exist (or of one whose revision 2 exists)."""
+
+    def __init__(self, exists):
+        self.exists = exists
+
+    def history(self, name, namespace):
+        if not self.exists:
+            raise HelmError("release_not_found", "gone", 1, "", "Error: release: not found")
+        return [{"revision": 1}, {"revision": 2}]
+
+    def get_values(self, name, namespace, revision):
+        if not self.exists or revision != 2:
+            raise HelmError("revision_not_found", "no", 1, "", "Error: release has no %d version" % revision)
+        return {"a": 2}
+
+
+def test_history_and_values_of_a_missing_release():
+    with pytest.raises(HelmError) as caught:
+        history_and_values(MissingRelease(False), "web", "shop", [2])
+    assert caught.value.kind == "release_not_found"
+    assert history_and_values(MissingRelease(False), "web", "shop", [2], missing_ok=True) == ([], {}, None)
+
+
+def test_history_and_values_leaves_out_revisions_helm_does_not_have():
+    entries, values, error = history_and_values(MissingRelease(True), "web", "shop", [2, 3])
+    assert [entry["revision"] for entry in entries] == [1, 2] and values == {2: {"a": 2}} and error is None
