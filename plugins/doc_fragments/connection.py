@@ -43,6 +43,9 @@ options:
       - Name of the kubeconfig context to use (Helm's C(--kube-context)).
       - When not set, the value of the E(K8S_AUTH_CONTEXT) environment variable is used, and then
         the kubeconfig's current context.
+      - Mutually exclusive with O(ca_cert) and O(validate_certs), as in kubernetes.core's Helm modules
+        (the context's cluster entry holds those settings), so a connection our modules accept is also one
+        kubernetes.core.helm accepts.
     type: str
     aliases: [ kube_context ]
   host:
@@ -78,5 +81,14 @@ requirements:
   - Helm 3.8 or newer, or Helm 4, on the managed node (tested with 3.8.2, 3.12.1, 3.17.3, 3.22.0, 4.0.0 and 4.3.1).
 notes:
   - Connection options can be set once for all modules of this collection with
-    C(module_defaults) and the C(group/matih.helm.helm) action group.
+    C(module_defaults) and the C(group/matih.helm.helm) action group, which also covers
+    kubernetes.core's Helm modules.
+  - Release reads (the history, and the user values of revisions) come from one LIST of Helm's release
+    Secrets (type C(helm.sh/release.v1)) through the Kubernetes API, in the module's own process, when it
+    can connect exactly as Helm would, which replaces one Helm process per read. This requires Helm's
+    default Secrets driver, no C(HELM_KUBE*) or proxy variable, a single kubeconfig file (or none, with
+    O(host)), and a context whose user authenticates with a token, a client certificate or a password (no
+    C(exec) plugin, C(auth-provider) or impersonation, no C(proxy-url) or C(tls-server-name)). Otherwise,
+    and whenever that request fails, Helm reads instead. It needs the right Helm needs anyway, to list
+    Secrets in the release's namespace.
 """

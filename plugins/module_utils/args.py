@@ -28,6 +28,14 @@ CONNECTION_ARGS = dict(
     ),
 )
 
+# kubernetes.core's HELM_AUTH_MUTUALLY_EXCLUSIVE: a context brings its own cluster CA and TLS
+# settings. Refusing the same combinations keeps a recovery from passing our modules and then
+# failing at a kubernetes.core step with the same connection.
+CONNECTION_MUTUALLY_EXCLUSIVE = [
+    ("context", "ca_cert"),
+    ("context", "validate_certs"),
+]
+
 RELEASE_ARGS = dict(
     name=dict(type="str", required=True, aliases=["release_name"]),
     release_namespace=dict(type="str", required=True, aliases=["namespace"]),

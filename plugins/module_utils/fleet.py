@@ -26,8 +26,8 @@ def override_problems(overrides: Any) -> List[str]:
     problems = ["key '%s' is not namespace/name" % key for key in overrides if not _KEY.match(str(key))]
     problems += ["'%s' is not a dictionary of settings" % key for key, value in overrides.items()
                  if not isinstance(value, dict)]
-    unknown = sorted({str(setting) for value in overrides.values() if isinstance(value, dict) for setting in value}
-                     - set(OVERRIDE_SETTINGS))
+    given = {str(setting) for value in overrides.values() if isinstance(value, dict) for setting in value}
+    unknown = sorted(given.difference(OVERRIDE_SETTINGS))
     problems += ["unknown setting '%s'" % setting for setting in unknown]
     return problems
 

@@ -21,6 +21,8 @@ from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+from ansible_collections.matih.helm.plugins.module_utils.kube import history_entry, stored_revisions, user_values
+
 HelmVersion = namedtuple("HelmVersion", ["major", "minor", "patch"])
 CommandResult = namedtuple("CommandResult", ["command", "rc", "stdout", "stderr"])
 
@@ -340,7 +342,16 @@ def run_concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> Li
 
 
 def history_or_empty(helm, name: str, namespace: str) -> List[Dict[str, Any]]:
-    """``helm history`` entries, or [] when the release does not exist (a result, not an error)."""
+    """``helm history`` entries, or [] when the release does not exist (a result, not an error).
+    Read from the release records in one request when possible (module_utils/kube.py)."""
+    stored = helm.stored_revisions(name, namespace)
+    if stored:
+        return [history_entry(release) for release in stored]
+    return helm_history_or_empty(helm, name, namespace)
+
+
+def helm_history_or_empty(helm, name: str, namespace: str) -> List[Dict[str, Any]]:
+    """``helm history`` entries, or [] when Helm says the release does not exist."""
     try:
         return helm.history(name, namespace)
     except HelmError as error:
@@ -350,28 +361,36 @@ def history_or_empty(helm, name: str, namespace: str) -> List[Dict[str, Any]]:
 
 
 def history_and_values(helm, name: str, namespace: str, revisions: Sequence[int] = (), missing_ok: bool = False):
-    """The history and the user values of ``revisions``, read at once (one Helm call each, in parallel):
-    (entries, values, values_error). A release that does not exist raises HelmError, or gives entries []
-    with ``missing_ok`` (history_or_empty). ``values`` maps each revision that could be read to its values;
-    a revision Helm does not have is left out. ``values_error`` is the first HelmError that kept a stored
-    revision's values from being read, else None."""
+    """The history and user values, read at once: (entries, values, values_error).
+
+    From the release records when possible: one request, and ``values`` then holds every stored
+    revision's. Otherwise one Helm call each for the history and ``revisions``, in parallel: ``values``
+    maps each of ``revisions`` that could be read to its values, and a revision Helm does not have is
+    left out. A release that does not exist raises HelmError, or gives entries [] with ``missing_ok``
+    (history_or_empty). ``values_error`` is the first HelmError that kept a stored revision's values
+    from being read, else None."""
+    stored = helm.stored_revisions(name, namespace)
+    if stored:
+        return ([history_entry(release) for release in stored],
+                {release["version"]: user_values(release) for release in stored}, None)
+
     def read(revision):
         try:
             if revision is not None:
                 return helm.get_values(name, namespace, revision)
-            return history_or_empty(helm, name, namespace) if missing_ok else helm.history(name, namespace)
+            return helm_history_or_empty(helm, name, namespace) if missing_ok else helm.history(name, namespace)
         except HelmError as error:
             return error
     revisions = list(revisions)
     entries, *results = run_concurrently(read, [None] + revisions)
     if isinstance(entries, HelmError):
         raise entries
-    stored = {int(entry["revision"]) for entry in entries}
+    stored_revisions = {int(entry["revision"]) for entry in entries}
     values, values_error = {}, None
     for revision, result in zip(revisions, results):
         if not isinstance(result, HelmError):
             values[revision] = result
-        elif values_error is None and revision in stored and result.kind != "revision_not_found":
+        elif values_error is None and revision in stored_revisions and result.kind != "revision_not_found":
             values_error = result
     return entries, values, values_error
 
@@ -421,6 +440,11 @@ class HelmClient(object):
     def history(self, name: str, namespace: str, max=None) -> List[Dict[str, Any]]:  # pylint: disable=redefined-builtin
         """Raw ``helm history`` entries, oldest first; HelmError(kind="release_not_found") if absent."""
         return self.run_json(history_argv(name, namespace, max)) or []
+
+    def stored_revisions(self, name: str, namespace: str) -> Optional[List[Dict[str, Any]]]:
+        """The release's stored revisions read from the API in one request, or None where only Helm can
+        read them (see module_utils/kube.py)."""
+        return stored_revisions(self.module.params, self.kubeconfig_path, name, namespace)
 
     def get_values(self, name: str, namespace: str, revision: int, all_values: bool = False) -> Dict[str, Any]:
         # Helm prints "null" for a revision installed without user values.
@@ -480,7 +504,7 @@ class HelmClient(object):
         return [
             entry for entries in listed for entry in entries
             if (pattern is None or pattern.search(str(entry.get("name", ""))))
-            and status_matches(str(entry.get("status", "")).lower(), statuses)
+            if status_matches(str(entry.get("status", "")).lower(), statuses)
         ]
 
 
@@ -636,7 +660,8 @@ def _load_yaml(text: bytes, path: str) -> Any:
     except ImportError:
         return _UNCHECKED
     try:
-        return yaml.safe_load(text)
+        # libyaml's loader when PyYAML was built with it: the same result, several times faster
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         reason = " ".join(str(error).split())
         raise HelmError("invalid_kubeconfig", "kubeconfig file %s is not valid YAML (%s); set kubeconfig to a "

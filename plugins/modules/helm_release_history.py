@@ -46,12 +46,8 @@ options:
         C(values) key of its RV(history) entry.
       - Values can hold secrets; they are read only when this is V(true).
       - O(values_revisions) narrows which revisions are read.
-      - When the C(kubernetes) Python library is installed on the managed node, the values of every revision come
-        from one LIST of Helm's release Secrets (type C(helm.sh/release.v1)) while C(helm history) runs, with the
-        same connection options, instead of one C(helm get values) per revision. It needs the same right Helm's
-        history already needs (list Secrets in the namespace). It is skipped when C(HELM_DRIVER) is not the
-        default Secrets driver or a C(HELM_KUBE*) variable changes Helm's connection, and any revision it does
-        not return, for any reason, is read with C(helm get values). RV(values_source) says which was used.
+      - From Helm's release records (see the notes) one request returns the history and every revision's
+        values; through Helm it is one C(helm get values) per revision read. RV(values_source) says which.
     type: bool
     default: false
   values_revisions:
@@ -131,18 +127,33 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: What went wrong and what to check.
+  returned: failure
+  type: str
+  sample: >-
+    The Kubernetes API server could not be reached; check kubeconfig, context, host and network
+    (helm history exited 1: Error: Kubernetes cluster unreachable: Get "https://10.0.0.1:6443/version": dial tcp
+    10.0.0.1:6443: connect: connection refused)
 values_source:
   description:
-    - Where the values came from. V(release_records) is one LIST of Helm's release Secrets through the
-      C(kubernetes) library, V(helm) is one C(helm get values) per revision, V(both) is the LIST with
-      C(helm get values) for the revisions it did not return. See O(include_values).
+    - Where the values came from. V(release_records) is the one LIST of Helm's release Secrets that also gave
+      the history, V(helm) is one C(helm get values) per revision. See the notes.
   returned: when O(include_values=true) read values
   type: str
-  choices: [release_records, helm, both]
+  choices: [release_records, helm]
+  sample: release_records
+history_source:
+  description:
+    - Where the history came from. V(release_records) is one LIST of Helm's release Secrets, V(helm) is
+      C(helm history). See the notes.
+  returned: success
+  type: str
+  choices: [release_records, helm]
   sample: release_records
 exists:
   description: Whether the release exists in the namespace.
-  returned: always
+  returned: success
   type: bool
   sample: true
 history:
@@ -153,7 +164,7 @@ history:
       user-supplied values (C(helm get values)), for example C({"image": {"tag": "1.4.2"}}); with
       O(values_revisions=successful) only the entries that reached DEPLOYED have it. Read it as
       C(entry['values']); in Jinja C(entry.values) is the dictionary method.
-  returned: always
+  returned: success
   type: list
   elements: dict
   contains:
@@ -206,52 +217,105 @@ history:
       sample: 2
 current:
   description: The latest revision, with the keys of a RV(history) entry; null when the release does not exist.
-  returned: always
+  returned: success
   type: dict
   sample: {"revision": 3, "status": "failed", "chart": "web-1.4.0", "operation": "upgrade"}
 deployed_revision:
   description: The revision Helm marks C(deployed) (the newest if several); null if none, e.g. after a failed install or rollback.
-  returned: always
+  returned: success
   type: int
   sample: 2
 last_successful_revision:
   description:
     - The newest revision that reached DEPLOYED; null when none did (all failed or pending).
     - Equals the latest revision on a healthy release.
-  returned: always
+  returned: success
   type: int
   sample: 2
 rollback_candidates:
   description:
     - Revisions that reached DEPLOYED, newest first, without the latest revision (rolling back to it would only copy it).
     - After a failed upgrade the previous, still deployed, revision comes first.
-  returned: always
+  returned: success
   type: list
   elements: int
   sample: [2, 1]
 pending:
   description: Whether the latest revision is C(pending-install), C(pending-upgrade) or C(pending-rollback) (an interrupted or running operation).
-  returned: always
+  returned: success
   type: bool
   sample: false
 helm_version:
   description: Version of the Helm binary that was run.
-  returned: always
+  returned: success
   type: str
   sample: "3.17.3"
 error_kind:
   description:
-    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied)
-      (the credentials or their RBAC rights), V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when
-      Helm's error is not recognised. V(rejected), the cluster refusing a release's objects, occurs only when
-      Helm writes, as M(matih.helm.helm_release_rollback) does.
-    - C(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
-  returned: when Helm fails
+    - The kind of failure when Helm fails or cannot run, one of a closed set. RV(msg) says what went wrong and what to
+      check.
+    - V(binary_not_found) - no Helm at O(binary_path), or none on E(PATH). V(not_helm) - the binary does not answer
+      C(helm version) as Helm does. V(unsupported_version) - Helm is older than 3.8.0 or of another major than 3 and
+      4, or older than 3.10 with O(validate_certs=false).
+    - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) - the kubeconfig cannot be loaded, does not have the
+      context, or names no API server for it. They are checked before Helm runs where the module can.
+    - V(cluster_unreachable) - the API server cannot be reached. V(access_denied) - the API server rejected the
+      credentials, or RBAC does not allow them the request. V(timeout) - Helm timed out, for example waiting for
+      resources to be ready.
+    - V(release_not_found), V(revision_not_found) - the release, or the revision, is not stored (Helm may have pruned
+      it). V(operation_in_progress) - another operation holds the release (a C(pending-*) revision).
+      V(revision_taken) - a concurrent operation stored the next revision first.
+    - V(rejected) - the cluster refused the release's objects (a ResourceQuota or LimitRange, the PodSecurity level,
+      an admission webhook or policy, object validation); the credentials are not the problem.
+    - V(helm_crashed) - Helm panicked, usually on a corrupt release record. V(invalid_output) - Helm printed output
+      that is not JSON. V(helm_failed) - any other Helm error.
+    - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
+      M(matih.helm.helm_release_rollback).
+  returned: when Helm fails or cannot run
   type: str
+  choices:
+    - binary_not_found
+    - not_helm
+    - unsupported_version
+    - invalid_kubeconfig
+    - unknown_context
+    - no_api_server
+    - cluster_unreachable
+    - access_denied
+    - timeout
+    - release_not_found
+    - revision_not_found
+    - operation_in_progress
+    - revision_taken
+    - rejected
+    - helm_crashed
+    - invalid_output
+    - helm_failed
   sample: cluster_unreachable
+rc:
+  description:
+    - Exit code of the Helm call that failed (of C(helm version) when the version is refused).
+    - When Helm did not run, for example V(binary_not_found) or a kubeconfig refused before Helm runs, it is null, or
+      left out by recent ansible-core versions (2.21 does).
+  returned: when Helm fails or cannot run
+  type: int
+  sample: 1
+stdout:
+  description: Standard output of the Helm call that failed; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: ""
+stderr:
+  description: Standard error of the Helm call that failed, with Helm's own error message; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: 'Error: Kubernetes cluster unreachable: Get "https://10.0.0.1:6443/version": dial tcp 10.0.0.1:6443: connect: connection refused'
 command:
-  description: When Helm fails, the argv of the Helm call that failed (it holds no secrets); null when Helm did not run.
-  returned: when Helm fails
+  description:
+    - The argv of the Helm call that failed; null when Helm did not run.
+    - It holds no secrets. The API token travels in the environment and an inline kubeconfig in a private temporary
+      file.
+  returned: when Helm fails or cannot run
   type: list
   elements: str
   sample: ["/usr/local/bin/helm", "history", "web", "--namespace", "shop", "--output", "json", "--max", "2147483647"]
@@ -259,35 +323,34 @@ command:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, history_or_empty, run_concurrently, run_task, version_string,
+    HelmClient, helm_history_or_empty, run_task, version_string,
 )
-from ansible_collections.matih.helm.plugins.module_utils.kube import release_records
+from ansible_collections.matih.helm.plugins.module_utils.kube import history_entry, user_values
 from ansible_collections.matih.helm.plugins.module_utils.release import newest, parse_history, to_result, values_to_read
 
 
 def read_history(helm, name, namespace, max_revisions, include_values, values_revisions="all"):
     """The module result for one release; a missing release is a result, not an error.
 
-    With values, Helm's release records are listed once while ``helm history`` runs (see
-    module_utils/kube.py); only the revisions that listing did not return cost a ``helm get values``."""
-    readers = [lambda: history_or_empty(helm, name, namespace)]
-    if include_values:
-        readers.append(lambda: release_records(helm.module.params, helm.kubeconfig_path, name, namespace))
-    entries, *records = run_concurrently(lambda read: read(), readers)
-    history = parse_history(entries)
+    One LIST of Helm's release records gives the history and every revision's values (see
+    module_utils/kube.py); where it cannot be used, ``helm history`` and, with values, one
+    ``helm get values`` per revision wanted."""
+    stored = helm.stored_revisions(name, namespace)
+    source = "release_records" if stored else "helm"
+    history = parse_history([history_entry(release) for release in stored] if stored
+                            else helm_history_or_empty(helm, name, namespace))
     shown = newest(history, max_revisions)
-    result = {}
+    result = dict(history_source=source)
     values = None
     wanted = values_to_read(shown, values_revisions) if include_values else []
     if wanted:
-        stored = records[0] or {}
-        values = {revision: stored[revision] for revision in wanted if revision in stored}
-        asked = [revision for revision in wanted if revision not in values]
-        if asked:
-            values.update(helm.get_values_many(name, namespace, asked))
-        result["values_source"] = "helm" if not stored else "release_records" if not asked else "both"
+        if stored:
+            values = {release["version"]: user_values(release) for release in stored if release["version"] in wanted}
+        else:
+            values = helm.get_values_many(name, namespace, wanted)
+        result["values_source"] = source
     result.update(to_result(history, shown, values), changed=False, helm_version=version_string(helm.version()))
     return result
 
@@ -300,6 +363,7 @@ def main():
             values_revisions=dict(type="str", choices=["all", "successful"], default="all"),
         )),
         supports_check_mode=True,
+        mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE,
     )
     params = module.params
     problems = name_problems(params["name"], params["release_namespace"])

@@ -123,11 +123,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: What went wrong and what to check.
+  returned: failure
+  type: str
+  sample: >-
+    The Kubernetes API server could not be reached; check kubeconfig, context, host and network
+    (helm list exited 1: Error: Kubernetes cluster unreachable: Get "https://10.0.0.1:6443/version": dial tcp
+    10.0.0.1:6443: connect: connection refused)
 releases:
   description:
     - The matching releases, sorted by namespace, then name, each as its latest revision shows it.
     - Empty when nothing matches.
-  returned: always
+  returned: success
   type: list
   elements: dict
   contains:
@@ -174,29 +182,82 @@ releases:
       sample: "2.4.0"
 scanned:
   description:
-    - How many releases the listed namespaces hold whose name matches O(name), whatever their status. The
+    - How many releases the listed namespaces hold whose name matches O(name_regex), whatever their status. The
       C(fleet_remediation) role takes percentages of it (C(fleet_remediation_max_unhealthy)).
   returned: success
   type: int
   sample: 100
 helm_version:
   description: Version of the Helm binary that was run.
-  returned: always
+  returned: success
   type: str
   sample: "3.17.3"
 error_kind:
   description:
-    - When Helm fails or cannot run, the kind of failure, for example V(cluster_unreachable), V(access_denied)
-      (the credentials or their RBAC rights), V(invalid_kubeconfig) or V(binary_not_found); V(helm_failed) when
-      Helm's error is not recognised. V(rejected), the cluster refusing a release's objects, occurs only when
-      Helm writes, as M(matih.helm.helm_release_rollback) does.
-    - C(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
-  returned: when Helm fails
+    - The kind of failure when Helm fails or cannot run, one of a closed set. RV(msg) says what went wrong and what to
+      check.
+    - V(binary_not_found) - no Helm at O(binary_path), or none on E(PATH). V(not_helm) - the binary does not answer
+      C(helm version) as Helm does. V(unsupported_version) - Helm is older than 3.8.0 or of another major than 3 and
+      4, or older than 3.10 with O(validate_certs=false).
+    - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) - the kubeconfig cannot be loaded, does not have the
+      context, or names no API server for it. They are checked before Helm runs where the module can.
+    - V(cluster_unreachable) - the API server cannot be reached. V(access_denied) - the API server rejected the
+      credentials, or RBAC does not allow them the request. V(timeout) - Helm timed out, for example waiting for
+      resources to be ready.
+    - V(release_not_found), V(revision_not_found) - the release, or the revision, is not stored (Helm may have pruned
+      it). V(operation_in_progress) - another operation holds the release (a C(pending-*) revision).
+      V(revision_taken) - a concurrent operation stored the next revision first.
+    - V(rejected) - the cluster refused the release's objects (a ResourceQuota or LimitRange, the PodSecurity level,
+      an admission webhook or policy, object validation); the credentials are not the problem.
+    - V(helm_crashed) - Helm panicked, usually on a corrupt release record. V(invalid_output) - Helm printed output
+      that is not JSON. V(helm_failed) - any other Helm error.
+    - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
+      M(matih.helm.helm_release_rollback).
+  returned: when Helm fails or cannot run
   type: str
+  choices:
+    - binary_not_found
+    - not_helm
+    - unsupported_version
+    - invalid_kubeconfig
+    - unknown_context
+    - no_api_server
+    - cluster_unreachable
+    - access_denied
+    - timeout
+    - release_not_found
+    - revision_not_found
+    - operation_in_progress
+    - revision_taken
+    - rejected
+    - helm_crashed
+    - invalid_output
+    - helm_failed
   sample: cluster_unreachable
+rc:
+  description:
+    - Exit code of the Helm call that failed (of C(helm version) when the version is refused).
+    - When Helm did not run, for example V(binary_not_found) or a kubeconfig refused before Helm runs, it is null, or
+      left out by recent ansible-core versions (2.21 does).
+  returned: when Helm fails or cannot run
+  type: int
+  sample: 1
+stdout:
+  description: Standard output of the Helm call that failed; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: ""
+stderr:
+  description: Standard error of the Helm call that failed, with Helm's own error message; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: 'Error: Kubernetes cluster unreachable: Get "https://10.0.0.1:6443/version": dial tcp 10.0.0.1:6443: connect: connection refused'
 command:
-  description: When Helm fails, the argv of the Helm call that failed (it holds no secrets); null when Helm did not run.
-  returned: when Helm fails
+  description:
+    - The argv of the Helm call that failed; null when Helm did not run.
+    - It holds no secrets. The API token travels in the environment and an inline kubeconfig in a private temporary
+      file.
+  returned: when Helm fails or cannot run
   type: list
   elements: str
   sample: ["/usr/local/bin/helm", "list", "--output", "json", "--max", "0", "--all-namespaces", "--all"]
@@ -207,7 +268,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, namespace_problem
+from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, CONNECTION_MUTUALLY_EXCLUSIVE, namespace_problem
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmClient, run_task, status_matches, version_string,
 )
@@ -248,7 +309,8 @@ def list_releases(helm, namespaces, statuses, name_pattern):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE)
     params = module.params
     run_task(module, input_problems(params), lambda: list_releases(
         HelmClient(module), params["namespaces"], params["statuses"], params["name_regex"]))

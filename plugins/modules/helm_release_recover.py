@@ -181,6 +181,16 @@ msg:
   returned: always
   type: str
   sample: "web in shop: recovered (latest revision 3 is failed; rollback_last_successful recovered it)"
+release:
+  description: Name of the release.
+  returned: success
+  type: str
+  sample: web
+namespace:
+  description: Namespace of the release.
+  returned: success
+  type: str
+  sample: shop
 verdict:
   description: What the history said before anything ran, V(healthy), V(missing), V(pending), V(held) or V(recover).
   returned: success
@@ -249,32 +259,93 @@ report:
   type: dict
 helm_version:
   description: Version of the Helm binary that was run.
-  returned: always
+  returned: success
   type: str
   sample: "3.17.3"
 diff:
-  description: In diff mode, the chart and user values of the latest revision and of what the settling step restores.
-  returned: in diff mode, when a step ran or would run
+  description:
+    - In diff mode, the chart and user values of the latest revision and of what the settling step restores (the step
+      that recovered the release, or in check mode the step that would).
+  returned: in diff mode, when a step settled the release
   type: dict
 error_kind:
-  description: When the history cannot be read, the kind of failure (see M(matih.helm.helm_release_history)).
-  returned: failure
+  description:
+    - The kind of failure when Helm fails or cannot run, one of a closed set. RV(msg) says what went wrong and what to
+      check.
+    - V(binary_not_found) - no Helm at O(binary_path), or none on E(PATH). V(not_helm) - the binary does not answer
+      C(helm version) as Helm does. V(unsupported_version) - Helm is older than 3.8.0 or of another major than 3 and
+      4, or older than 3.10 with O(validate_certs=false).
+    - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) - the kubeconfig cannot be loaded, does not have the
+      context, or names no API server for it. They are checked before Helm runs where the module can.
+    - V(cluster_unreachable) - the API server cannot be reached. V(access_denied) - the API server rejected the
+      credentials, or RBAC does not allow them the request. V(timeout) - Helm timed out, for example waiting for
+      resources to be ready.
+    - V(release_not_found), V(revision_not_found) - the release, or the revision, is not stored (Helm may have pruned
+      it). V(operation_in_progress) - another operation holds the release (a C(pending-*) revision).
+      V(revision_taken) - a concurrent operation stored the next revision first.
+    - V(rejected) - the cluster refused the release's objects (a ResourceQuota or LimitRange, the PodSecurity level,
+      an admission webhook or policy, object validation); the credentials are not the problem.
+    - V(helm_crashed) - Helm panicked, usually on a corrupt release record. V(invalid_output) - Helm printed output
+      that is not JSON. V(helm_failed) - any other Helm error.
+    - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
+      M(matih.helm.helm_release_rollback).
+  returned: when Helm fails or cannot run
   type: str
+  choices:
+    - binary_not_found
+    - not_helm
+    - unsupported_version
+    - invalid_kubeconfig
+    - unknown_context
+    - no_api_server
+    - cluster_unreachable
+    - access_denied
+    - timeout
+    - release_not_found
+    - revision_not_found
+    - operation_in_progress
+    - revision_taken
+    - rejected
+    - helm_crashed
+    - invalid_output
+    - helm_failed
   sample: cluster_unreachable
+rc:
+  description:
+    - Exit code of the Helm call that failed (of C(helm version) when the version is refused).
+    - When Helm did not run, for example V(binary_not_found) or a kubeconfig refused before Helm runs, it is null, or
+      left out by recent ansible-core versions (2.21 does).
+  returned: when Helm fails or cannot run
+  type: int
+  sample: 1
+stdout:
+  description: Standard output of the Helm call that failed; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: ""
+stderr:
+  description: Standard error of the Helm call that failed, with Helm's own error message; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: 'Error: Kubernetes cluster unreachable: Get "https://10.0.0.1:6443/version": dial tcp 10.0.0.1:6443: connect: connection refused'
 command:
-  description: When the history cannot be read, the argv of the Helm call that failed (it holds no secrets).
-  returned: failure
+  description:
+    - The argv of the Helm call that failed; null when Helm did not run.
+    - It holds no secrets. The API token travels in the environment and an inline kubeconfig in a private temporary
+      file.
+  returned: when Helm fails or cannot run
   type: list
   elements: str
+  sample: ["/usr/local/bin/helm", "history", "web", "--namespace", "shop", "--output", "json", "--max", "2147483647"]
 """
 
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, history_or_empty, run_task, version_string,
+    HelmClient, HelmError, history_and_values, history_or_empty, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
     REINSTALL, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options, plan_recovery, recheck_step,
@@ -317,11 +388,17 @@ class ReleaseRecovery(object):
         self.check_mode = module.check_mode
 
     def run(self):
-        history = self.read_history()
-        # Only the values of revisions that reached DEPLOYED matter (known-good configuration,
-        # previous-good comparison); failed and pending ones cost no Helm call.
+        # From the release records, one request gives every revision's values with the history.
+        entries, values, values_error = history_and_values(self.helm, self.name, self.namespace, missing_ok=True)
+        if values_error is not None:
+            raise values_error
+        history = parse_history(entries)
+        # Through Helm, only the values of revisions that reached DEPLOYED matter (known-good
+        # configuration, previous-good comparison); failed and pending ones cost no Helm call.
         wanted = values_to_read(history, "successful") if self.needs_values(history) else []
-        values = self.helm.get_values_many(self.name, self.namespace, wanted) if wanted else {}
+        missing = [revision for revision in wanted if revision not in values]
+        if missing:
+            values.update(self.helm.get_values_many(self.name, self.namespace, missing))
         plan = plan_recovery(history, values, self.options, now=datetime.datetime.now(datetime.timezone.utc))
         attempts, current = [], history
         for step in plan.steps if plan.needs_recovery else ():
@@ -460,7 +537,8 @@ def option_problems(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(RECOVER_ARGS), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(RECOVER_ARGS), supports_check_mode=True,
+                           mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE)
     run_task(module, option_problems(module.params), lambda: ReleaseRecovery(
         module, HelmClient(module), options_from(module.params)).run())
 

@@ -201,15 +201,18 @@ msg:
   type: str
   sample: "web rolled back from revision 4 to revision 2 as revision 5 (deployed)"
 previous_revision:
-  description: The latest revision before the rollback.
-  returned: >-
-    when a rollback target was chosen; not when the options are invalid, the release does not exist, the rollback
-    is refused, or Helm fails before the rollback (or in the check mode dry run)
+  description:
+    - The latest revision before the rollback.
+    - On failure it is returned when the rollback ran and failed, could not be read back, or did not pass
+      verification. Not when the options are invalid, the release does not exist, the rollback is refused, or Helm
+      fails before the rollback (or in the check mode dry run). The same holds for RV(target_revision),
+      RV(revision), RV(status), RV(chart), RV(chart_version) and RV(app_version).
+  returned: success, and when the rollback fails
   type: int
   sample: 4
 target_revision:
   description: The revision rolled back to (resolved from V(last_successful) when that was requested).
-  returned: whenever RV(previous_revision) is returned
+  returned: success, and when the rollback fails
   type: int
   sample: 2
 revision:
@@ -219,7 +222,7 @@ revision:
     - When the rollback fails, the revision Helm created, or the previous latest revision when it created none.
       When Helm reported success but the history could not be read back, the revision the rollback should
       have created.
-  returned: whenever RV(previous_revision) is returned
+  returned: success, and when the rollback fails
   type: int
   sample: 5
 status:
@@ -227,72 +230,126 @@ status:
     - Helm's status of RV(revision).
     - In check mode with a change, V(deployed), the status a successful rollback gives it.
     - Null when Helm reported success but the history could not be read back.
-  returned: whenever RV(previous_revision) is returned
+  returned: success, and when the rollback fails
   type: str
   sample: deployed
 chart:
   description: Chart name and version of RV(revision), as Helm shows them; null when RV(status) is null.
-  returned: whenever RV(previous_revision) is returned
+  returned: success, and when the rollback fails
   type: str
   sample: web-1.2.0
 chart_version:
   description: Chart version of RV(revision); null when RV(chart) has none.
-  returned: whenever RV(previous_revision) is returned
+  returned: success, and when the rollback fails
   type: str
   sample: 1.2.0
 app_version:
   description: The chart's appVersion of RV(revision); null when the chart has none.
-  returned: whenever RV(previous_revision) is returned
+  returned: success, and when the rollback fails
   type: str
   sample: "2.4.0"
 history:
   description:
     - The history after the task, oldest first, in the format of M(matih.helm.helm_release_history)'s
       RV(matih.helm.helm_release_history#module:history) (without values).
-    - Also returned when the rollback fails or is refused, and empty when the release does not exist.
-  returned: >-
-    when the history was read; not when the options are invalid, Helm cannot run or fails before the rollback
-    (or in the check mode dry run), or the history cannot be read after the rollback
+    - On failure it is returned when the rollback is refused or fails, and is empty when the release does not exist.
+      Not when the options are invalid, Helm cannot run or fails before the rollback (or in the check mode dry run),
+      or the history cannot be read after the rollback.
+  returned: success, and on failure when the history was read
   type: list
   elements: dict
   sample: [{"revision": 4, "status": "superseded", "chart": "web-1.3.0", "operation": "upgrade"},
            {"revision": 5, "status": "deployed", "chart": "web-1.2.0", "operation": "rollback", "rollback_to": 2}]
 rollback_candidates:
   description: Revisions that reached DEPLOYED, newest first, without the latest one, after the task.
-  returned: whenever RV(history) is returned
+  returned: with RV(history)
   type: list
   elements: int
   sample: [4, 2, 1]
 helm_version:
-  description: Version of the Helm binary that was run.
-  returned: >-
-    unless the options are invalid, or Helm cannot run or fails before the rollback (or in the check mode dry run)
+  description:
+    - Version of the Helm binary that was run.
+    - On failure it is returned when the release does not exist, or the rollback is refused or fails. Not when the
+      options are invalid, or Helm cannot run or fails before the rollback (or in the check mode dry run).
+  returned: success, and when the rollback is refused or fails
   type: str
   sample: "3.17.3"
 command:
   description:
-    - The C(helm rollback) argv that ran. In check mode it is the dry-run validation. It is null when nothing
-      needed to run.
-    - When Helm fails, the argv of the Helm call that failed; null when Helm did not run.
-    - It holds no secrets.
-  returned: unless the options are invalid, the release does not exist, or the rollback is refused
+    - On success, the C(helm rollback) argv that ran; in check mode the dry-run validation; null when nothing needed
+      to run.
+    - When Helm fails or cannot run, the argv of the Helm call that failed; null when Helm did not run. When the
+      rollback ran but did not pass verification (RV(failed_checks)), the C(helm rollback) argv.
+    - Not returned when the options are invalid, the release does not exist, or the rollback is refused.
+    - It holds no secrets. The API token travels in the environment and an inline kubeconfig in a private temporary
+      file.
+  returned: success, and when Helm or the verification fails
   type: list
   elements: str
   sample: ["/usr/local/bin/helm", "rollback", "web", "2", "--namespace", "shop", "--wait", "--timeout", "5m"]
 error_kind:
   description:
-    - When Helm fails or cannot run, the kind of failure, for example V(timeout), V(cluster_unreachable),
-      V(revision_not_found), V(access_denied) (the credentials or their RBAC rights) or V(rejected) (the cluster
-      refused the release's objects, for example a ResourceQuota, the PodSecurity level, an admission webhook or
-      policy, or object validation; fix the chart values, the target revision or the policy, not the
-      credentials); V(helm_failed) when Helm's error is not recognised.
-    - RV(msg) says what to check; C(rc), C(stdout) and C(stderr) are Helm's.
-  returned: when Helm fails
+    - The kind of failure when Helm fails or cannot run, one of a closed set. RV(msg) says what went wrong and what to
+      check.
+    - V(binary_not_found) - no Helm at O(binary_path), or none on E(PATH). V(not_helm) - the binary does not answer
+      C(helm version) as Helm does. V(unsupported_version) - Helm is older than 3.8.0 or of another major than 3 and
+      4, or older than 3.10 with O(validate_certs=false).
+    - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) - the kubeconfig cannot be loaded, does not have the
+      context, or names no API server for it. They are checked before Helm runs where the module can.
+    - V(cluster_unreachable) - the API server cannot be reached. V(access_denied) - the API server rejected the
+      credentials, or RBAC does not allow them the request. V(timeout) - Helm timed out, for example waiting for
+      resources to be ready.
+    - V(release_not_found), V(revision_not_found) - the release, or the revision, is not stored (Helm may have pruned
+      it). V(operation_in_progress) - another operation holds the release (a C(pending-*) revision).
+      V(revision_taken) - a concurrent operation stored the next revision first.
+    - V(rejected) - the cluster refused the release's objects (a ResourceQuota or LimitRange, the PodSecurity level,
+      an admission webhook or policy, object validation); the credentials are not the problem.
+    - V(helm_crashed) - Helm panicked, usually on a corrupt release record. V(invalid_output) - Helm printed output
+      that is not JSON. V(helm_failed) - any other Helm error.
+    - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
+      M(matih.helm.helm_release_rollback).
+  returned: when Helm fails or cannot run
   type: str
-  sample: timeout
+  choices:
+    - binary_not_found
+    - not_helm
+    - unsupported_version
+    - invalid_kubeconfig
+    - unknown_context
+    - no_api_server
+    - cluster_unreachable
+    - access_denied
+    - timeout
+    - release_not_found
+    - revision_not_found
+    - operation_in_progress
+    - revision_taken
+    - rejected
+    - helm_crashed
+    - invalid_output
+    - helm_failed
+  sample: cluster_unreachable
+rc:
+  description:
+    - Exit code of the Helm call that failed (of C(helm version) when the version is refused).
+    - When Helm did not run, for example V(binary_not_found) or a kubeconfig refused before Helm runs, it is null, or
+      left out by recent ansible-core versions (2.21 does).
+  returned: when Helm fails or cannot run
+  type: int
+  sample: 1
+stdout:
+  description: Standard output of the Helm call that failed; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: ""
+stderr:
+  description: Standard error of the Helm call that failed, with Helm's own error message; empty when Helm did not run.
+  returned: when Helm fails or cannot run
+  type: str
+  sample: 'Error: Kubernetes cluster unreachable: Get "https://10.0.0.1:6443/version": dial tcp 10.0.0.1:6443: connect: connection refused'
 failed_checks:
   description: The post-rollback checks that did not hold.
-  returned: when the rollback ran but verification failed
+  returned: when verification fails
   type: list
   elements: str
   sample: ["revision 5 has status failed, not deployed (Release \"web\" failed: context deadline exceeded)"]
@@ -302,7 +359,7 @@ diff:
       user values, masked unless O(show_values=true). The second covers the rendered manifests, with the data of
       Secrets masked unless O(show_values=true).
     - When nothing changes, only the first, with identical before and after.
-  returned: in diff mode, unless the task fails
+  returned: in diff mode, on success
   type: list
   elements: dict
   sample: [{"before_header": "web revision 4 (deployed): chart and user values",
@@ -315,7 +372,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmClient, HelmError, history_and_values, run_concurrently, run_task, version_string,
 )
@@ -522,7 +579,8 @@ def option_problems(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(ROLLBACK_ARGS), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(ROLLBACK_ARGS), supports_check_mode=True,
+                           mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE)
     run_task(module, option_problems(module.params), lambda: ReleaseRollback(
         module, HelmClient(module), parse_requested_revision(module.params["revision"])).run())
 

@@ -148,6 +148,13 @@ CASES = [
          ["has no context 'no-such-context'", "set the context option to one of them"]),
     case("context-unknown-list", L, {"context": "no-such-context", "namespaces": ["{ns}"]},
          ["has no context 'no-such-context'"]),
+    # kubernetes.core's constraints (HELM_AUTH_MUTUALLY_EXCLUSIVE), aliases included
+    case("context-with-ca-cert", R, {"revision": 2, "context": "kind-a", "ca_cert": "{tmp}/ca.crt"},
+         ["parameters are mutually exclusive: context|ca_cert"]),
+    case("context-with-validate-certs", H, {"kube_context": "kind-a", "validate_certs": False},
+         ["parameters are mutually exclusive: context|validate_certs"]),
+    case("context-with-verify-ssl-list", L, {"context": "kind-a", "verify_ssl": True, "namespaces": ["{ns}"]},
+         ["parameters are mutually exclusive: context|validate_certs"]),
     case("api-server-unreachable", R, {"revision": 2, "kubeconfig": "{closed_kubeconfig}"},
          ["could not be reached", "check kubeconfig, context, host and network", "connection refused"]),
     case("api-server-unreachable-history", H, {"kubeconfig": "{closed_kubeconfig}"}, ["could not be reached"]),

@@ -683,8 +683,12 @@ def test_status_matches(status, wanted, expected):
 class MissingRelease:
     """The Helm calls of a release that does not exist (or of one whose revision 2 exists)."""
 
-    def __init__(self, exists):
+    def __init__(self, exists, records=None):
         self.exists = exists
+        self.records = records
+
+    def stored_revisions(self, name, namespace):
+        return self.records
 
     def history(self, name, namespace):
         if not self.exists:
@@ -707,3 +711,19 @@ def test_history_and_values_of_a_missing_release():
 def test_history_and_values_leaves_out_revisions_helm_does_not_have():
     entries, values, error = history_and_values(MissingRelease(True), "web", "shop", [2, 3])
     assert [entry["revision"] for entry in entries] == [1, 2] and values == {2: {"a": 2}} and error is None
+
+
+@pytest.mark.parametrize("records", [None, []])
+def test_history_and_values_through_helm_without_records(records):
+    """None: the records cannot be read here; []: none found (Helm then says whether the release exists)."""
+    entries, values, error = history_and_values(MissingRelease(True, records), "web", "shop", [2])
+    assert [entry["revision"] for entry in entries] == [1, 2] and values == {2: {"a": 2}} and error is None
+
+
+def test_history_and_values_from_the_records_in_one_read():
+    records = [{"version": 1, "config": {"a": 1}, "info": {"status": "superseded"}},
+               {"version": 2, "config": None, "info": {"status": "deployed"}}]
+    entries, values, error = history_and_values(MissingRelease(False, records), "web", "shop", [2])
+    # Helm is not asked (it would say the release is missing): every stored revision's values come along
+    assert [(entry["revision"], entry["status"]) for entry in entries] == [(1, "superseded"), (2, "deployed")]
+    assert values == {1: {"a": 1}, 2: {}} and error is None

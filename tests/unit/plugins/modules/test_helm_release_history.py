@@ -21,6 +21,17 @@ HISTORY = [
 ]
 
 
+def stored(entry, values):
+    """The release record (decoded) that ``helm history`` shows as ``entry``."""
+    name, version = entry["chart"].split("-", 1)
+    return {"name": "web", "namespace": "shop", "version": entry["revision"], "config": values,
+            "info": {"last_deployed": entry["updated"], "status": entry["status"], "description": entry["description"]},
+            "chart": {"metadata": {"name": name, "version": version, "appVersion": entry["app_version"]}}}
+
+
+RECORDS = [stored(entry, {"replicas": entry["revision"]}) for entry in HISTORY]
+
+
 class FakeHelm(HelmClient):
     """HelmClient with the Helm calls answered from memory (integration tests run real Helm)."""
 
@@ -43,19 +54,17 @@ class FakeHelm(HelmClient):
         FakeHelm.calls.append(("get_values_many", name, namespace, list(revisions)))
         return {rev: {"replicas": rev} for rev in revisions}
 
+    def stored_revisions(self, name, namespace):
+        # not a Helm call: only Helm calls are logged
+        return FakeHelm.records
+
 
 @pytest.fixture
 def fake_helm(monkeypatch):
     FakeHelm.calls = []
     FakeHelm.history_error = None
     FakeHelm.records = None
-
-    def release_records(params, kubeconfig_path, name, namespace):
-        FakeHelm.calls.append(("release_records", name, namespace))
-        return FakeHelm.records
-
     monkeypatch.setattr(helm_release_history, "HelmClient", FakeHelm)
-    monkeypatch.setattr(helm_release_history, "release_records", release_records)
     return FakeHelm
 
 
@@ -98,8 +107,7 @@ def test_no_values_call_when_no_revision_qualifies(fake_helm, capsys):
     result = run_module({"include_values": True, "values_revisions": "successful", "max": 1}, capsys)
     assert [entry["revision"] for entry in result["history"]] == [3]
     assert "values" not in result["history"][0] and "values_source" not in result
-    # The records LIST runs alongside the history, before it is known that nothing qualifies.
-    assert sorted(call[0] for call in fake_helm.calls) == ["history", "release_records"]
+    assert [call[0] for call in fake_helm.calls] == ["history"]
 
 
 def test_missing_release_is_not_a_failure(fake_helm, capsys):
@@ -144,19 +152,27 @@ def test_check_mode_is_the_same_read(fake_helm, capsys):
     assert checked == normal
 
 
-@pytest.mark.parametrize("records, helm_reads, source", [
-    pytest.param({1: {"replicas": 1}, 2: {"replicas": 2}, 3: {"replicas": 3}}, None, "release_records", id="all-listed"),
-    pytest.param({1: {"replicas": 1}, 2: {"replicas": 2}}, [3], "both", id="newest-not-listed-yet"),
-    pytest.param({}, [1, 2, 3], "helm", id="nothing-listed"),
-    pytest.param(None, [1, 2, 3], "helm", id="shortcut-unavailable"),
+@pytest.mark.parametrize("records, source", [
+    pytest.param(RECORDS, "release_records", id="listed"),
+    pytest.param([], "helm", id="nothing-listed"),
+    pytest.param(None, "helm", id="shortcut-unavailable"),
 ])
-def test_values_from_release_records_and_helm_for_the_rest(fake_helm, capsys, records, helm_reads, source):
+def test_history_and_values_from_release_records_or_helm(fake_helm, capsys, records, source):
     fake_helm.records = records
     result = run_module({"include_values": True}, capsys)
     assert [entry["values"] for entry in result["history"]] == [{"replicas": 1}, {"replicas": 2}, {"replicas": 3}]
-    assert result["values_source"] == source
-    helm_calls = [call[3] for call in fake_helm.calls if call[0] == "get_values_many"]
-    assert helm_calls == ([helm_reads] if helm_reads else [])
+    assert result["values_source"] == result["history_source"] == source
+    helm_calls = [call[0] for call in fake_helm.calls]
+    assert helm_calls == ([] if records else ["history", "get_values_many"])
+
+
+def test_release_records_read_as_helm_reads_them(fake_helm, capsys):
+    through_helm = run_module({"include_values": True}, capsys)
+    fake_helm.records = RECORDS
+    from_records = run_module({"include_values": True}, capsys)
+    for result in (through_helm, from_records):
+        del result["history_source"], result["values_source"]
+    assert from_records == through_helm
 
 
 def test_no_release_records_without_values(fake_helm, capsys):

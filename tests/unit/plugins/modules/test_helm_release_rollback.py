@@ -53,6 +53,9 @@ class FakeHelm(object):
     def version(self):
         return HelmVersion(self.major, 17, 3)
 
+    def stored_revisions(self, name, namespace):
+        return None  # these tests are about Helm's answers; the records path is tested in test_kube
+
     def history(self, name, namespace, max=None):  # pylint: disable=redefined-builtin
         self.calls.append(("history",))
         entries = self.histories.pop(0) if len(self.histories) > 1 else self.histories[0]
