@@ -21,7 +21,7 @@ from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ansible_collections.matih.helm.plugins.module_utils.kube import history_entry, stored_revisions, user_values
+from ansible_collections.matih.helm.plugins.module_utils.kube import history_entry, load_yaml, stored_revisions, user_values
 
 HelmVersion = namedtuple("HelmVersion", ["major", "minor", "patch"])
 CommandResult = namedtuple("CommandResult", ["command", "rc", "stdout", "stderr"])
@@ -660,8 +660,7 @@ def _load_yaml(text: bytes, path: str) -> Any:
     except ImportError:
         return _UNCHECKED
     try:
-        # libyaml's loader when PyYAML was built with it: the same result, several times faster
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return load_yaml(text)
     except yaml.YAMLError as error:
         reason = " ".join(str(error).split())
         raise HelmError("invalid_kubeconfig", "kubeconfig file %s is not valid YAML (%s); set kubeconfig to a "

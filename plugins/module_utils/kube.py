@@ -284,5 +284,11 @@ def _load_kubeconfig(path: str) -> Any:
         return json.loads(text)  # kubeconfigs written from a dictionary are JSON: no YAML parser needed
     except ValueError:
         pass
+    return load_yaml(text)
+
+
+def load_yaml(text: bytes) -> Any:
+    """YAML with libyaml's safe loader when PyYAML was built with it (the same result, several times
+    faster). ImportError without PyYAML, yaml.YAMLError for bad YAML."""
     import yaml  # pylint: disable=import-outside-toplevel  # PyYAML comes with ansible-core
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
