@@ -239,10 +239,11 @@ def releases_of(secrets: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def history_entry(release: Dict[str, Any]) -> Dict[str, Any]:
-    """A revision as ``helm history -o json`` prints it (Helm's formatChartname and formatAppVersion)."""
+    """A revision as ``helm history -o json`` prints it (Helm's formatChartname and formatAppVersion;
+    Helm 4.3 records a rollback's target as ``info.rollback_revision`` and prints it when set)."""
     info = release.get("info") or {}
     metadata = (release.get("chart") or {}).get("metadata")
-    return {
+    entry = {
         "revision": release["version"],
         "updated": info.get("last_deployed") or "",
         "status": info.get("status") or "",
@@ -250,6 +251,9 @@ def history_entry(release: Dict[str, Any]) -> Dict[str, Any]:
         "app_version": (metadata.get("appVersion") or "") if metadata else "MISSING",
         "description": info.get("description") or "",
     }
+    if isinstance(info.get("rollback_revision"), int) and info["rollback_revision"] > 0:
+        entry["rollback_revision"] = info["rollback_revision"]
+    return entry
 
 
 def user_values(release: Dict[str, Any]) -> Dict[str, Any]:

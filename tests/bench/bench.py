@@ -273,8 +273,10 @@ class Bench:
                 os.path.basename(playbook), result.returncode, result.stdout[-4000:], result.stderr[-2000:]))
         execs = None
         if log:
-            with open(log, encoding="utf-8") as handle:
-                calls = [line.rstrip("\n").split("\t") for line in handle]
+            calls = []
+            if os.path.exists(log):  # no line at all: the run started no Helm process (records reads)
+                with open(log, encoding="utf-8") as handle:
+                    calls = [line.rstrip("\n").split("\t") for line in handle]
             execs = [kind for kind, _release in calls]
             self.last_releases_named = [release for _kind, release in calls if release]
         return seconds, requests, execs

@@ -75,6 +75,13 @@ def test_releases_of_refuses_what_helm_could_not_read(bad):
       "description": ""}),
     ({"version": 2, "info": {}, "chart": {"metadata": {"name": "web", "version": "1.0.0"}}},
      {"revision": 2, "updated": "", "status": "", "chart": "web-1.0.0", "app_version": "", "description": ""}),
+    # Helm 4.3 stores a rollback's target (printed even when the rollback failed); 0 means not a rollback
+    ({"version": 4, "info": {"status": "failed", "description": "Rollback \"web\" failed", "rollback_revision": 2}},
+     {"revision": 4, "updated": "", "status": "failed", "chart": "MISSING", "app_version": "MISSING",
+      "description": "Rollback \"web\" failed", "rollback_revision": 2}),
+    ({"version": 5, "info": {"status": "deployed", "rollback_revision": 0}},
+     {"revision": 5, "updated": "", "status": "deployed", "chart": "MISSING", "app_version": "MISSING",
+      "description": ""}),
 ])
 def test_history_entry_as_helm_history_prints_it(stored, entry):
     assert kube.history_entry(stored) == entry
