@@ -8,6 +8,7 @@ brakes (max_unhealthy, canary), the report rows and summary. The role reaches th
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -117,7 +118,10 @@ def host_row(host: str, variables: Dict[str, Any]) -> Dict[str, Any]:
 def report(rows: Sequence[Dict[str, Any]], namespaces: Sequence[str], check_mode: bool, generated_at: str,
            report_dir: str, hold_reason: str = "") -> Dict[str, Any]:
     """The fleet report: ``summary`` (counts per outcome, failed and held releases, file paths) and
-    ``releases`` (the rows, sorted by namespace and release)."""
+    ``releases`` (the rows, sorted by namespace and release). A relative ``report_dir`` is taken from
+    the directory ansible-playbook runs in (this process's), not the playbook's, where Ansible runs
+    local modules: inside an installed collection for ``matih.helm.remediate``."""
+    report_dir = os.path.abspath(os.path.expanduser(report_dir)) if report_dir else ""
     ordered = sorted(rows, key=lambda row: (row.get("namespace") or "", row.get("release") or ""))
     counts = {outcome: sum(1 for row in ordered if row.get("outcome") == outcome) for outcome in OUTCOMES}
     summary = dict(
@@ -127,7 +131,8 @@ def report(rows: Sequence[Dict[str, Any]], namespaces: Sequence[str], check_mode
     summary.update(
         failed_releases=_names(ordered, "failed"), held_releases=_names(ordered, "held"),
         hold_reason=hold_reason or (held_reasons[0] if held_reasons else ""),
-        report_json="%s/fleet-remediation.json" % report_dir, report_markdown="%s/fleet-remediation.md" % report_dir)
+        report_json=os.path.join(report_dir, "fleet-remediation.json") if report_dir else "",
+        report_markdown=os.path.join(report_dir, "fleet-remediation.md") if report_dir else "")
     return {"summary": summary, "releases": ordered}
 
 

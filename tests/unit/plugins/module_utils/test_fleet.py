@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.fleet import (
@@ -110,3 +112,16 @@ def test_report_counts_every_outcome_and_names_the_failed_and_held():
     assert summary["hold_reason"] == "canary a/q failed" and summary["check_mode"] is False
     assert summary["report_json"] == "/tmp/r/fleet-remediation.json"
     assert report([{"outcome": "planned", "check_mode": True}], [], False, "", "/r")["summary"]["check_mode"] is True
+
+
+@pytest.mark.parametrize("report_dir, expected_json", [
+    ("/srv/reports", "/srv/reports/fleet-remediation.json"),
+    # relative: from the directory ansible-playbook runs in, not the playbook's (Ansible's module cwd)
+    ("reports/today", os.path.join(os.getcwd(), "reports/today/fleet-remediation.json")),
+    ("~/reports", os.path.join(os.path.expanduser("~"), "reports/fleet-remediation.json")),
+    ("", ""),
+])
+def test_report_paths_are_absolute(report_dir, expected_json):
+    summary = report([], [], False, "", report_dir)["summary"]
+    assert summary["report_json"] == expected_json
+    assert summary["report_markdown"] == (expected_json[:-len("json")] + "md" if expected_json else "")
