@@ -8,6 +8,10 @@
   their ``command`` alike;
 * error_kind's choices are exactly the kinds module_utils can raise (ERROR_KINDS, helm_failed and
   every ``HelmError("<kind>", ...)``), so a new kind cannot go undocumented;
+* the modules that talk to the API without Helm (API_MODULES: helm_release_drift) document error_kind
+  too, but not the Helm call's rc, stdout, stderr and command, which they never return: their choices
+  hold every kind their own module_utils (API_UTILS) raise and only kinds module_utils raise, and the
+  Helm modules' choices are the kinds raised outside API_UTILS;
 * ``returned:`` is always, success, failure or a short condition (the prose goes in description).
 
 Usage: check-return-docs.py COLLECTION_DIR"""
@@ -20,6 +24,10 @@ import sys
 import yaml
 
 MODULES = ("helm_release_history", "helm_release_list", "helm_release_recover", "helm_release_rollback")
+# modules that run no Helm (they read the API with the kubernetes client), and the module_utils only they use
+API_MODULES = ("helm_release_drift",)
+API_UTILS = ("drift.py", "kube_api.py")
+HELM_CALL_KEYS = ("rc", "stdout", "stderr", "command")
 FAILURE_KEYS = ("error_kind", "rc", "stdout", "stderr")
 # helm_release_rollback's command is also its success result (the helm rollback argv)
 SAME_COMMAND = ("helm_release_history", "helm_release_list", "helm_release_recover")
@@ -36,12 +44,13 @@ def module_return(root, module):
     raise SystemExit("%s: no RETURN" % path)
 
 
-def raised_kinds(root):
-    """Every error_kind the module utilities can produce."""
-    kinds = {"helm_failed"}
+def raised_kinds(root, only=None, without=()):
+    """Every error_kind the module utilities can produce (those of the files ``only`` names, or of all but
+    ``without``)."""
+    kinds = set() if only else {"helm_failed"}
     utils = os.path.join(root, "plugins", "module_utils")
     for name in sorted(os.listdir(utils)):
-        if not name.endswith(".py"):
+        if not name.endswith(".py") or (only and name not in only) or name in without:
             continue
         with open(os.path.join(utils, name)) as handle:
             source = handle.read()
@@ -85,18 +94,32 @@ def main(root):
         if without_sample(docs[module].get("command")) != without_sample(docs[SAME_COMMAND[0]].get("command")):
             problems.append("%s: RETURN command differs from %s's (sample aside)" % (module, SAME_COMMAND[0]))
     documented = set(docs[reference].get("error_kind", {}).get("choices") or [])
-    kinds = raised_kinds(root)
+    kinds = raised_kinds(root, without=API_UTILS)
     if documented != kinds:
         problems.append("error_kind choices %s do not match the kinds module_utils raises %s (undocumented: %s, "
                         "never raised: %s)" % (sorted(documented), sorted(kinds), sorted(kinds - documented) or "-",
                                                sorted(documented - kinds) or "-"))
-    for module in MODULES:
+    everything, own = raised_kinds(root), raised_kinds(root, only=API_UTILS)
+    for module in API_MODULES:
+        docs[module] = module_return(root, module)
+        choices = set(docs[module].get("error_kind", {}).get("choices") or [])
+        if not choices:
+            problems.append("%s: RETURN does not document error_kind (returned on failure)" % module)
+        if own - choices:
+            problems.append("%s: error_kind does not document %s, which %s raise" % (
+                module, sorted(own - choices), " and ".join(API_UTILS)))
+        if choices - everything:
+            problems.append("%s: error_kind documents %s, which module_utils never raise" % (
+                module, sorted(choices - everything)))
+        problems += ["%s: RETURN documents %s, which it never returns (it runs no Helm)" % (module, key)
+                     for key in HELM_CALL_KEYS if key in docs[module]]
+    for module in MODULES + API_MODULES:
         problems += returned_problems(module, docs[module])
     for problem in problems:
         print(problem)
     if not problems:
-        print("return docs: %d modules document the failure keys alike; error_kind lists the %d kinds raised"
-              % (len(MODULES), len(kinds)))
+        print("return docs: %d modules document the failure keys alike; error_kind lists the %d kinds raised; "
+              "%s documents the kinds of its API client" % (len(MODULES), len(kinds), ", ".join(API_MODULES)))
     return 1 if problems else 0
 
 

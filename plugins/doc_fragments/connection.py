@@ -92,3 +92,68 @@ notes:
     and whenever that request fails, Helm reads instead. It needs the right Helm needs anyway, to list
     Secrets in the release's namespace.
 """
+
+    # matih.helm.connection.kubernetes_client: the same options, for a module that talks to the API with the
+    # kubernetes Python client instead of running Helm (helm_release_drift).
+    KUBERNETES_CLIENT = r"""
+options:
+  binary_path:
+    description:
+      - Ignored; this module runs no Helm. Accepted so that C(module_defaults) for C(group/matih.helm.helm) can
+        set it for every module of the group.
+    type: path
+  kubeconfig:
+    description:
+      - Kubeconfig to use, either as a path to a file on the managed node or as the kubeconfig
+        content itself (a dictionary).
+      - A dictionary is written to a private (mode 0600) temporary file that is removed when the
+        task ends. Its credentials are masked in the task output, as in the modules that run Helm.
+      - Checked before the module connects (when PyYAML is available on the managed node for a file); a directory,
+        invalid YAML, or a kubeconfig without clusters, without the chosen context, or whose context names no
+        cluster server, fails the task with a message naming the problem.
+      - When not set, the value of the E(K8S_AUTH_KUBECONFIG) environment variable is used, then, as Helm and
+        C(kubectl) do, E(KUBECONFIG) (several files are merged) or C(~/.kube/config), and in a pod its service
+        account.
+      - The C(kubernetes) library loads it, exec plugins and auth providers included, as in kubernetes.core.
+    type: raw
+    aliases: [ kubeconfig_path ]
+  context:
+    description:
+      - Name of the kubeconfig context to use.
+      - When not set, the value of the E(K8S_AUTH_CONTEXT) environment variable is used, then Helm's
+        E(HELM_KUBECONTEXT), and then the kubeconfig's current context.
+      - Mutually exclusive with O(ca_cert) and O(validate_certs), as in the other modules.
+    type: str
+    aliases: [ kube_context ]
+  host:
+    description:
+      - URL of the Kubernetes API server; it replaces the kubeconfig's cluster server.
+      - When not set, the value of the E(K8S_AUTH_HOST) environment variable is used, then Helm's
+        E(HELM_KUBEAPISERVER).
+    type: str
+  api_key:
+    description:
+      - Bearer token used to authenticate with the Kubernetes API; it replaces the kubeconfig user's credentials.
+      - It never appears in the task output.
+      - When not set, the value of the E(K8S_AUTH_API_KEY) environment variable is used, then Helm's
+        E(HELM_KUBETOKEN).
+    type: str
+  ca_cert:
+    description:
+      - Path to the certificate authority file that signed the API server's certificate. Provide the full chain.
+      - When not set, the value of the E(K8S_AUTH_SSL_CA_CERT) environment variable is used, then Helm's
+        E(HELM_KUBECAFILE).
+    type: path
+    aliases: [ ssl_ca_cert ]
+  validate_certs:
+    description:
+      - Whether to verify the API server's TLS certificate; V(false) only on test clusters.
+      - When not set, the value of the E(K8S_AUTH_VERIFY_SSL) environment variable is used; Helm's
+        E(HELM_KUBEINSECURE_SKIP_TLS_VERIFY=true) also turns verification off.
+    type: bool
+    default: true
+    aliases: [ verify_ssl ]
+notes:
+  - Connection options can be set once for all modules of this collection with
+    C(module_defaults) and the C(group/matih.helm.helm) action group.
+"""

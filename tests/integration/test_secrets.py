@@ -13,6 +13,7 @@ results (``command`` included). A second playbook is the positive control: with
 ``include_values`` / ``show_values`` the password does appear, and a debug of the token shows
 it, so the searches are known to find what they look for.
 """
+import base64
 import json
 import os
 import uuid
@@ -154,3 +155,73 @@ def test_fleet_remediation_no_log_hides_values(helm_binary, cluster, namespace, 
     assert password not in outputs[False], "the recovery printed chart values without being asked to"
     latest = scenarios.history(helm, cluster.kubeconfig, "vault", namespace)[-1]["revision"]
     assert role_runner.revision_values(helm, cluster.kubeconfig, "vault", namespace, latest)["db"]["password"] == password
+
+
+DRIFT_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: vault-drift\nversion: 0.1.0\n",
+    "values.yaml": "password: ''\ngreeting: hello\n",
+    "templates/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n"
+                             "  password: {{ .Values.password | quote }}\n",
+    "templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n"
+                                "  greeting: {{ .Values.greeting | quote }}\n",
+}
+
+
+def test_drift_never_shows_secret_values(helm_binary, tls_cluster, tmp_path):
+    """helm_release_drift on a release whose Secret was edited by hand: the Secret's key is reported, its old
+    and new values reach no output at ``-vvv`` (results, log, and the module's arguments on ansible-core
+    versions that print them), also with ``show_values``, and
+    neither does the API token it connects with (``api_key``, with a kubeconfig or with ``host`` alone).
+    The positive control is a ConfigMap value, which ``show_values`` does show."""
+    password, edited = "dr1ft-Pa55-%s" % uuid.uuid4().hex[:10], "h4nd-Edit-%s" % uuid.uuid4().hex[:10]
+    visible = "visible-%s" % uuid.uuid4().hex[:8]
+    token = tls_cluster.token
+    namespace = "drift-secrets-h%d-%s" % (helm_binary.major, uuid.uuid4().hex[:6])
+    chart = tmp_path / "chart"
+    for name, text in DRIFT_CHART.items():
+        (chart / name).parent.mkdir(parents=True, exist_ok=True)
+        (chart / name).write_text(text)
+    tls_cluster.create_namespace(namespace)
+    scenarios.run_helm(helm_binary, tls_cluster.kubeconfig,
+                       ["install", "vault", str(chart), "-n", namespace, "--set-string", "password=" + password])
+    secret_path = "/api/v1/namespaces/%s/secrets/db" % namespace
+    secret = tls_cluster.api("GET", secret_path)
+    secret["data"]["password"] = base64.b64encode(edited.encode()).decode()
+    tls_cluster.api("PUT", secret_path, secret)
+    configmap_path = "/api/v1/namespaces/%s/configmaps/settings" % namespace
+    configmap = tls_cluster.api("GET", configmap_path)
+    configmap["data"]["greeting"] = visible
+    tls_cluster.api("PUT", configmap_path, configmap)
+
+    tokenless = tmp_path / "kubeconfig-without-token"
+    tls_cluster.write_kubeconfig(str(tokenless), token=None)
+    target = dict(name="vault", release_namespace=namespace, show_values=True, api_key=token)
+    tasks = [
+        {"name": "by_kubeconfig", "matih.helm.helm_release_drift": dict(target, kubeconfig=str(tokenless)),
+         "register": "by_kubeconfig"},
+        {"name": "by_host", "matih.helm.helm_release_drift": dict(target, host=tls_cluster.url, ca_cert=tls_cluster.ca_cert),
+         "register": "by_host", "environment": {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}},
+        {"name": "checked", "matih.helm.helm_release_drift": dict(target, kubeconfig=str(tokenless)),
+         "register": "checked", "check_mode": True},
+    ]
+    results_file, log = tmp_path / "drift.json", tmp_path / "drift.log"
+    run = run_tasks(_tasks(tasks, results_file), tmp_path, name="drift keeps secrets", verbosity=3,
+                    env={"ANSIBLE_LOG_PATH": str(log)})
+    assert results_file.is_file(), run.stdout[-20000:] + run.stderr[-5000:]
+    results = json.loads(results_file.read_text())
+    for name in ("by_kubeconfig", "by_host", "checked"):
+        objects = {obj["kind"]: obj for obj in results[name]["objects"]}
+        assert objects["Secret"]["state"] == "modified" and objects["Secret"]["fields"] == [{"path": "data.password"}], name
+        assert objects["ConfigMap"]["fields"] == [{"path": "data.greeting", "desired": "hello", "live": visible}], name
+    assert "<localhost> EXEC" in run.stdout and '"objects": [' in run.stdout  # -vvv: commands and full results
+    outputs = {"stdout (-vvv)": run.stdout, "stderr (-vvv)": run.stderr, "ANSIBLE_LOG_PATH": log.read_text(),
+               "registered results": results_file.read_text()}
+    for where, text in outputs.items():
+        for secret_text in (password, edited, base64.b64encode(password.encode()).decode(),
+                            base64.b64encode(edited.encode()).decode()):
+            assert secret_text not in text, "a Secret value leaked into %s" % where
+        assert token not in text, "the API token leaked into %s" % where
+        assert "Traceback" not in text, where
+    assert visible in run.stdout and visible in log.read_text()  # the positive control
+    scenarios.run_helm(helm_binary, tls_cluster.kubeconfig, ["uninstall", "vault", "-n", namespace])
+    tls_cluster.delete_namespace(namespace)

@@ -20,6 +20,8 @@ def run_target(target, helm_binary, cluster, namespace, charts, tmp_path):
         "kubeconfig_path": str(cluster.kubeconfig),
         "test_namespace": namespace,
         "testbed_charts": {version: str(path) for version, path in charts.items()},
+        # controlplane, emulator or external: for what only a real API server does (defaulting, normalisation)
+        "test_cluster": cluster.kind,
     }
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(extra_vars))
     (tmp_path / "playbook.yml").write_text(yaml.safe_dump([{
