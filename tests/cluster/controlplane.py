@@ -28,6 +28,7 @@ import base64
 import ctypes
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -75,10 +76,30 @@ def built_bin_dir():
     return result.stdout.strip()
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _ephemeral_floor():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _free_port(taken=()):
+    """A port free now, for a component that binds it later. Below the kernel's ephemeral range: a port
+    the kernel hands out (port 0) is also where outgoing connections take their source ports, and one
+    of them took a scheduler's port between the choice and the bind."""
+    floor = _ephemeral_floor()
+    for _attempt in range(500):
+        port = random.randrange(10000, floor) if floor > 11000 else 0
+        if port in taken:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise ControlPlaneError("no free port below %d on 127.0.0.1" % floor)
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -418,7 +439,9 @@ class ControlPlane:  # pylint: disable=too-many-instance-attributes
             with open(self._state(), encoding="utf-8") as handle:
                 self.ports = json.load(handle)["ports"]
         else:
-            self.ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
+            self.ports = {}
+            for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"):
+                self.ports[name] = _free_port(self.ports.values())
         self._point_kubeconfigs()
         try:
             self._spawn("etcd")

@@ -184,8 +184,9 @@ class Job:
         inventory = os.path.join(str(directory), "inventory")
         os.makedirs(inventory, exist_ok=True)
         with open(os.path.join(inventory, "hosts"), "w", encoding="utf-8") as stream:
-            # AWX's "Demo Inventory": localhost with a local connection.
-            stream.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+            # localhost without ansible_connection, as an AWX inventory may have it: the playbooks'
+            # connection: local must keep Ansible from trying SSH (nothing listens on port 22 here)
+            stream.write("localhost ansible_python_interpreter=%s\n" % sys.executable)
         variables = dict(awx_meta_vars(42, template_name), **(template_vars or {}))
         variables.update(survey_answers(survey(survey_name), answers) if survey_name else answers)
         self.extravars_text = awx_extravars_yaml(variables, template_vars)
