@@ -326,8 +326,9 @@ def manifest_objects(manifest: str, load_all: Callable[[str], Iterable[Any]]) ->
 
 
 def _named(obj: Any) -> bool:
-    return (isinstance(obj, dict) and obj.get("apiVersion") and obj.get("kind")
-            and isinstance(obj.get("metadata"), dict) and obj["metadata"].get("name"))
+    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+        return False
+    return bool(obj.get("apiVersion") and obj.get("kind") and obj["metadata"].get("name"))
 
 
 def group_of(api_version: str) -> str:

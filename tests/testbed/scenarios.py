@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
 TESTBED_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -61,9 +62,19 @@ def _chart_cache_dir():
     return tempfile.mkdtemp(prefix="matih-charts-")
 
 
-@functools.lru_cache(maxsize=None)
+# Threads making a fleet ask for the same chart at once: without the lock two of them packaged it
+# both, and the second rewrote the archive while the first one's helm install read it.
+_CHART_LOCK = threading.Lock()
+
+
 def chart(version="1.0.0", app_version=None, helm=None):
     """Path of the demo chart packaged as ``version`` (app version defaults to the version)."""
+    with _CHART_LOCK:
+        return _packaged_chart(version, app_version, helm)
+
+
+@functools.lru_cache(maxsize=None)
+def _packaged_chart(version, app_version, helm):
     destination = os.path.join(_chart_cache_dir(), version)
     os.makedirs(destination, exist_ok=True)
     argv = [helm or HELM_BINARIES["helm3"], "package", DEMO_CHART_DIR, "--version", version,
@@ -77,7 +88,7 @@ def remove_chart_cache():
     if _chart_cache_dir.cache_info().currsize:
         shutil.rmtree(_chart_cache_dir(), ignore_errors=True)
         _chart_cache_dir.cache_clear()
-        chart.cache_clear()
+        _packaged_chart.cache_clear()
 
 
 def _wait_flags(wait, timeout):
