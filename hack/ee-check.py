@@ -185,8 +185,8 @@ def check_sample(work, tarball):
         argv.append("--user-pip=%s" % os.path.join(build, "requirements.txt"))
     result = subprocess.run(argv, check=False, capture_output=True, text=True)
     found = from_matih(requirement_lines_raw(written)) if os.path.isfile(written) else []
-    declared = sorted(Requirement(line).name.lower() for line in requirement_lines_raw(
-        os.path.join(ROOT, "meta", "ee-requirements.txt")) if not line.startswith("#"))
+    declared = sorted(Requirement(line).name.lower()
+                      for line in requirement_lines(os.path.join(ROOT, "meta", "ee-requirements.txt")))
     wanted = [name for name in declared if name not in EXCLUDE_REQUIREMENTS]
     check(result.returncode == 0 and sorted(Requirement(line).name.lower() for line in found) == wanted,
           "the build's introspection of the context's matih.helm adds its Python requirements (%s)"

@@ -185,10 +185,15 @@ class _pem_file(object):
             os.remove(self.temporary)
 
 
+def release_selector(name: str) -> str:
+    """The label selector of a release's Secrets, as Helm's Secrets driver lists them."""
+    return "owner=helm,name=%s" % name
+
+
 def list_release_secrets(target: Endpoint, name: str, namespace: str) -> List[Dict[str, Any]]:
     """One LIST of the release's Secrets (the label selector Helm's driver uses)."""
     url = urlsplit(target.server)
-    query = urlencode({"labelSelector": "owner=helm,name=%s" % name})
+    query = urlencode({"labelSelector": release_selector(name)})
     path = "%s/api/v1/namespaces/%s/secrets?%s" % (url.path.rstrip("/"), quote(namespace, safe=""), query)
     headers = {"Accept": "application/json", "User-Agent": "matih.helm"}
     if url.scheme == "https":
@@ -251,7 +256,7 @@ def history_entry(release: Dict[str, Any]) -> Dict[str, Any]:
         "app_version": (metadata.get("appVersion") or "") if metadata else "MISSING",
         "description": info.get("description") or "",
     }
-    if isinstance(info.get("rollback_revision"), int) and info["rollback_revision"] > 0:
+    if info.get("rollback_revision"):  # omitted when 0, as Helm's omitempty; release.rollback_target checks it
         entry["rollback_revision"] = info["rollback_revision"]
     return entry
 

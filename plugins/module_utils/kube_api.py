@@ -26,7 +26,9 @@ from ansible_collections.matih.helm.plugins.module_utils.drift import (
     FIELD_MANAGER, KNOWN_RESOURCES, ObjectRef, Read, RequestFailed, Resource, group_of,
 )
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError, run_concurrently
-from ansible_collections.matih.helm.plugins.module_utils.kube import RELEASE_SECRET_TYPE, SECRET_DRIVERS, releases_of
+from ansible_collections.matih.helm.plugins.module_utils.kube import (
+    RELEASE_SECRET_TYPE, SECRET_DRIVERS, release_selector, releases_of,
+)
 
 try:
     from kubernetes.client import ApiClient, Configuration
@@ -201,7 +203,7 @@ class KubeApi(object):
     def release_records(self, name: str, namespace: str) -> List[Dict[str, Any]]:
         """Helm's decoded release records of ``name`` (one LIST of its Secrets, as Helm's driver lists them)."""
         path = "/api/v1/namespaces/%s/secrets" % quote(namespace, safe="")
-        found = self.get(path, {"labelSelector": "owner=helm,name=%s" % name}, "Helm's release Secrets")
+        found = self.get(path, {"labelSelector": release_selector(name)}, "Helm's release Secrets")
         try:
             return releases_of(found.get("items") or [])
         except ValueError as error:
