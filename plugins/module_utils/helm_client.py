@@ -238,8 +238,11 @@ def get_manifest_argv(name: str, namespace: str, revision: int) -> List[str]:
 
 
 def rollback_argv(major, name, namespace, revision, wait=True, wait_for_jobs=False, timeout=None,
-                  cleanup_on_fail=False, force=False, no_hooks=False, history_max=None, dry_run=False):
-    """``helm rollback`` argv for Helm ``major`` (3 or 4; later majors are driven like 4)."""
+                  cleanup_on_fail=False, force=False, no_hooks=False, history_max=None, dry_run=False,
+                  force_conflicts=False):
+    """``helm rollback`` argv for Helm ``major`` (3 or 4; later majors are driven like 4).
+    ``force_conflicts``: Helm 4's server-side apply takes back fields another manager (a hand edit,
+    ``kubectl scale``) owns; Helm 3's three-way merge overwrites them anyway and has no such flag."""
     if int(revision) < 1:
         # Helm reads 0 as "the revision before the latest", which may well be a failed one.
         raise ValueError("rollback revision must be >= 1, got %r" % (revision,))
@@ -254,6 +257,8 @@ def rollback_argv(major, name, namespace, revision, wait=True, wait_for_jobs=Fal
         argv.append("--force" if helm3 else "--force-replace")
     if no_hooks:
         argv.append("--no-hooks")
+    if force_conflicts and not helm3:
+        argv.append("--force-conflicts")
     if history_max is not None:
         argv += ["--history-max", str(history_max)]
     if dry_run:
@@ -462,11 +467,11 @@ class HelmClient(object):
 
     def rollback(self, name, namespace, revision, wait=True, wait_for_jobs=False, timeout=None,
                  cleanup_on_fail=False, force=False, no_hooks=False, history_max=None,
-                 dry_run=False) -> CommandResult:
+                 dry_run=False, force_conflicts=False) -> CommandResult:
         return self.run(rollback_argv(
             self.major, name, namespace, revision, wait=wait, wait_for_jobs=wait_for_jobs, timeout=timeout,
             cleanup_on_fail=cleanup_on_fail, force=force, no_hooks=no_hooks, history_max=history_max,
-            dry_run=dry_run,
+            dry_run=dry_run, force_conflicts=force_conflicts,
         ))
 
     def upgrade(self, name, namespace, config, values_file, **options) -> CommandResult:

@@ -12,10 +12,15 @@ table-driven unit test.
 
 Decisions (the module documentation repeats them):
 
-* Verdicts: ``missing`` (no history), ``healthy`` (latest revision deployed), ``pending`` (latest
-  revision ``pending-*`` and not freed), ``held`` (the caller holds it, e.g. a fleet brake) and
-  ``recover``. A pending revision is freed when ``unlock_pending`` is set, or when it is older
-  than ``unlock_pending_after``; a younger one is left alone with its age.
+* Verdicts: ``missing`` (no history), ``healthy`` (latest revision deployed), ``drifted`` (latest
+  revision deployed, but its live objects no longer match it: a drift check was asked for and
+  found missing or modified objects), ``pending`` (latest revision ``pending-*`` and not freed),
+  ``held`` (the caller holds it, e.g. a fleet brake) and ``recover``.
+  A pending revision is freed when ``unlock_pending`` is set, or when it is older than
+  ``unlock_pending_after``; a younger one is left alone with its age.
+* ``drifted`` has one step, ``repair_drift``: a rollback to the deployed revision itself, which
+  stores a new revision with the same chart and values and applies its manifest again. It recovered
+  the release only when the latest revision is deployed and a second drift check finds nothing.
 * ``rollback_last_successful`` targets the newest revision that reached DEPLOYED.
 * ``rollback_previous_good`` targets the newest older revision that reached DEPLOYED with another
   chart or other values than the last successful one (an identical configuration would fail the
@@ -40,11 +45,13 @@ ROLLBACK_LAST_SUCCESSFUL = "rollback_last_successful"
 ROLLBACK_PREVIOUS_GOOD = "rollback_previous_good"
 UPGRADE = "upgrade"
 REINSTALL = "reinstall"
+REPAIR_DRIFT = "repair_drift"
 STRATEGIES = (ROLLBACK_LAST_SUCCESSFUL, ROLLBACK_PREVIOUS_GOOD, UPGRADE, REINSTALL)
-ROLLBACK_STEPS = (ROLLBACK_LAST_SUCCESSFUL, ROLLBACK_PREVIOUS_GOOD)
+# Steps that are a helm rollback to target_revision.
+ROLLBACK_STEPS = (ROLLBACK_LAST_SUCCESSFUL, ROLLBACK_PREVIOUS_GOOD, REPAIR_DRIFT)
 
 # Verdicts, and the outcomes of a release (the report's words).
-HEALTHY, MISSING, PENDING, HELD, RECOVER = "healthy", "missing", "pending", "held", "recover"
+HEALTHY, MISSING, PENDING, HELD, RECOVER, DRIFTED = "healthy", "missing", "pending", "held", "recover", "drifted"
 RECOVERED, PLANNED, FAILED, SKIPPED = "recovered", "planned", "failed", "skipped"
 OUTCOMES = (HEALTHY, RECOVERED, PLANNED, FAILED, PENDING, HELD)
 
@@ -117,7 +124,7 @@ class Plan:
 
     @property
     def needs_recovery(self) -> bool:
-        return self.verdict == RECOVER
+        return self.verdict in (RECOVER, DRIFTED)
 
 
 @dataclass
@@ -132,9 +139,10 @@ class Attempt:
 
 
 def plan_recovery(history: Sequence[Revision], values: Dict[int, Any], options: Options,
-                  now: Optional[datetime.datetime] = None) -> Plan:
+                  now: Optional[datetime.datetime] = None, drift: Optional[Dict[str, Any]] = None) -> Plan:
     """The verdict and the ordered steps for a release, from its history (oldest first or not) and
-    the user values of the revisions that reached DEPLOYED (``values``: revision -> dict)."""
+    the user values of the revisions that reached DEPLOYED (``values``: revision -> dict).
+    ``drift`` is the drift check of the latest revision (drift_digest's form) when one was made."""
     ordered = sorted(history, key=lambda rev: rev.revision)
     if options.hold:
         return Plan(HELD, options.hold)
@@ -142,7 +150,11 @@ def plan_recovery(history: Sequence[Revision], values: Dict[int, Any], options: 
         return Plan(MISSING, "release not found; nothing to recover")
     latest = ordered[-1]
     if latest.status == "deployed":
-        return Plan(HEALTHY, "latest revision %d is deployed" % latest.revision)
+        if drift and drift.get("drifted") and drift.get("revision") == latest.revision:
+            return Plan(DRIFTED, "latest revision %d is deployed, but %s" % (latest.revision, describe_drift(drift)),
+                        (Step(REPAIR_DRIFT, target_revision=latest.revision),))
+        return Plan(HEALTHY, "latest revision %d is deployed%s" % (
+            latest.revision, " and its objects match it" if drift else ""))
     reason = "latest revision %d is %s" % (latest.revision, latest.status)
     age = None
     if latest.is_pending:
@@ -267,6 +279,35 @@ def plan_step(action: str, history: Sequence[Revision], values: Dict[int, Any], 
     raise ValueError("unknown recovery step %r; use one of %s" % (action, ", ".join(STRATEGIES)))
 
 
+def drift_digest(check: Dict[str, Any]) -> Dict[str, Any]:
+    """A drift check (helm_release_drift's result) as the report keeps it: the revision, whether it
+    drifted, and each object that is not in sync with the paths of its fields (values left out)."""
+    objects = [{"kind": item.get("kind"), "namespace": item.get("namespace"), "name": item.get("name"),
+                "state": item.get("state"), "fields": [entry.get("path") for entry in item.get("fields") or []]}
+               for item in check.get("objects") or [] if item.get("state") != "in_sync"]
+    return {"revision": check.get("revision"), "drifted": bool(check.get("drifted")), "objects": objects,
+            "summary": dict(check.get("summary") or {}), "api_requests": check.get("api_requests", 0)}
+
+
+def describe_drift(digest: Dict[str, Any]) -> str:
+    """The drifted objects in words: ``Deployment/web modified (spec.replicas), Service/web missing``."""
+    parts = []
+    for item in digest.get("objects") or []:
+        text = "%s/%s %s" % (item["kind"], item["name"], item["state"])
+        if item.get("fields"):
+            text += " (%s)" % ", ".join(item["fields"])
+        parts.append(text)
+    return ("its objects drifted: " + ", ".join(parts)) if parts else "its objects match it"
+
+
+def repair_outcome(outcome: str, after: Optional[Dict[str, Any]]) -> Tuple[str, str]:
+    """A repair step's outcome once the drift was checked again (``after``, drift_digest's form, None
+    in check mode): recovered only when nothing drifted any more; the error when something still did."""
+    if outcome != RECOVERED or after is None or not after.get("drifted"):
+        return outcome, ""
+    return FAILED, "after the repair, " + describe_drift(after).replace("its objects drifted", "objects still drift")
+
+
 def recheck_step(step: Step, history: Sequence[Revision]) -> Step:
     """``step`` against the history as it is now: a rollback target Helm pruned meanwhile
     (``history_max``) is skipped rather than sent to Helm."""
@@ -325,7 +366,7 @@ def release_outcome(plan: Plan, attempts: Sequence[Attempt], options: Options) -
 
 def report_entry(name: str, namespace: str, plan: Plan, attempts: Sequence[Attempt], before: Optional[Revision],
                  after: Optional[Revision], options: Options, check_mode: bool,
-                 helm_version: Optional[str]) -> Dict[str, Any]:
+                 helm_version: Optional[str], drift: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The result of one recovery, as ``release_recovery_result`` and the fleet report's rows hold it."""
     actions = [action_entry(attempt) for attempt in attempts]
     tried = [entry for entry in actions if entry["outcome"] != SKIPPED]
@@ -345,6 +386,8 @@ def report_entry(name: str, namespace: str, plan: Plan, attempts: Sequence[Attem
     }
     if plan.pending_age is not None:
         entry["pending_age"] = int(plan.pending_age)
+    if drift is not None:
+        entry["drift"] = drift
     return entry
 
 

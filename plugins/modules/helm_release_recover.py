@@ -24,6 +24,11 @@ description:
     (looked up in O(chart_repo_url)), chart version and user values of the last revision that reached DEPLOYED.
     Without a chart reference, or without values when no revision ever reached DEPLOYED, the upgrade and reinstall
     steps are skipped with the reason.
+  - With O(detect_drift=true), a release whose latest revision is C(deployed) is also compared with the cluster, as
+    M(matih.helm.helm_release_drift) compares it. When objects are missing or modified the verdict is C(drifted) and
+    the one step is V(repair_drift), a rollback to that deployed revision itself (a new revision with the same chart
+    and values, its manifest applied again; on Helm 4 with C(--force-conflicts), since a hand edit owns the fields it
+    changed). The repair recovered the release only when a second drift check finds nothing drifted.
   - Every step creates new revisions; no history entry is ever removed, except by V(reinstall) with
     O(keep_history=false), which purges the release.
   - The decisions are pure functions (the collection's C(recovery) module utility); this module runs Helm for
@@ -111,6 +116,20 @@ options:
     description: Show the user values in the diff; by default every value is masked, keys stay visible.
     type: bool
     default: false
+  detect_drift:
+    description:
+      - Check a deployed release's live objects against its latest revision and repair them when they drifted
+        (verdict C(drifted), step V(repair_drift)). Needs the C(kubernetes) Python library, as
+        M(matih.helm.helm_release_drift) does, and its read rights.
+      - V(false) (the default) takes a deployed release as healthy, as Helm does.
+    type: bool
+    default: false
+  drift_ignore_fields:
+    description:
+      - Fields that are not drift, per kind, as M(matih.helm.helm_release_drift)'s C(ignore_fields) takes them (for
+        example C(Deployment) C([spec.replicas]) when an autoscaler owns them).
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - matih.helm.connection
   - matih.helm.release
@@ -121,7 +140,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Nothing changes. The result is the exact plan. Each step is validated with Helm's dry run
+      - Nothing changes (a drift check only reads). The result is the exact plan. Each step is validated with Helm's dry run
         (C(helm rollback) or C(helm upgrade) with C(--dry-run) on Helm 3, C(--dry-run=server) on Helm 4;
         C(helm uninstall --dry-run) for a reinstall) and the first whose dry run succeeds has outcome C(planned).
   diff_mode:
@@ -131,6 +150,9 @@ attributes:
         settling step restores.
 notes:
   - Helm does not lock releases. Run one recovery per release at a time.
+  - A drift check costs a few API requests (see M(matih.helm.helm_release_drift)); the repair makes a second check.
+    Drift is checked only when the latest revision is C(deployed); a failed or pending release goes up the ladder,
+    whose rollbacks and upgrades apply a whole manifest anyway.
   - A reinstall deletes the release's objects before installing them again; the C(fleet_remediation) role leaves
     it out of its default steps.
   - The upgrade and reinstall steps pass the values in one file and nothing else. Use C(kubernetes.core.helm) for
@@ -173,6 +195,15 @@ EXAMPLES = r"""
 - name: Show the plan
   ansible.builtin.debug:
     msg: "{{ web_plan.plan }}"
+
+- name: Repair the web release when its objects no longer match its deployed revision
+  matih.helm.helm_release_recover:
+    name: web
+    namespace: shop
+    detect_drift: true
+    drift_ignore_fields:
+      Deployment: [spec.replicas]
+  register: web_repair
 """
 
 RETURN = r"""
@@ -192,7 +223,9 @@ namespace:
   type: str
   sample: shop
 verdict:
-  description: What the history said before anything ran, V(healthy), V(missing), V(pending), V(held) or V(recover).
+  description:
+    - What the history said before anything ran, V(healthy), V(missing), V(pending), V(held) or V(recover), and
+      V(drifted) (with O(detect_drift=true), a deployed release whose objects no longer match it).
   returned: success
   type: str
   sample: recover
@@ -241,6 +274,17 @@ after:
   returned: success
   type: dict
   sample: {"revision": 4, "status": "deployed", "chart_version": "1.1.0", "app_version": "1.1.0"}
+drift:
+  description:
+    - The drift check of the deployed latest revision, C(revision), C(drifted), C(objects) (those not in sync, each
+      with C(kind), C(namespace), C(name), C(state) and the C(fields) paths, never values), C(summary),
+      C(api_requests), and C(after), the check after the repair in the same form (null when no repair ran).
+    - Also in RV(report).
+  returned: with O(detect_drift=true), when the latest revision was deployed
+  type: dict
+  sample: {"revision": 3, "drifted": true, "objects": [{"kind": "Deployment", "namespace": "shop", "name": "web",
+           "state": "modified", "fields": ["spec.replicas"]}], "summary": {"objects": 4, "missing": 0, "modified": 1,
+           "in_sync": 3}, "api_requests": 6, "after": {"revision": 4, "drifted": false, "objects": []}}
 pending_age:
   description: Seconds since Helm last updated the pending latest revision.
   returned: when the latest revision is pending
@@ -254,7 +298,7 @@ check_mode:
 report:
   description:
     - The fields above as one dictionary (release, namespace, check_mode, helm_version, before, after, actions,
-      action, outcome, reason), as the C(release_recovery) role publishes it and the fleet report lists it.
+      action, outcome, reason, and drift when checked), as the C(release_recovery) role publishes it and the fleet report lists it.
   returned: success
   type: dict
 helm_version:
@@ -340,16 +384,22 @@ command:
 """
 
 import datetime
+import os
+import sys
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.drift import check_release_drift, parse_ignore_fields
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmClient, HelmError, history_and_values, history_or_empty, run_task, version_string,
 )
+from ansible_collections.matih.helm.plugins.module_utils.kube_api import (
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubeApi, environment_problem,
+)
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
-    REINSTALL, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options, plan_recovery, recheck_step,
-    report_entry, settles, step_outcome, strategy_problems,
+    FAILED, REINSTALL, REPAIR_DRIFT, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options, drift_digest,
+    plan_recovery, recheck_step, repair_outcome, report_entry, settles, step_outcome, strategy_problems,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import last_successful, parse_history, values_to_read
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
@@ -372,7 +422,12 @@ RECOVER_ARGS = dict(
     keep_history=dict(type="bool", default=True),
     hold=dict(type="str", default=""),
     show_values=dict(type="bool", default=False),
+    detect_drift=dict(type="bool", default=False),
+    drift_ignore_fields=dict(type="dict", default={}),
 )
+
+# Drift checks mask the Secret values they read when at least this long (as helm_release_drift does).
+MIN_MASKED_LENGTH = 6
 
 
 class ReleaseRecovery(object):
@@ -386,6 +441,7 @@ class ReleaseRecovery(object):
         self.name = module.params["name"]
         self.namespace = module.params["release_namespace"]
         self.check_mode = module.check_mode
+        self.drift_ignore = parse_ignore_fields(module.params["drift_ignore_fields"])[0]
 
     def run(self):
         # From the release records, one request gives every revision's values with the history.
@@ -399,7 +455,9 @@ class ReleaseRecovery(object):
         missing = [revision for revision in wanted if revision not in values]
         if missing:
             values.update(self.helm.get_values_many(self.name, self.namespace, missing))
-        plan = plan_recovery(history, values, self.options, now=datetime.datetime.now(datetime.timezone.utc))
+        drift = self.check_drift() if self.wants_drift_check(history) else None
+        plan = plan_recovery(history, values, self.options, now=datetime.datetime.now(datetime.timezone.utc),
+                             drift=drift)
         attempts, current = [], history
         for step in plan.steps if plan.needs_recovery else ():
             step = recheck_step(step, current)
@@ -407,13 +465,17 @@ class ReleaseRecovery(object):
                 attempts.append(Attempt(step, outcome=SKIPPED))
                 continue
             attempt, current = self.attempt(step, current)
+            if step.action == REPAIR_DRIFT:
+                drift["after"] = self.recheck_drift(attempt)
             attempts.append(attempt)
             if settles(attempt.outcome):
                 break
+        if drift is not None:
+            drift.setdefault("after", None)
         before = history[-1] if history else None
         after = current[-1] if current else None
         report = report_entry(self.name, self.namespace, plan, attempts, before, after, self.options,
-                              self.check_mode, self.helm_version())
+                              self.check_mode, self.helm_version(), drift=drift)
         result = dict(report, report=report, verdict=plan.verdict, plan=[self.describe(step) for step in plan.steps],
                       changed=any(attempt.changed for attempt in attempts),
                       msg="%s in %s: %s (%s)" % (self.name, self.namespace, report["outcome"], report["reason"]))
@@ -421,6 +483,37 @@ class ReleaseRecovery(object):
         if self.module._diff and settled:
             result["diff"] = self.diff(history, values, settled[-1].step)
         return result
+
+    def wants_drift_check(self, history):
+        deployed = bool(history) and history[-1].status == "deployed"
+        return bool(self.params["detect_drift"] and not self.options.hold and deployed)
+
+    def check_drift(self):
+        """The drift of the latest revision (drift_digest's form), read with the kubernetes client."""
+        if not HAS_KUBERNETES:
+            self.module.fail_json(msg="%s (detect_drift=true reads the live objects with it). Install it with: %s -m "
+                                  "pip install kubernetes" % (missing_required_lib("kubernetes"), sys.executable),
+                                  exception=KUBERNETES_IMPORT_ERROR)
+        # The kubeconfig Helm uses (an inline one is already in its private file).
+        api = KubeApi.from_module(self.module, self.helm.kubeconfig_path)
+
+        def mask(found):
+            self.module.no_log_values.update(value for value in found if len(value) >= MIN_MASKED_LENGTH)
+        return drift_digest(check_release_drift(api, self.name, self.namespace, None, self.drift_ignore, False,
+                                                on_secret_values=mask))
+
+    def recheck_drift(self, attempt):
+        """After a repair that ran: the drift again, and the attempt failed when something still drifts."""
+        if self.check_mode or not settles(attempt.outcome):
+            return None
+        try:
+            after = self.check_drift()
+        except HelmError as error:
+            attempt.outcome, attempt.error = FAILED, "the drift could not be checked after the repair: %s" % (
+                error.message)
+            return None
+        attempt.outcome, attempt.error = repair_outcome(attempt.outcome, after)
+        return after
 
     def needs_values(self, history):
         if self.options.hold or not history or history[-1].status == "deployed":
@@ -467,7 +560,7 @@ class ReleaseRecovery(object):
             self.helm.rollback(self.name, self.namespace, step.target_revision, wait=params["wait"],
                                wait_for_jobs=params["wait_for_jobs"], timeout=params["timeout"],
                                cleanup_on_fail=params["cleanup_on_fail"], history_max=params["history_max"],
-                               dry_run=dry_run)
+                               dry_run=dry_run, force_conflicts=step.action == REPAIR_DRIFT)
             return
         config = step.config
         if step.action == UPGRADE:
@@ -496,7 +589,8 @@ class ReleaseRecovery(object):
             target = next(rev for rev in history if rev.revision == step.target_revision)
             after = dict(chart=target.chart, chart_version=target.chart_version, app_version=target.app_version,
                          values=values.get(target.revision) or {})
-            label = "rollback to revision %d" % target.revision
+            label = ("repair of revision %d" if step.action == REPAIR_DRIFT else "rollback to revision %d") % (
+                target.revision)
         else:
             good = last_successful(history)
             after = dict(chart=step.config.chart_ref, chart_version=step.config.chart_version or None,
@@ -529,6 +623,9 @@ def option_problems(params):
     """Every invalid option value, each with what to use instead."""
     problems = name_problems(params["name"], params["release_namespace"])
     problems += strategy_problems(params["strategies"])
+    problems += parse_ignore_fields(params["drift_ignore_fields"])[1]
+    if params["detect_drift"]:
+        problems += [problem for problem in [environment_problem(dict(os.environ))] if problem]
     after = params["unlock_pending_after"]
     if after is not None and not duration_nanoseconds(after):
         problems.append("unlock_pending_after %r is not a Helm duration greater than zero; use for example 30m or 2h"

@@ -108,6 +108,9 @@ ALL_ROLLBACK_OPTIONS = dict(wait=True, wait_for_jobs=True, timeout="5m", cleanup
          ["--wait", "--timeout", "2m30s", "--cleanup-on-fail", "--no-hooks", "--history-max", "0"]),
         (4, dict(timeout="10m", history_max=5), ["--wait=watcher", "--timeout", "10m", "--history-max", "5"]),
         (5, dict(force=True), ["--wait=watcher", "--force-replace"]),
+        # a drift repair takes back the fields a hand edit owns; Helm 3's merge has no conflicts
+        (4, dict(force_conflicts=True, dry_run=True), ["--wait=watcher", "--force-conflicts", "--dry-run=server"]),
+        (3, dict(force_conflicts=True), ["--wait"]),
     ],
 )
 def test_rollback_argv(major, options, expected):

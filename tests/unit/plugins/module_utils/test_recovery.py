@@ -12,9 +12,9 @@ import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
-    FAILED, HEALTHY, HELD, MISSING, PENDING, PLANNED, RECOVER, RECOVERED, SKIPPED, Attempt, Options, Step,
-    format_duration, known_good, plan_recovery, previous_good_target, recheck_step, report_entry, revision_age,
-    step_outcome, strategy_problems,
+    DRIFTED, FAILED, HEALTHY, HELD, MISSING, PENDING, PLANNED, RECOVER, RECOVERED, SKIPPED, Attempt, Options, Step,
+    drift_digest, format_duration, known_good, plan_recovery, previous_good_target, recheck_step, repair_outcome,
+    report_entry, revision_age, step_outcome, strategy_problems,
 )
 
 INSTALLED, UPGRADED = "Install complete", "Upgrade complete"
@@ -234,3 +234,70 @@ def test_revision_age():
 def test_strategy_problems(strategies, problem):
     problems = strategy_problems(strategies)
     assert (problem is None and problems == []) or (problem is not None and problem in problems[0]), problems
+
+
+# --- drift ---------------------------------------------------------------------------------------
+
+SCALED = {"revision": 2, "drifted": True, "summary": {"objects": 2, "missing": 0, "modified": 1, "in_sync": 1},
+          "api_requests": 4, "objects": [
+              {"kind": "Deployment", "namespace": "shop", "name": "web", "state": "modified",
+               "fields": [{"path": "spec.replicas", "desired": 1, "live": 0}]},
+              {"kind": "Service", "namespace": "shop", "name": "web", "state": "in_sync", "fields": []}]}
+IN_SYNC = dict(SCALED, drifted=False, objects=[dict(SCALED["objects"][1])])
+DELETED = dict(SCALED, objects=[{"kind": "Service", "namespace": "shop", "name": "web", "state": "missing",
+                                 "fields": []}])
+
+
+def test_drift_digest_keeps_the_paths_of_the_objects_not_in_sync_and_no_value():
+    digest = drift_digest(SCALED)
+    assert digest == {"revision": 2, "drifted": True, "summary": SCALED["summary"], "api_requests": 4, "objects": [
+        {"kind": "Deployment", "namespace": "shop", "name": "web", "state": "modified", "fields": ["spec.replicas"]}]}
+    assert drift_digest(IN_SYNC)["objects"] == [] and drift_digest(IN_SYNC)["drifted"] is False
+
+
+@pytest.mark.parametrize("label, check, verdict, steps, reason", [
+    ("no check made", None, HEALTHY, [], "latest revision 2 is deployed"),
+    ("in sync", IN_SYNC, HEALTHY, [], "latest revision 2 is deployed and its objects match it"),
+    ("scaled by hand", SCALED, DRIFTED, [("repair_drift", 2)],
+     "latest revision 2 is deployed, but its objects drifted: Deployment/web modified (spec.replicas)"),
+    ("deleted", DELETED, DRIFTED, [("repair_drift", 2)],
+     "latest revision 2 is deployed, but its objects drifted: Service/web missing"),
+    # a check of another revision than the latest (a concurrent upgrade) does not decide
+    ("stale check", dict(SCALED, revision=1), HEALTHY, [], "latest revision 2 is deployed and its objects match it"),
+])
+def test_a_deployed_release_is_drifted_only_when_the_check_of_its_latest_revision_says_so(label, check, verdict,
+                                                                                          steps, reason):
+    plan = plan_recovery(HEALTHY_HISTORY, GOOD_VALUES, Options(), now=NOW,
+                         drift=drift_digest(check) if check else None)
+    assert (plan.verdict, targets(plan), plan.reason) == (verdict, steps, reason), label
+    assert plan.needs_recovery is (verdict == DRIFTED)
+
+
+def test_a_held_release_is_held_even_when_drifted():
+    plan = plan_recovery(HEALTHY_HISTORY, GOOD_VALUES, Options(hold="brake"), now=NOW, drift=drift_digest(SCALED))
+    assert plan.verdict == HELD and plan.steps == ()
+
+
+@pytest.mark.parametrize("outcome, after, expected", [
+    (RECOVERED, drift_digest(IN_SYNC), (RECOVERED, "")),
+    (RECOVERED, drift_digest(SCALED), (FAILED, "after the repair, objects still drift: Deployment/web modified "
+                                               "(spec.replicas)")),
+    (PLANNED, None, (PLANNED, "")),
+    (FAILED, drift_digest(SCALED), (FAILED, "")),
+])
+def test_a_repair_recovered_the_release_only_when_nothing_drifts_after_it(outcome, after, expected):
+    assert repair_outcome(outcome, after) == expected
+
+
+def test_the_report_entry_of_a_repair_holds_the_drift_and_names_the_step():
+    plan = plan_recovery(HEALTHY_HISTORY, GOOD_VALUES, Options(), now=NOW, drift=drift_digest(SCALED))
+    after = history(("superseded", "1.0.0", INSTALLED), ("superseded", "1.1.0", UPGRADED),
+                    ("deployed", "1.1.0", "Rollback to 2"))
+    attempt = Attempt(plan.steps[0], changed=True, latest=after[-1], outcome=RECOVERED)
+    drift = dict(drift_digest(SCALED), after=drift_digest(IN_SYNC))
+    entry = report_entry("web", "shop", plan, [attempt], HEALTHY_HISTORY[-1], after[-1], Options(), False, "4.3.1",
+                         drift=drift)
+    assert entry["outcome"] == RECOVERED and entry["action"] == "repair_drift"
+    assert entry["actions"][0]["target_revision"] == 2 and entry["after"]["revision"] == 3
+    assert entry["drift"]["objects"][0]["fields"] == ["spec.replicas"] and entry["drift"]["after"]["drifted"] is False
+    assert entry["reason"].endswith("; repair_drift recovered it")
