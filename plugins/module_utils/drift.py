@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Drift of a Helm release: does each object of a revision's manifest still hold in the cluster?
 
-Pure functions, and one flow (``check_release_drift``) over an API object passed in, so the
-repair step and the fleets reuse the same decisions:
+Pure functions, and one flow (``check_records_drift``, for one release ``check_release_drift``)
+over an API object passed in, so the repair step and the fleets reuse the same decisions:
 
 1. the manifest's objects, grouped by (apiVersion, kind, namespace): one read per group
    (``read_plan``), so missing objects cost nothing more;
@@ -47,6 +47,8 @@ Keyed = namedtuple("Keyed", "fields")
 # The field of a difference, with the values an apply would set (``desired``) and has now (``live``);
 # ABSENT where the field is not there.
 Difference = namedtuple("Difference", "path desired live")
+# What a drift check compares: a release, and one of its Helm release records (decoded)
+Target = namedtuple("Target", "name namespace record")
 
 
 class _Absent(object):
@@ -675,7 +677,6 @@ def check_release_drift(api, name: str, namespace: str, revision: Optional[int] 
     items)``. HelmError release_not_found or revision_not_found when there is nothing to compare,
     invalid_release_record when the revision's manifest is not YAML. ``on_secret_values`` is given the
     values of every Secret the check reads (the manifest's and the live ones), to be masked."""
-    ignore = ignore or {}
     records = api.release_records(name, namespace)
     record, stored = select_revision(records, revision)
     if not stored:
@@ -685,21 +686,41 @@ def check_release_drift(api, name: str, namespace: str, revision: Optional[int] 
         raise HelmError("revision_not_found", "Revision %d of release %s is not stored in namespace %s; the stored "
                         "revisions are %s (Helm keeps --history-max of them, 10 by default)"
                         % (revision, name, namespace, ", ".join(str(number) for number in stored)))
+    result = check_records_drift(api, [Target(name, namespace, record)], ignore, show_values, load_all,
+                                 on_secret_values)[0]
+    return dict(changed=False, api_requests=api.requests, **result)
+
+
+def revision_objects(target: Target, load_all: Callable[[str], Iterable[Any]]) -> List[Dict[str, Any]]:
+    """The objects of the target revision's manifest; HelmError invalid_release_record when it is not YAML."""
     try:
-        objects = manifest_objects(record.get("manifest") or "", load_all)
+        return manifest_objects(target.record.get("manifest") or "", load_all)
     except Exception as error:  # pylint: disable=broad-except  # any YAML error
         raise HelmError("invalid_release_record", "The manifest of revision %d of release %s is not YAML (%s)" % (
-            record["version"], name, " ".join(str(error).split())[:300]))
+            target.record["version"], target.name, " ".join(str(error).split())[:300]))
+
+
+def check_records_drift(api, targets: Sequence[Target], ignore: Optional[Dict[str, List[Tuple[Any, ...]]]] = None,
+                        show_values: bool = False, load_all: Callable[[str], Iterable[Any]] = load_documents,
+                        on_secret_values: Callable[[List[str]], None] = None) -> List[Dict[str, Any]]:
+    """The drift of each target (a release and one of its records), in order, without ``api_requests``.
+
+    The targets share the reads: one per (apiVersion, kind, namespace) for all of them, so a fleet's
+    scan costs a few requests per namespace, not a few per release. ``api`` and ``on_secret_values``
+    as for check_release_drift (``release_records`` is not used)."""
+    ignore = ignore or {}
     report_secrets = on_secret_values or (lambda values: None)
-    report_secrets([value for obj in objects if obj["kind"] == "Secret" for value in secret_values(obj)])
+    manifests = [revision_objects(target, load_all) for target in targets]
+    report_secrets([value for objects in manifests for obj in objects if obj["kind"] == "Secret"
+                    for value in secret_values(obj)])
     kinds = []
-    for obj in objects:
+    for obj in (obj for objects in manifests for obj in objects):
         if (obj["apiVersion"], obj["kind"]) not in kinds:
             kinds.append((obj["apiVersion"], obj["kind"]))
     resources = dict(zip(kinds, api.run_concurrently(lambda kind: api.resource(*kind), kinds)))
-    refs = [object_ref(obj, namespace, getattr(resources[(obj["apiVersion"], obj["kind"])], "namespaced", None))
-            for obj in objects]
-    reads = [read for read in read_plan(refs) if resources[(read.api_version, read.kind)] is not None]
+    items = [(index, object_ref(obj, target.namespace, getattr(resources[(obj["apiVersion"], obj["kind"])], "namespaced", None)),
+              obj) for index, (target, objects) in enumerate(zip(targets, manifests)) for obj in objects]
+    reads = [read for read in read_plan(ref for _index, ref, _obj in items) if resources[(read.api_version, read.kind)] is not None]
     lives = {}
     for read, found in zip(reads, api.run_concurrently(lambda read: api.read(resources[(read.api_version, read.kind)], read), reads)):
         for live_name, live in found.items():
@@ -708,7 +729,7 @@ def check_release_drift(api, name: str, namespace: str, revision: Optional[int] 
                 report_secrets(secret_values(live))
 
     def compare(item):
-        ref, obj = item
+        _index, ref, obj = item
         resource = resources[(ref.api_version, ref.kind)]
         if resource is None:
             return object_result(ref, "missing", reason="the API server does not serve %s %s" % (
@@ -716,18 +737,34 @@ def check_release_drift(api, name: str, namespace: str, revision: Optional[int] 
         return compare_object(ref, obj, lives.get(ref), ignored_paths(ignore, ref.kind), show_values,
                               lambda body: api.dry_run(resource, ref, body))
 
-    compared = api.run_concurrently(compare, list(zip(refs, objects)))
-    results = [result for result, _sent in compared]
-    summary = summarize(results)
-    return dict(
-        changed=False,
-        release=name,
-        namespace=namespace,
-        revision=record["version"],
-        status=(record.get("info") or {}).get("status") or "unknown",
-        drifted=summary["missing"] + summary["modified"] > 0,
-        objects=results,
-        summary=summary,
-        dry_runs=sum(1 for _result, sent in compared if sent),
-        api_requests=api.requests,
-    )
+    per_target = [[] for _target in targets]
+    for (owner, _ref, _obj), outcome in zip(items, api.run_concurrently(compare, items)):
+        per_target[owner].append(outcome)
+    outcomes = []
+    for target, mine in zip(targets, per_target):
+        results = [result for result, _sent in mine]
+        summary = summarize(results)
+        outcomes.append(dict(
+            release=target.name,
+            namespace=target.namespace,
+            revision=target.record["version"],
+            status=(target.record.get("info") or {}).get("status") or "unknown",
+            drifted=summary["missing"] + summary["modified"] > 0,
+            objects=results,
+            summary=summary,
+            dry_runs=sum(1 for _result, sent in mine if sent),
+        ))
+    return outcomes
+
+
+def drift_digest(check: Dict[str, Any]) -> Dict[str, Any]:
+    """A drift check (check_release_drift's or check_records_drift's result) as reports keep it: the revision, whether it
+    drifted, and each object that is not in sync with the paths of its fields (values left out)."""
+    objects = [{"kind": item.get("kind"), "namespace": item.get("namespace"), "name": item.get("name"),
+                "state": item.get("state"), "fields": [entry.get("path") for entry in item.get("fields") or []]}
+               for item in check.get("objects") or [] if item.get("state") != "in_sync"]
+    digest = {"revision": check.get("revision"), "drifted": bool(check.get("drifted")), "objects": objects,
+              "summary": dict(check.get("summary") or {})}
+    if "api_requests" in check:  # a single release's check; a fleet scan counts its requests once for all
+        digest["api_requests"] = check["api_requests"]
+    return digest

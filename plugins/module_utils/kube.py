@@ -185,6 +185,10 @@ class _pem_file(object):
             os.remove(self.temporary)
 
 
+# The records of every release's deployed revision (Helm keeps the status in a label, as in the record).
+DEPLOYED_SELECTOR = "owner=helm,status=deployed"
+
+
 def release_selector(name: str) -> str:
     """The label selector of a release's Secrets, as Helm's Secrets driver lists them."""
     return "owner=helm,name=%s" % name

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import traceback
 from typing import Any, Dict, List, Optional
 from urllib.parse import quote, urlencode
+
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.matih.helm.plugins.module_utils.drift import (
     FIELD_MANAGER, KNOWN_RESOURCES, ObjectRef, Read, RequestFailed, Resource, group_of,
 )
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError, run_concurrently
 from ansible_collections.matih.helm.plugins.module_utils.kube import (
-    RELEASE_SECRET_TYPE, SECRET_DRIVERS, release_selector, releases_of,
+    DEPLOYED_SELECTOR, RELEASE_SECRET_TYPE, SECRET_DRIVERS, decode_release, release_selector, releases_of,
 )
 
 try:
@@ -41,6 +44,8 @@ else:
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 
+# Masking shorter Secret values would blank out words and numbers all over the output.
+MIN_MASKED_LENGTH = 6
 # (connect, read) seconds: a LIST of a busy namespace can take a while to send
 REQUEST_TIMEOUT = (10, 60)
 LIST_PAGE = 500
@@ -52,6 +57,22 @@ HELM_ENVIRONMENT = {
     "api_key": "HELM_KUBETOKEN",
     "ca_cert": "HELM_KUBECAFILE",
 }
+
+
+def require_kubernetes(module, purpose: str = "") -> None:
+    """Fail the task, naming the install command, when the kubernetes library is not importable."""
+    if not HAS_KUBERNETES:
+        module.fail_json(msg="%s%s Install it with: %s -m pip install kubernetes" % (
+            missing_required_lib("kubernetes"), " (%s)." % purpose if purpose else "", sys.executable),
+            exception=KUBERNETES_IMPORT_ERROR)
+
+
+def secret_masker(module):
+    """The ``on_secret_values`` of drift.check_release_drift: the Secret values it reads become the
+    module's no_log values, masked in all its output."""
+    def mask(values):
+        module.no_log_values.update(value for value in values if len(value) >= MIN_MASKED_LENGTH)
+    return mask
 
 
 def connection_settings(params: Dict[str, Any], environ: Dict[str, str]) -> Dict[str, Any]:
@@ -250,21 +271,48 @@ class KubeApi(object):
                 if error.status == 404:
                     return {}
                 raise read_failure(error, "GET", path, "%s %s" % (read.kind, read.names[0]))
-        query = {"limit": LIST_PAGE}
+        query = {}
         if read.kind == "Secret" and group_of(read.api_version) == "":
             # Helm's release records are Secrets too, and the biggest ones there
             query["fieldSelector"] = "type!=%s" % RELEASE_SECRET_TYPE
         wanted, found = set(read.names), {}
+        for items in self.pages(base, query, "the %s objects" % read.kind):
+            found.update((item["metadata"]["name"], item) for item in items
+                         if (item.get("metadata") or {}).get("name") in wanted)
+            if len(found) == len(wanted):
+                break
+        return found
+
+    def pages(self, path: str, query: Dict[str, Any], what: str):
+        """The items of a LIST, page by page (LIST_PAGE items a request)."""
+        query = dict(query, limit=LIST_PAGE)
         while True:
-            listing = self.get(base, query, "the %s objects" % read.kind)
-            for item in listing.get("items") or []:
-                item_name = (item.get("metadata") or {}).get("name")
-                if item_name in wanted:
-                    found[item_name] = item
+            listing = self.get(path, query, what)
+            yield listing.get("items") or []
             token = (listing.get("metadata") or {}).get("continue")
-            if not token or len(found) == len(wanted):
-                return found
+            if not token:
+                return
             query = dict(query, **{"continue": token})
+
+    def deployed_records(self, namespaces: List[str]) -> List[Dict[str, Any]]:
+        """The decoded Helm release records labelled deployed in ``namespaces`` (every namespace when
+        empty): one LIST of Secrets per namespace, or one cluster-wide, whatever the number of releases."""
+        paths = ["/api/v1/namespaces/%s/secrets" % quote(namespace, safe="") for namespace in namespaces] or ["/api/v1/secrets"]
+
+        def records_in(path):
+            secrets = [secret for items in self.pages(path, {"labelSelector": DEPLOYED_SELECTOR}, "Helm's release Secrets")
+                       for secret in items]
+            records = []
+            for secret in secrets:
+                try:
+                    records.append(decode_release((secret.get("data") or {}).get("release")))
+                except ValueError as error:
+                    metadata = secret.get("metadata") or {}
+                    raise HelmError("invalid_release_record", "The Helm release record %s/%s cannot be read (%s); "
+                                    "inspect it and delete or restore it" % (metadata.get("namespace"),
+                                                                             metadata.get("name"), error))
+            return records
+        return [record for records in self.run_concurrently(records_in, paths) for record in records]
 
     def dry_run(self, resource: Resource, ref: ObjectRef, body: Dict[str, Any]) -> Dict[str, Any]:
         """The object a server-side apply of ``body`` would make (dryRun=All: nothing is stored), forced,

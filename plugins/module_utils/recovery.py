@@ -142,7 +142,7 @@ def plan_recovery(history: Sequence[Revision], values: Dict[int, Any], options: 
                   now: Optional[datetime.datetime] = None, drift: Optional[Dict[str, Any]] = None) -> Plan:
     """The verdict and the ordered steps for a release, from its history (oldest first or not) and
     the user values of the revisions that reached DEPLOYED (``values``: revision -> dict).
-    ``drift`` is the drift check of the latest revision (drift_digest's form) when one was made."""
+    ``drift`` is the drift check of the latest revision (drift.drift_digest's form) when one was made."""
     ordered = sorted(history, key=lambda rev: rev.revision)
     if options.hold:
         return Plan(HELD, options.hold)
@@ -151,8 +151,9 @@ def plan_recovery(history: Sequence[Revision], values: Dict[int, Any], options: 
     latest = ordered[-1]
     if latest.status == "deployed":
         if drift and drift.get("drifted") and drift.get("revision") == latest.revision:
-            return Plan(DRIFTED, "latest revision %d is deployed, but %s" % (latest.revision, describe_drift(drift)),
-                        (Step(REPAIR_DRIFT, target_revision=latest.revision),))
+            reason = "latest revision %d is deployed, but its objects drifted: %s" % (latest.revision,
+                                                                                      describe_drift(drift))
+            return Plan(DRIFTED, reason, (Step(REPAIR_DRIFT, target_revision=latest.revision),))
         return Plan(HEALTHY, "latest revision %d is deployed%s" % (
             latest.revision, " and its objects match it" if drift else ""))
     reason = "latest revision %d is %s" % (latest.revision, latest.status)
@@ -279,16 +280,6 @@ def plan_step(action: str, history: Sequence[Revision], values: Dict[int, Any], 
     raise ValueError("unknown recovery step %r; use one of %s" % (action, ", ".join(STRATEGIES)))
 
 
-def drift_digest(check: Dict[str, Any]) -> Dict[str, Any]:
-    """A drift check (helm_release_drift's result) as the report keeps it: the revision, whether it
-    drifted, and each object that is not in sync with the paths of its fields (values left out)."""
-    objects = [{"kind": item.get("kind"), "namespace": item.get("namespace"), "name": item.get("name"),
-                "state": item.get("state"), "fields": [entry.get("path") for entry in item.get("fields") or []]}
-               for item in check.get("objects") or [] if item.get("state") != "in_sync"]
-    return {"revision": check.get("revision"), "drifted": bool(check.get("drifted")), "objects": objects,
-            "summary": dict(check.get("summary") or {}), "api_requests": check.get("api_requests", 0)}
-
-
 def describe_drift(digest: Dict[str, Any]) -> str:
     """The drifted objects in words: ``Deployment/web modified (spec.replicas), Service/web missing``."""
     parts = []
@@ -297,15 +288,15 @@ def describe_drift(digest: Dict[str, Any]) -> str:
         if item.get("fields"):
             text += " (%s)" % ", ".join(item["fields"])
         parts.append(text)
-    return ("its objects drifted: " + ", ".join(parts)) if parts else "its objects match it"
+    return ", ".join(parts)
 
 
 def repair_outcome(outcome: str, after: Optional[Dict[str, Any]]) -> Tuple[str, str]:
-    """A repair step's outcome once the drift was checked again (``after``, drift_digest's form, None
+    """A repair step's outcome once the drift was checked again (``after``, drift.drift_digest's form, None
     in check mode): recovered only when nothing drifted any more; the error when something still did."""
     if outcome != RECOVERED or after is None or not after.get("drifted"):
         return outcome, ""
-    return FAILED, "after the repair, " + describe_drift(after).replace("its objects drifted", "objects still drift")
+    return FAILED, "after the repair, objects still drift: " + describe_drift(after)
 
 
 def recheck_step(step: Step, history: Sequence[Revision]) -> Step:

@@ -46,6 +46,8 @@ STATUSES = (
     "pending-rollback",
 )
 PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
+# Not one of Helm's statuses: helm_release_list's word for a deployed release whose objects drifted
+DRIFTED = "drifted"
 OPERATIONS = ("install", "upgrade", "rollback", "uninstall", "unknown")
 
 # Helm builds the chart column as "<name>-<version>"; names may hold dashes, so the version is
@@ -283,3 +285,15 @@ def list_entry(entry: Dict[str, Any]) -> Dict[str, Any]:
         "chart_version": chart_version,
         "app_version": entry.get("app_version") or None,
     }
+
+
+def listed_matches(release: Dict[str, Any], statuses: Sequence[str]) -> bool:
+    """Whether a listed release is among ``statuses`` (empty: every release). "pending" stands for every
+    pending-* status, "drifted" for a deployed release whose drift check found drift."""
+    if not statuses:
+        return True
+    if DRIFTED in statuses and release.get("drifted"):
+        return True
+    status = release.get("status") or ""
+    return any(wanted == status or (wanted == "pending" and status in PENDING_STATUSES)
+               for wanted in statuses if wanted != DRIFTED)

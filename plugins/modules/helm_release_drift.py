@@ -298,30 +298,22 @@ api_requests:
 """
 
 import os
-import sys
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
 from ansible_collections.matih.helm.plugins.module_utils.drift import check_release_drift, parse_ignore_fields
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError, resolve_kubeconfig
 from ansible_collections.matih.helm.plugins.module_utils.kube_api import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubeApi, environment_problem,
+    KubeApi, environment_problem, require_kubernetes, secret_masker,
 )
-
-# Masking shorter values would blank out words and numbers all over the output.
-MIN_MASKED_LENGTH = 6
 
 
 def check(module, ignore):
     params = module.params
     api = KubeApi.from_module(module, resolve_kubeconfig(module))
-
-    def mask(values):
-        module.no_log_values.update(value for value in values if len(value) >= MIN_MASKED_LENGTH)
-
     return check_release_drift(api, params["name"], params["release_namespace"], params["revision"], ignore,
-                               params["show_values"], on_secret_values=mask)
+                               params["show_values"], on_secret_values=secret_masker(module))
 
 
 def main():
@@ -343,9 +335,7 @@ def main():
     problems = [problem for problem in problems if problem]
     if problems:
         module.fail_json(msg="; ".join(problems))
-    if not HAS_KUBERNETES:
-        module.fail_json(msg="%s Install it with: %s -m pip install kubernetes" % (
-            missing_required_lib("kubernetes"), sys.executable), exception=KUBERNETES_IMPORT_ERROR)
+    require_kubernetes(module)
     try:
         result = check(module, ignore)
     except HelmError as error:

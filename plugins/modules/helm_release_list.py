@@ -20,6 +20,12 @@ description:
     is therefore never missed.
   - Statuses are those of each release's latest revision, so a release whose upgrade failed
     yesterday and that was rolled back since is C(deployed), not C(failed).
+  - With V(drifted) among O(statuses), the deployed releases are also checked for drift, as
+    M(matih.helm.helm_release_drift) checks one release (whether the objects of their deployed revision
+    still match the live ones). The cost grows with the kinds and namespaces, not with the releases. It
+    is one LIST of the deployed release records per namespace (one for all namespaces when
+    O(namespaces) is empty) and one read per kind and namespace shared by all releases, plus a
+    server-side apply dry run for each object the comparison flags. RV(drift_scan) counts the requests.
   - Read-only; it never changes a release.
 options:
   namespaces:
@@ -41,6 +47,11 @@ options:
       - Only releases whose latest revision has one of these statuses (Helm's words).
       - V(pending) stands for every C(pending-*) status (C(pending-install), C(pending-upgrade),
         C(pending-rollback)).
+      - V(drifted) is not one of Helm's statuses. It selects the C(deployed) releases whose live objects no longer
+        match their revision (missing or modified objects), and checks the drift of every deployed release listed.
+        It needs the C(kubernetes) Python library and Helm's Secret storage driver, and the credentials must be
+        allowed to list Secrets and read each kind the charts create, in the namespaces scanned. Each release
+        listed with C(deployed) then carries RV(releases[].drifted) and RV(releases[].drift).
       - An empty list means every status.
     type: list
     elements: str
@@ -55,7 +66,15 @@ options:
       - pending-install
       - pending-upgrade
       - pending-rollback
+      - drifted
     default: []
+  drift_ignore_fields:
+    description:
+      - Fields that are not drift, per kind, as O(matih.helm.helm_release_drift#module:ignore_fields) takes them, for
+        example C(Deployment) with C([spec.replicas]) where an autoscaler owns the replicas.
+      - Only with V(drifted) among O(statuses).
+    type: dict
+    default: {}
   name_regex:
     description:
       - Only releases whose name matches this regular expression (Python syntax), searched
@@ -113,6 +132,20 @@ EXAMPLES = r"""
       loop: "{{ unhealthy.releases }}"
       loop_control:
         label: "{{ item.namespace }}/{{ item.name }}"
+
+- name: Find the releases of the shop namespace that failed, or whose objects drifted from their deployed revision
+  matih.helm.helm_release_list:
+    namespaces: [shop]
+    statuses: [failed, drifted]
+    drift_ignore_fields:
+      Deployment: [spec.replicas]
+  register: to_repair
+
+- name: Name what drifted, and what the scan cost
+  ansible.builtin.debug:
+    msg: >-
+      Drifted: {{ to_repair.releases | selectattr('drifted', 'defined') | selectattr('drifted') | map(attribute='name') | join(', ') or 'none' }}
+      ({{ to_repair.drift_scan.releases }} deployed release(s) checked with {{ to_repair.drift_scan.api_requests }} API requests)
 
 - name: Find the deployed releases whose name starts with web in the shop namespace
   matih.helm.helm_release_list:
@@ -180,6 +213,35 @@ releases:
       description: The chart's appVersion; null when the chart has none.
       type: str
       sample: "2.4.0"
+    drifted:
+      description:
+        - Whether the objects of the deployed revision drifted (some missing or modified).
+        - Null when the release changed while it was scanned (its deployed record was not found).
+      returned: for a deployed release, with V(drifted) among O(statuses)
+      type: bool
+      sample: true
+    drift:
+      description: The drift check of the deployed revision; null when RV(releases[].drifted) is.
+      returned: for a deployed release, with V(drifted) among O(statuses)
+      type: dict
+      contains:
+        revision:
+          description: The revision compared.
+          type: int
+          sample: 3
+        drifted:
+          description: Whether some object is missing or modified.
+          type: bool
+          sample: true
+        objects:
+          description: The objects that are not in sync, with the paths of the fields that differ (never their values).
+          type: list
+          elements: dict
+          sample: [{"kind": "Deployment", "namespace": "shop", "name": "web", "state": "modified", "fields": ["spec.replicas"]}]
+        summary:
+          description: How many objects the revision has, and how many are missing, modified and in sync.
+          type: dict
+          sample: {"objects": 4, "missing": 0, "modified": 1, "in_sync": 3}
 scanned:
   description:
     - How many releases the listed namespaces hold whose name matches O(name_regex), whatever their status. The
@@ -187,6 +249,27 @@ scanned:
   returned: success
   type: int
   sample: 100
+drift_scan:
+  description: What the drift check of the deployed releases cost and found.
+  returned: success, with V(drifted) among O(statuses)
+  type: dict
+  contains:
+    releases:
+      description: How many deployed releases were checked.
+      type: int
+      sample: 40
+    drifted:
+      description: How many of them drifted.
+      type: int
+      sample: 1
+    api_requests:
+      description: Kubernetes API requests the check made (record LISTs, reads, dry runs), for all the releases.
+      type: int
+      sample: 12
+    dry_runs:
+      description: Server-side apply dry runs among them (one per object the comparison flagged).
+      type: int
+      sample: 1
 helm_version:
   description: Version of the Helm binary that was run.
   returned: success
@@ -264,17 +347,18 @@ command:
 """
 
 import copy
+import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, CONNECTION_MUTUALLY_EXCLUSIVE, namespace_problem
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, run_task, status_matches, version_string,
-)
-from ansible_collections.matih.helm.plugins.module_utils.release import STATUSES, list_entry
+from ansible_collections.matih.helm.plugins.module_utils.drift import Target, check_records_drift, drift_digest, parse_ignore_fields
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, run_task, version_string
+from ansible_collections.matih.helm.plugins.module_utils.kube_api import KubeApi, environment_problem, require_kubernetes, secret_masker
+from ansible_collections.matih.helm.plugins.module_utils.release import DRIFTED, STATUSES, list_entry, listed_matches
 
-STATUS_CHOICES = list(STATUSES) + ["pending"]
+STATUS_CHOICES = list(STATUSES) + ["pending", DRIFTED]
 
 
 def argument_spec():
@@ -282,13 +366,14 @@ def argument_spec():
     spec.update(
         namespaces=dict(type="list", elements="str", default=[]),
         statuses=dict(type="list", elements="str", default=[], choices=STATUS_CHOICES),
+        drift_ignore_fields=dict(type="dict", default={}),
         name_regex=dict(type="str", aliases=["name"],
                         deprecated_aliases=[dict(name="name", version="1.0.0", collection_name="matih.helm")]),
     )
     return spec
 
 
-def input_problems(params):
+def input_problems(params, ignore_problems):
     """Every problem with the module's own options, before Helm runs."""
     problems = [problem for problem in (namespace_problem(ns) for ns in params["namespaces"]) if problem]
     if params["name_regex"]:
@@ -297,23 +382,62 @@ def input_problems(params):
         except re.error as error:
             problems.append("name_regex %r is not a valid regular expression (Python syntax): %s"
                             % (params["name_regex"], error))
+    if DRIFTED in params["statuses"]:
+        problems += ignore_problems + [environment_problem(dict(os.environ))]
+    elif params["drift_ignore_fields"]:
+        problems.append("drift_ignore_fields is used only by the drift check: add drifted to statuses, or leave it out")
     return problems
 
 
-def list_releases(helm, namespaces, statuses, name_pattern):
-    """The module result: one ``helm list`` call per namespace (or one for all), releases sorted by namespace and name."""
+def list_releases(helm, namespaces, statuses, name_pattern, scan_drift=None):
+    """The module result: one ``helm list`` call per namespace (or one for all), releases sorted by namespace and
+    name. ``scan_drift(deployed)`` (with drifted among ``statuses``) adds each deployed release's drift."""
     listed = [list_entry(entry) for entry in helm.list_releases(namespaces, None, name_pattern)]
-    releases = [release for release in listed if status_matches(release["status"], statuses)]
+    result = dict(changed=False, scanned=len(listed))
+    if scan_drift is not None:
+        result["drift_scan"] = scan_drift([release for release in listed if release["status"] == "deployed"])
+    releases = [release for release in listed if listed_matches(release, statuses)]
     releases.sort(key=lambda release: (release["namespace"] or "", release["name"] or ""))
-    return dict(changed=False, releases=releases, scanned=len(listed), helm_version=version_string(helm.version()))
+    result.update(releases=releases, helm_version=version_string(helm.version()))
+    return result
+
+
+def drift_scanner(module, helm, namespaces, ignore):
+    """``scan_drift`` of list_releases: the deployed releases' records in one LIST per namespace (of those
+    named that hold one; one LIST for all when none is named), their objects compared in one pass."""
+    def scan(deployed):
+        api = KubeApi.from_module(module, helm.kubeconfig_path)
+        scanned = sorted({release["namespace"] for release in deployed}) if namespaces else []
+        records = {}
+        if deployed:
+            records = {(record.get("namespace"), record.get("name"), record["version"]): record
+                       for record in api.deployed_records(scanned)}
+        targets = [Target(release["name"], release["namespace"], records[key]) for release in deployed
+                   for key in [(release["namespace"], release["name"], release["revision"])] if key in records]
+        checks = check_records_drift(api, targets, ignore, False, on_secret_values=secret_masker(module))
+        digests = {(check["namespace"], check["release"]): drift_digest(check) for check in checks}
+        for release in deployed:
+            digest = digests.get((release["namespace"], release["name"]))
+            release.update(drifted=digest["drifted"] if digest else None, drift=digest)
+        return dict(releases=len(targets), drifted=sum(1 for check in checks if check["drifted"]),
+                    api_requests=api.requests, dry_runs=sum(check["dry_runs"] for check in checks))
+    return scan
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE)
     params = module.params
-    run_task(module, input_problems(params), lambda: list_releases(
-        HelmClient(module), params["namespaces"], params["statuses"], params["name_regex"]))
+    ignore, ignore_problems = parse_ignore_fields(params["drift_ignore_fields"])
+    problems = [problem for problem in input_problems(params, ignore_problems) if problem]
+    if DRIFTED in params["statuses"] and not problems:
+        require_kubernetes(module, "statuses: drifted reads the live objects with it")
+
+    def task():
+        helm = HelmClient(module)
+        scan = drift_scanner(module, helm, params["namespaces"], ignore) if DRIFTED in params["statuses"] else None
+        return list_releases(helm, params["namespaces"], params["statuses"], params["name_regex"], scan)
+    run_task(module, problems, task)
 
 
 if __name__ == "__main__":

@@ -385,20 +385,19 @@ command:
 
 import datetime
 import os
-import sys
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
-from ansible_collections.matih.helm.plugins.module_utils.drift import check_release_drift, parse_ignore_fields
+from ansible_collections.matih.helm.plugins.module_utils.drift import check_release_drift, drift_digest, parse_ignore_fields
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmClient, HelmError, history_and_values, history_or_empty, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.kube_api import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubeApi, environment_problem,
+    KubeApi, environment_problem, require_kubernetes, secret_masker,
 )
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
-    FAILED, REINSTALL, REPAIR_DRIFT, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options, drift_digest,
+    FAILED, REINSTALL, REPAIR_DRIFT, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options,
     plan_recovery, recheck_step, repair_outcome, report_entry, settles, step_outcome, strategy_problems,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import last_successful, parse_history, values_to_read
@@ -425,9 +424,6 @@ RECOVER_ARGS = dict(
     detect_drift=dict(type="bool", default=False),
     drift_ignore_fields=dict(type="dict", default={}),
 )
-
-# Drift checks mask the Secret values they read when at least this long (as helm_release_drift does).
-MIN_MASKED_LENGTH = 6
 
 
 class ReleaseRecovery(object):
@@ -490,17 +486,11 @@ class ReleaseRecovery(object):
 
     def check_drift(self):
         """The drift of the latest revision (drift_digest's form), read with the kubernetes client."""
-        if not HAS_KUBERNETES:
-            self.module.fail_json(msg="%s (detect_drift=true reads the live objects with it). Install it with: %s -m "
-                                  "pip install kubernetes" % (missing_required_lib("kubernetes"), sys.executable),
-                                  exception=KUBERNETES_IMPORT_ERROR)
+        require_kubernetes(self.module, "detect_drift=true reads the live objects with it")
         # The kubeconfig Helm uses (an inline one is already in its private file).
         api = KubeApi.from_module(self.module, self.helm.kubeconfig_path)
-
-        def mask(found):
-            self.module.no_log_values.update(value for value in found if len(value) >= MIN_MASKED_LENGTH)
         return drift_digest(check_release_drift(api, self.name, self.namespace, None, self.drift_ignore, False,
-                                                on_secret_values=mask))
+                                                on_secret_values=secret_masker(self.module)))
 
     def recheck_drift(self, attempt):
         """After a repair that ran: the drift again, and the attempt failed when something still drifts."""

@@ -529,3 +529,51 @@ def test_nothing_to_compare_is_a_classified_failure(records, revision, kind, mes
     with pytest.raises(HelmError) as failure:
         drift.check_release_drift(FakeApi(records, {}), "web", "shop", revision)
     assert failure.value.kind == kind and message in failure.value.message
+
+
+def configmap_named(name, greeting="hello"):
+    return dict(CONFIGMAP, metadata={"name": name}, data={"greeting": greeting, "mode": "fast"})
+
+
+def live_configmap_named(name, namespace, greeting="hello"):
+    return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": "5"},
+            "data": {"greeting": greeting, "mode": "fast"}}
+
+
+def test_check_records_drift_shares_one_read_per_kind_and_namespace_across_releases():
+    targets = [drift.Target(name, namespace, dict(release_record(3, "---\n" + drift_yaml(configmap_named(name))), name=name,
+                                                  namespace=namespace))
+               for name, namespace in (("web", "shop"), ("api", "shop"), ("cart", "shop"), ("ledger", "billing"))]
+    live = {("ConfigMap", "shop", "web"): live_configmap_named("web", "shop"),
+            ("ConfigMap", "shop", "api"): live_configmap_named("api", "shop", "edited by hand"),
+            ("ConfigMap", "billing", "ledger"): live_configmap_named("ledger", "billing")}
+    api = FakeApi([], live)
+    checks = drift.check_records_drift(api, targets)
+    assert [(check["release"], check["namespace"], check["revision"], check["drifted"]) for check in checks] == [
+        ("web", "shop", 3, False), ("api", "shop", 3, True), ("cart", "shop", 3, True), ("ledger", "billing", 3, False)]
+    assert [obj["state"] for check in checks for obj in check["objects"]] == ["in_sync", "modified", "missing", "in_sync"]
+    assert checks[1]["objects"][0]["fields"] == [{"path": "data.greeting"}]
+    # two reads for four releases, and a dry run only for the one object the comparison flagged
+    assert api.calls == [("read", "ConfigMap", "shop", ("web", "api", "cart")), ("read", "ConfigMap", "billing", ("ledger",)),
+                         ("dry_run", "ConfigMap", "api")]
+    assert [check["dry_runs"] for check in checks] == [0, 1, 0, 0] and "api_requests" not in checks[0]
+
+
+def test_check_records_drift_of_no_release_sends_nothing():
+    api = FakeApi([], {})
+    assert drift.check_records_drift(api, []) == [] and api.calls == []
+
+
+@pytest.mark.parametrize("check, digest", [
+    ({"revision": 3, "drifted": True, "summary": {"objects": 2}, "api_requests": 5, "objects": [
+        {"kind": "ConfigMap", "namespace": "shop", "name": "web", "state": "modified", "fields": [{"path": "data.greeting",
+                                                                                                  "live": "hi"}]},
+        {"kind": "Secret", "namespace": "shop", "name": "web", "state": "in_sync", "fields": []}]},
+     {"revision": 3, "drifted": True, "summary": {"objects": 2}, "api_requests": 5, "objects": [
+         {"kind": "ConfigMap", "namespace": "shop", "name": "web", "state": "modified", "fields": ["data.greeting"]}]}),
+    # a fleet scan's check counts no requests of its own
+    ({"revision": 1, "drifted": False, "summary": {"objects": 0}, "objects": []},
+     {"revision": 1, "drifted": False, "summary": {"objects": 0}, "objects": []}),
+])
+def test_drift_digest(check, digest):
+    assert drift.drift_digest(check) == digest

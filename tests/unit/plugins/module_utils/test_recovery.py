@@ -10,10 +10,11 @@ import datetime
 
 import pytest
 
+from ansible_collections.matih.helm.plugins.module_utils.drift import drift_digest
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
     DRIFTED, FAILED, HEALTHY, HELD, MISSING, PENDING, PLANNED, RECOVER, RECOVERED, SKIPPED, Attempt, Options, Step,
-    drift_digest, format_duration, known_good, plan_recovery, previous_good_target, recheck_step, repair_outcome,
+    format_duration, known_good, plan_recovery, previous_good_target, recheck_step, repair_outcome,
     report_entry, revision_age, step_outcome, strategy_problems,
 )
 
@@ -246,13 +247,6 @@ SCALED = {"revision": 2, "drifted": True, "summary": {"objects": 2, "missing": 0
 IN_SYNC = dict(SCALED, drifted=False, objects=[dict(SCALED["objects"][1])])
 DELETED = dict(SCALED, objects=[{"kind": "Service", "namespace": "shop", "name": "web", "state": "missing",
                                  "fields": []}])
-
-
-def test_drift_digest_keeps_the_paths_of_the_objects_not_in_sync_and_no_value():
-    digest = drift_digest(SCALED)
-    assert digest == {"revision": 2, "drifted": True, "summary": SCALED["summary"], "api_requests": 4, "objects": [
-        {"kind": "Deployment", "namespace": "shop", "name": "web", "state": "modified", "fields": ["spec.replicas"]}]}
-    assert drift_digest(IN_SYNC)["objects"] == [] and drift_digest(IN_SYNC)["drifted"] is False
 
 
 @pytest.mark.parametrize("label, check, verdict, steps, reason", [

@@ -17,6 +17,7 @@ from ansible_collections.matih.helm.plugins.module_utils.release import (
     iso8601,
     last_successful,
     list_entry,
+    listed_matches,
     newest,
     parse_history,
     parse_revision,
@@ -329,3 +330,19 @@ def test_last_successful_is_newest_that_reached_deployed(revisions, first):
     candidates = rollback_candidates(history)
     assert candidates == sorted(candidates, reverse=True)
     assert history == [] or max(rev.revision for rev in history) not in candidates
+
+
+@pytest.mark.parametrize("release, statuses, selected", [
+    ({"status": "failed"}, [], True),
+    ({"status": "failed"}, ["failed"], True),
+    ({"status": "pending-upgrade"}, ["pending"], True),
+    ({"status": "pending-upgrade"}, ["pending-install"], False),
+    ({"status": "deployed", "drifted": True}, ["drifted"], True),
+    ({"status": "deployed", "drifted": False}, ["drifted"], False),
+    ({"status": "deployed", "drifted": None}, ["drifted"], False),
+    ({"status": "deployed"}, ["drifted", "failed"], False),
+    ({"status": "failed"}, ["drifted", "failed"], True),
+    ({"status": "deployed", "drifted": False}, ["drifted", "deployed"], True),
+])
+def test_listed_matches(release, statuses, selected):
+    assert listed_matches(release, statuses) is selected

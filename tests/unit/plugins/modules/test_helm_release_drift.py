@@ -12,7 +12,7 @@ import json
 import pytest
 import yaml
 
-from ansible_collections.matih.helm.plugins.module_utils import drift
+from ansible_collections.matih.helm.plugins.module_utils import drift, kube_api
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError
 from ansible_collections.matih.helm.plugins.modules import helm_release_drift
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
@@ -90,7 +90,7 @@ def fake_api(monkeypatch):
                         ("Deployment", "web"): stored(DEPLOYMENT)}
     FakeKubeApi.calls = []
     monkeypatch.setattr(helm_release_drift, "KubeApi", FakeKubeApi)
-    monkeypatch.setattr(helm_release_drift, "HAS_KUBERNETES", True)
+    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", True)
     monkeypatch.delenv("HELM_DRIVER", raising=False)
     return FakeKubeApi
 
@@ -165,7 +165,7 @@ def test_option_problems_fail_before_connecting(fake_api, capsys, monkeypatch, a
 
 
 def test_a_missing_library_names_the_install_command(fake_api, capsys, monkeypatch):
-    monkeypatch.setattr(helm_release_drift, "HAS_KUBERNETES", False)
+    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", False)
     result = run_module({}, capsys)
     assert result["failed"] is True
     assert "Failed to import the required Python library (kubernetes)" in result["msg"]

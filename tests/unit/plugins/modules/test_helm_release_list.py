@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
+import yaml
 
+from ansible_collections.matih.helm.plugins.module_utils import drift, kube_api
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     CommandResult,
     HelmClient,
@@ -48,6 +51,7 @@ class FakeHelm(HelmClient):
         self.module = module
         self._flags, self._environ = [], {}
         self._version = HelmVersion(FakeHelm.major, 0, 0)
+        self.kubeconfig_path = None
 
     def run(self, args, read_only=False):
         FakeHelm.calls.append(list(args))
@@ -169,3 +173,148 @@ def test_name_is_a_deprecated_alias_of_name_regex(fake_helm, capsys):
     result = run_module({"name": "^web$"}, capsys)
     assert names(result) == ["team-a/web", "team-c/web"]
     assert any("name" in str(item) and "1.0.0" in str(item) for item in result.get("deprecations", [])), result
+
+
+# --- statuses: drifted ---------------------------------------------------------------------------
+
+SETTINGS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"greeting": "hello"}}
+TOKEN = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token"}, "data": {"token": "c2VjcmV0LXRva2Vu"}}
+DEPLOYED_RECORDS = [
+    {"name": "web", "namespace": "team-a", "version": 12, "info": {"status": "deployed"},
+     "manifest": "---\n" + yaml.safe_dump(SETTINGS) + "---\n" + yaml.safe_dump(TOKEN)},
+]
+
+
+class FakeKubeApi(object):
+    """The API of the drift scan, from memory; the real check_records_drift drives it."""
+
+    live = {}
+    records = []
+    calls = []
+
+    def __init__(self):
+        self.requests = 0
+
+    @classmethod
+    def from_module(cls, module, kubeconfig_path):
+        return cls()
+
+    @staticmethod
+    def run_concurrently(function, items):
+        return [function(item) for item in items]
+
+    def deployed_records(self, namespaces):
+        self.requests += max(1, len(namespaces))
+        FakeKubeApi.calls.append(("records", tuple(namespaces)))
+        return [record for record in FakeKubeApi.records if not namespaces or record["namespace"] in namespaces]
+
+    def resource(self, api_version, kind):
+        return drift.KNOWN_RESOURCES[(api_version, kind)]
+
+    def read(self, resource, read):
+        self.requests += 1
+        FakeKubeApi.calls.append(("read", read.kind, read.namespace, read.names))
+        return {name: copy.deepcopy(FakeKubeApi.live[(read.kind, name)]) for name in read.names if (read.kind, name) in FakeKubeApi.live}
+
+    def dry_run(self, resource, ref, body):
+        self.requests += 1
+        FakeKubeApi.calls.append(("dry_run", ref.kind, ref.name))
+        return dict(copy.deepcopy(FakeKubeApi.live[(ref.kind, ref.name)]), data=body["data"])
+
+
+def live(obj, **changes):
+    found = copy.deepcopy(obj)
+    found["metadata"].update(namespace="team-a", uid="u-" + obj["metadata"]["name"])
+    found.update(changes)
+    return found
+
+
+@pytest.fixture
+def fake_api(fake_helm, monkeypatch):
+    FakeKubeApi.records = copy.deepcopy(DEPLOYED_RECORDS)
+    FakeKubeApi.live = {("ConfigMap", "settings"): live(SETTINGS), ("Secret", "token"): live(TOKEN)}
+    FakeKubeApi.calls = []
+    monkeypatch.setattr(helm_release_list, "KubeApi", FakeKubeApi)
+    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", True)
+    monkeypatch.delenv("HELM_DRIVER", raising=False)
+    return FakeKubeApi
+
+
+def test_drifted_selects_the_deployed_releases_whose_objects_drifted(fake_api, capsys):
+    fake_api.live[("ConfigMap", "settings")] = live(SETTINGS, data={"greeting": "edited by hand"})
+    del fake_api.live[("Secret", "token")]
+    result = run_module({"statuses": ["failed", "drifted"]}, capsys)
+    assert names(result) == ["team-a/web", "team-b/api"]
+    web = result["releases"][0]
+    assert (web["status"], web["drifted"]) == ("deployed", True)
+    assert web["drift"] == {"revision": 12, "drifted": True, "summary": {"objects": 2, "missing": 1, "modified": 1, "in_sync": 0},
+                            "objects": [{"kind": "ConfigMap", "namespace": "team-a", "name": "settings", "state": "modified",
+                                         "fields": ["data.greeting"]},
+                                        {"kind": "Secret", "namespace": "team-a", "name": "token", "state": "missing", "fields": []}]}
+    assert "drifted" not in result["releases"][1]  # failed: not checked
+    # every namespace: one LIST of the deployed records, one read per kind, one dry run for the flagged object
+    assert fake_api.calls == [("records", ()), ("read", "ConfigMap", "team-a", ("settings",)),
+                              ("read", "Secret", "team-a", ("token",)), ("dry_run", "ConfigMap", "settings")]
+    assert result["drift_scan"] == {"releases": 1, "drifted": 1, "api_requests": 4, "dry_runs": 1}
+    assert result["scanned"] == len(ALL)
+
+
+def test_deployed_releases_in_sync_are_not_drifted(fake_api, capsys):
+    result = run_module({"namespaces": ["team-a", "team-c"], "statuses": ["deployed", "drifted"]}, capsys)
+    assert names(result) == ["team-a/web"] and result["releases"][0]["drifted"] is False
+    assert result["releases"][0]["drift"]["objects"] == []
+    assert fake_api.calls[0] == ("records", ("team-a",))  # only the named namespaces that hold a deployed release
+    assert run_module({"statuses": ["drifted"]}, capsys)["releases"] == []
+
+
+def test_ignored_fields_are_not_drift(fake_api, capsys):
+    fake_api.live[("ConfigMap", "settings")] = live(SETTINGS, data={"greeting": "edited by hand"})
+    result = run_module({"statuses": ["drifted"], "drift_ignore_fields": {"ConfigMap": ["data.greeting"]}}, capsys)
+    assert result["releases"] == [] and result["drift_scan"]["drifted"] == 0
+
+
+def test_a_release_that_changed_during_the_scan_is_not_judged(fake_api, capsys):
+    fake_api.records[0]["version"] = 11  # the list saw revision 12, the records read an older one
+    result = run_module({"namespaces": ["team-a"], "statuses": ["deployed", "drifted"]}, capsys)
+    assert (result["releases"][0]["drifted"], result["releases"][0]["drift"]) == (None, None)
+    assert result["drift_scan"]["releases"] == 0
+
+
+def test_no_deployed_release_sends_no_request(fake_api, capsys):
+    result = run_module({"namespaces": ["team-b"], "statuses": ["drifted", "failed"]}, capsys)
+    assert names(result) == ["team-b/api"] and fake_api.calls == []
+    assert result["drift_scan"] == {"releases": 0, "drifted": 0, "api_requests": 0, "dry_runs": 0}
+
+
+def test_the_secret_values_read_are_masked(fake_api, capsys):
+    fake_api.live[("Secret", "token")] = live(TOKEN, data={"token": "c2VjcmV0LXRva2VuLTI="})
+    result = run_module({"statuses": ["drifted"]}, capsys)
+    assert result["releases"][0]["drift"]["objects"][0]["fields"] == ["data.token"]
+    assert "secret-token" not in json.dumps(result)
+
+
+def test_without_drifted_no_drift_is_checked(fake_api, capsys):
+    result = run_module({"statuses": ["deployed"]}, capsys)
+    assert "drift_scan" not in result and "drifted" not in result["releases"][0] and fake_api.calls == []
+
+
+@pytest.mark.parametrize("args, environ, message", [
+    ({"statuses": ["failed"], "drift_ignore_fields": {"Deployment": ["spec.replicas"]}}, {},
+     "drift_ignore_fields is used only by the drift check: add drifted to statuses"),
+    ({"statuses": ["drifted"], "drift_ignore_fields": {"Deployment": ["spec..replicas"]}}, {}, "spec..replicas"),
+    ({"statuses": ["drifted"]}, {"HELM_DRIVER": "configmap"}, "HELM_DRIVER"),
+])
+def test_drift_option_problems_fail_before_helm_runs(fake_api, capsys, monkeypatch, args, environ, message):
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    result = run_module(args, capsys)
+    assert result["failed"] is True and message in result["msg"], result["msg"]
+    assert fake_api.calls == [] and FakeHelm.calls == []
+
+
+def test_drifted_without_the_kubernetes_library_names_the_install_command(fake_api, capsys, monkeypatch):
+    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", False)
+    result = run_module({"statuses": ["drifted"]}, capsys)
+    assert "Failed to import the required Python library (kubernetes)" in result["msg"]
+    assert "statuses: drifted reads the live objects with it" in result["msg"] and "pip install kubernetes" in result["msg"]
+    assert FakeHelm.calls == []
