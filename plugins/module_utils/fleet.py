@@ -87,8 +87,17 @@ def canary_hold(canary_rows: Sequence[Dict[str, Any]]) -> str:
 
 def held_row(release: Dict[str, Any], reason: str) -> Dict[str, Any]:
     state = listed_state(release)
-    return {"release": release.get("name"), "namespace": release.get("namespace"), "check_mode": False,
-            "before": state, "after": state, "actions": [], "action": "none", "outcome": "held", "reason": reason}
+    return with_listed_drift({"release": release.get("name"), "namespace": release.get("namespace"), "check_mode": False,
+                              "before": state, "after": state, "actions": [], "action": "none", "outcome": "held",
+                              "reason": reason}, release)
+
+
+def with_listed_drift(row: Dict[str, Any], release: Dict[str, Any]) -> Dict[str, Any]:
+    """The row with the drift discovery found, when the recovery made no check of its own (it was held,
+    or it failed before one): the report's drift section lists every release found drifted."""
+    if "drift" in row or not (release or {}).get("drift"):
+        return row
+    return dict(row, drift=release["drift"])
 
 
 def listed_state(release: Dict[str, Any]) -> Dict[str, Any]:
@@ -99,15 +108,16 @@ def listed_state(release: Dict[str, Any]) -> Dict[str, Any]:
 def outcome_row(recovery: Dict[str, Any], release: Dict[str, Any], host: str = "") -> Dict[str, Any]:
     """The report row of one release: its recovery's report, or a failed row saying why there is
     none (the recovery task failed: Helm could not read the release, a bad option...)."""
-    if (recovery or {}).get("report"):
-        return recovery["report"]
     release = release or {}
+    if (recovery or {}).get("report"):
+        return with_listed_drift(recovery["report"], release)
     namespace, _slash, name = host.partition("/")
     state = listed_state(release)
     reason = (recovery or {}).get("msg") or "the recovery of this release did not report back (host failed or unreachable)"
-    return {"release": release.get("name", name), "namespace": release.get("namespace", namespace),
-            "check_mode": bool((recovery or {}).get("check_mode", False)), "before": state, "after": state,
-            "actions": [], "action": "none", "outcome": "failed", "reason": reason}
+    return with_listed_drift({"release": release.get("name", name), "namespace": release.get("namespace", namespace),
+                              "check_mode": bool((recovery or {}).get("check_mode", False)), "before": state,
+                              "after": state, "actions": [], "action": "none", "outcome": "failed", "reason": reason},
+                             release)
 
 
 def host_row(host: str, variables: Dict[str, Any]) -> Dict[str, Any]:
@@ -128,12 +138,25 @@ def report(rows: Sequence[Dict[str, Any]], namespaces: Sequence[str], check_mode
         check_mode=bool(check_mode or any(row.get("check_mode") for row in ordered)),
         generated_at=generated_at, namespaces=list(namespaces), total=len(ordered), **counts)
     held_reasons = [row.get("reason") for row in ordered if row.get("outcome") == "held"]
+    drifted = [drift_row(row) for row in ordered if (row.get("drift") or {}).get("drifted")]
     summary.update(
+        drifted=len(drifted), drift=drifted,
         failed_releases=_names(ordered, "failed"), held_releases=_names(ordered, "held"),
         hold_reason=hold_reason or (held_reasons[0] if held_reasons else ""),
         report_json=os.path.join(report_dir, "fleet-remediation.json") if report_dir else "",
         report_markdown=os.path.join(report_dir, "fleet-remediation.md") if report_dir else "")
     return {"summary": summary, "releases": ordered}
+
+
+def drift_row(row: Dict[str, Any]) -> Dict[str, Any]:
+    """The drift section's entry of a release found drifted: what drifted (objects and field paths,
+    never values), and whether the repair left anything drifted (``still_drifted``; None when no
+    repair ran: check mode, held, or the release changed meanwhile)."""
+    drift = row["drift"]
+    after = drift.get("after")
+    return {"release": "%s/%s" % (row.get("namespace"), row.get("release")), "revision": drift.get("revision"),
+            "outcome": row.get("outcome"), "objects": list(drift.get("objects") or []),
+            "still_drifted": bool(after.get("drifted")) if after else None}
 
 
 def _names(rows: Sequence[Dict[str, Any]], outcome: str) -> List[str]:

@@ -14,6 +14,10 @@ b. history: ``matih.helm.helm_release_history`` with include_values on a release
    once as an Ansible loop of command tasks and once as plain Python subprocess calls.
 c. remediate: ``ansible-playbook matih.helm.remediate`` on fleets of N releases (30% after a
    failed upgrade, 10% pending-upgrade, the rest healthy) spread over namespaces.
+d. drift scan: ``matih.helm.helm_release_list`` with ``statuses: [drifted]`` on fleets of N
+   deployed releases (10 per namespace, 10% with a ConfigMap edited by hand), beside the same list
+   without the drift scan (``statuses: [failed]``) and a loop of ``matih.helm.helm_release_drift``
+   tasks, one per release: API requests per release (the scan's own count, ``drift_scan``) and time.
 
 What the columns measure:
 - seconds: wall time of the whole ansible-playbook (or Python) run, start-up included;
@@ -44,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(BENCH_DIR))
@@ -52,11 +57,12 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "testbed"))
 import kubeemu  # noqa: E402  pylint: disable=wrong-import-position
 import scenarios  # noqa: E402  pylint: disable=wrong-import-position
 
-SECTIONS = ("a", "b", "c")
+SECTIONS = ("a", "b", "c", "d")
 REMEDIATE_PLAYBOOK = os.path.join(REPO_ROOT, "playbooks", "remediate.yml")
 DEFAULT_OUTPUT = os.path.join(REPO_ROOT, ".cache", "bench", "bench.json")
 FAILED_SHARE, PENDING_SHARE = 0.3, 0.1
 RELEASES_PER_NAMESPACE = 10
+DRIFTED_SHARE = 0.1
 
 # Logs "helm SUBCOMMAND" for every Helm process a Python process starts (modules run
 # ansible.module_utils' run_command, which goes through subprocess.Popen).
@@ -157,6 +163,35 @@ HISTORY_LOOP_PLAYBOOK = """
       register: bench_values
 """
 
+DRIFT_LIST_PLAYBOOK = """
+- name: The deployed releases whose objects drifted, with matih.helm.helm_release_list
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: List the releases of the tenants
+      matih.helm.helm_release_list:
+        binary_path: "{{ helm }}"
+        namespaces: "{{ namespaces }}"
+        statuses: "{{ statuses }}"
+      register: bench_list
+"""
+
+DRIFT_LOOP_PLAYBOOK = """
+- name: The drift of each release, with one matih.helm.helm_release_drift task per release
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check each release
+      matih.helm.helm_release_drift:
+        binary_path: "{{ helm }}"
+        name: "{{ item.name }}"
+        release_namespace: "{{ item.namespace }}"
+      loop: "{{ releases }}"
+      loop_control:
+        label: "{{ item.namespace }}/{{ item.name }}"
+      register: bench_drift
+"""
+
 # Appended to a playbook for the untimed verification run: keeps the registered result.
 SAVE_RESULT_TASK = """
     - name: Keep the result for the benchmark's checks
@@ -175,10 +210,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 rollbacks, 10 revisions, fleets of 10")
     parser.add_argument("--helm", choices=("3", "4", "both"), default="both", help="Helm major(s) to measure (default both)")
-    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d)")
     parser.add_argument("--rollbacks", type=int, help="rollbacks per run in (a) (default 10, quick 4)")
     parser.add_argument("--revisions", type=int, help="revisions of the release in (b) (default 50, quick 10)")
-    parser.add_argument("--fleet-sizes", help="comma-separated release counts for (c) (default 10,30,100, quick 10)")
+    parser.add_argument("--fleet-sizes", help="comma-separated release counts for (c) and (d) (default 10,30,100, quick 10)")
     parser.add_argument("--forks", type=int, default=10, help="ansible-playbook --forks for (c) (default 10)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="JSON results (default .cache/bench/bench.json)")
     args = parser.parse_args(argv)
@@ -233,7 +268,7 @@ class Bench:
         self._playbooks = {}
         self.last_releases_named = []
         self.startup_seconds = None
-        self.results = {"a": [], "b": [], "c": []}
+        self.results = {section: [] for section in SECTIONS}
 
     def close(self):
         self.emulator.stop()
@@ -450,6 +485,75 @@ class Bench:
                 "helm_execs": len(execs), "helm_execs_per_unhealthy": len(execs) / unhealthy if unhealthy else None,
                 "helm_exec_kinds": summarize(execs, unhealthy or 1), "helm_calls_naming_healthy": naming_healthy}
 
+    # --- (d) drift scan -----------------------------------------------------------------------
+
+    def section_d(self, label, helm):
+        for size in self.args.fleet_sizes:
+            self.results["d"] += self._drift_scan(label, helm, size)
+
+    def _drift_scan(self, label, helm, size):  # pylint: disable=too-many-locals
+        kubeconfig, startup = self.emulator.kubeconfig_path, self.measure_startup()
+        namespaces = [self.namespace("d", label, size, index) for index in range(max(1, -(-size // RELEASES_PER_NAMESPACE)))]
+        plan = [("app-%03d" % index, namespaces[index % len(namespaces)]) for index in range(size)]
+        edited = {"%s/%s" % (namespace, name) for name, namespace in plan[:max(1, round(size * DRIFTED_SHARE))]}
+
+        def make(item):
+            name, namespace = item
+            scenarios.install(helm, kubeconfig, name, namespace, "1.0.0", {"config.release": name})
+            if "%s/%s" % (namespace, name) in edited:
+                self.edit_configmap(namespace, name + "-config", {"release": "edited by hand"})
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(make, plan))
+
+        result_file = os.path.join(self.workdir, "drift-%s-%d.json" % (label, size))
+        rows = []
+        for variant, statuses in (("list, no drift scan", ["failed"]), ("list with drifted", ["drifted"])):
+            book = self.playbook("drift-list", DRIFT_LIST_PLAYBOOK + SAVE_RESULT_TASK % "bench_list")
+            seconds, requests, execs = self.ansible_playbook(book, {"helm": helm, "namespaces": namespaces, "statuses": statuses,
+                                                                    "result_file": result_file}, helm)
+            with open(result_file, encoding="utf-8") as handle:
+                listed = json.load(handle)
+            found = {"%s/%s" % (release["namespace"], release["name"]) for release in listed["releases"]}
+            expected = edited if "drifted" in statuses else set()
+            if found != expected:
+                raise BenchError("%s, %d releases, %s: listed %s, expected %s" % (label, size, variant, sorted(found)[:5], sorted(expected)[:5]))
+            scan = listed.get("drift_scan")
+            rows.append(self._drift_row(label, variant, size, len(namespaces), seconds, startup, requests, execs,
+                                        scan["api_requests"] if scan else 0))
+
+        book = self.playbook("drift-loop", DRIFT_LOOP_PLAYBOOK + SAVE_RESULT_TASK % "bench_drift")
+        releases = [{"name": name, "namespace": namespace} for name, namespace in plan]
+        seconds, requests, execs = self.ansible_playbook(book, {"helm": helm, "releases": releases, "result_file": result_file}, helm)
+        with open(result_file, encoding="utf-8") as handle:
+            checks = json.load(handle)["results"]
+        found = {"%s/%s" % (check["item"]["namespace"], check["item"]["name"]) for check in checks if check["drifted"]}
+        if found != edited:
+            raise BenchError("%s, %d releases, helm_release_drift loop: drifted %s, expected %s" % (label, size, sorted(found)[:5], sorted(edited)[:5]))
+        rows.append(self._drift_row(label, "helm_release_drift per release", size, len(namespaces), seconds, startup, requests, execs,
+                                    sum(check["api_requests"] for check in checks)))
+        baseline, scan = rows[0], rows[1]
+        for row in rows:
+            row["s_vs_list"] = ratio(row["s_net"], baseline["s_net"])
+            row["requests_vs_scan"] = ratio(row["drift_requests"], scan["drift_requests"])
+        return rows
+
+    @staticmethod
+    def _drift_row(label, variant, size, namespaces, seconds, startup, requests, execs, drift_requests):
+        return {"helm": label, "variant": variant, "releases": size, "namespaces": namespaces, "drifted": max(1, round(size * DRIFTED_SHARE)),
+                "seconds": seconds, "s_net": seconds - startup, "requests": requests, "requests_per_release": requests / size,
+                "drift_requests": drift_requests, "drift_requests_per_release": drift_requests / size, "helm_execs": len(execs)}
+
+    def edit_configmap(self, namespace, name, data):
+        """Change a ConfigMap's data through the API, as ``kubectl edit`` would (read, change, write back)."""
+        path = "%s/api/v1/namespaces/%s/configmaps/%s" % (self.emulator.url, namespace, name)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        with urllib.request.urlopen(urllib.request.Request(path, headers=headers), timeout=30) as response:
+            body = json.load(response)
+        body["data"].update(data)
+        request = urllib.request.Request(path, data=json.dumps(body).encode("utf-8"), method="PUT", headers=headers)
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
     # --- output -----------------------------------------------------------------------------
 
     def print_tables(self):
@@ -473,6 +577,15 @@ class Bench:
                     r["s_per_unhealthy"], r["requests_per_release"], r["helm_execs"], r["helm_execs_per_unhealthy"],
                     r["helm_calls_naming_healthy"], r["helm_exec_kinds"]]
                    for r in self.results["c"]])
+        if self.results["d"]:
+            title = "(d) drift scan: helm_release_list statuses [drifted], %d releases per namespace, %d%% edited by hand" % (
+                RELEASES_PER_NAMESPACE, DRIFTED_SHARE * 100)
+            table(title,
+                  ["helm", "variant", "releases", "namespaces", "drifted", "seconds", "seconds net", "net / list", "requests/release",
+                   "drift requests", "drift requests/release", "drift requests / scan's", "helm execs"],
+                  [[r["helm"], r["variant"], r["releases"], r["namespaces"], r["drifted"], r["seconds"], r["s_net"], r["s_vs_list"],
+                    r["requests_per_release"], r["drift_requests"], r["drift_requests_per_release"], r["requests_vs_scan"], r["helm_execs"]]
+                   for r in self.results["d"]])
         targets = self.targets()
         if targets:
             table("Targets (issue 10; ratios from this run, beside the ansible-playbook start-up of %.3f s)" % self.startup_seconds,

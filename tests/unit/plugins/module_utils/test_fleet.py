@@ -114,6 +114,42 @@ def test_report_counts_every_outcome_and_names_the_failed_and_held():
     assert report([{"outcome": "planned", "check_mode": True}], [], False, "", "/r")["summary"]["check_mode"] is True
 
 
+DRIFT = {"revision": 3, "drifted": True, "summary": {"modified": 1},
+         "objects": [{"kind": "ConfigMap", "namespace": "a", "name": "web", "state": "modified", "fields": ["data.mode"]}]}
+
+
+def test_rows_keep_the_drift_discovery_found_unless_the_recovery_checked_again():
+    listed = dict(release("a", "web", "deployed"), drifted=True, drift=DRIFT)
+    assert over_limit_rows([listed])[0]["drift"] == DRIFT
+    held = {"release": "web", "namespace": "a", "outcome": "held", "reason": "canary a/q failed"}
+    assert outcome_row({"report": held}, listed)["drift"] == DRIFT and "drift" not in held
+    assert outcome_row({"failed": True, "msg": "forbidden"}, listed)["drift"] == DRIFT
+    checked = dict(held, outcome="recovered", drift=dict(DRIFT, after={"revision": 4, "drifted": False, "objects": []}))
+    assert outcome_row({"report": checked}, listed) is checked
+    assert "drift" not in outcome_row({"failed": True}, release("a", "api"))
+
+
+def over_limit_rows(releases):
+    return fleet_plan(releases, len(releases), max_unhealthy=0)["held"]
+
+
+@pytest.mark.parametrize("after, outcome, still_drifted", [
+    ({"revision": 4, "drifted": False, "objects": []}, "recovered", False),
+    ({"revision": 4, "drifted": True, "objects": DRIFT["objects"]}, "failed", True),
+    (None, "planned", None),  # check mode: no repair ran
+])
+def test_report_drift_section(after, outcome, still_drifted):
+    rows = [{"namespace": "a", "release": "web", "outcome": outcome, "drift": dict(DRIFT, after=after)},
+            {"namespace": "a", "release": "db", "outcome": "healthy",
+             "drift": {"revision": 2, "drifted": False, "objects": [], "after": None}},
+            {"namespace": "b", "release": "api", "outcome": "recovered"}]
+    summary = report(rows, ["a", "b"], False, "", "")["summary"]
+    assert summary["drifted"] == 1
+    assert summary["drift"] == [{"release": "a/web", "revision": 3, "outcome": outcome, "objects": DRIFT["objects"],
+                                 "still_drifted": still_drifted}]
+    assert report(rows[2:], [], False, "", "")["summary"]["drift"] == []
+
+
 @pytest.mark.parametrize("report_dir, expected_json", [
     ("/srv/reports", "/srv/reports/fleet-remediation.json"),
     # relative: from the directory ansible-playbook runs in, not the playbook's (Ansible's module cwd)
