@@ -518,7 +518,7 @@ class Bench:
             if found != expected:
                 raise BenchError("%s, %d releases, %s: listed %s, expected %s" % (label, size, variant, sorted(found)[:5], sorted(expected)[:5]))
             scan = listed.get("drift_scan")
-            rows.append(self._drift_row(label, variant, size, len(namespaces), seconds, startup, requests, execs,
+            rows.append(self._drift_row(label, variant, size, len(namespaces), len(edited), seconds, startup, requests, execs,
                                         scan["api_requests"] if scan else 0))
 
         book = self.playbook("drift-loop", DRIFT_LOOP_PLAYBOOK + SAVE_RESULT_TASK % "bench_drift")
@@ -529,8 +529,8 @@ class Bench:
         found = {"%s/%s" % (check["item"]["namespace"], check["item"]["name"]) for check in checks if check["drifted"]}
         if found != edited:
             raise BenchError("%s, %d releases, helm_release_drift loop: drifted %s, expected %s" % (label, size, sorted(found)[:5], sorted(edited)[:5]))
-        rows.append(self._drift_row(label, "helm_release_drift per release", size, len(namespaces), seconds, startup, requests, execs,
-                                    sum(check["api_requests"] for check in checks)))
+        rows.append(self._drift_row(label, "helm_release_drift per release", size, len(namespaces), len(edited), seconds, startup, requests,
+                                    execs, sum(check["api_requests"] for check in checks)))
         baseline, scan = rows[0], rows[1]
         for row in rows:
             row["s_vs_list"] = ratio(row["s_net"], baseline["s_net"])
@@ -538,8 +538,8 @@ class Bench:
         return rows
 
     @staticmethod
-    def _drift_row(label, variant, size, namespaces, seconds, startup, requests, execs, drift_requests):
-        return {"helm": label, "variant": variant, "releases": size, "namespaces": namespaces, "drifted": max(1, round(size * DRIFTED_SHARE)),
+    def _drift_row(label, variant, size, namespaces, drifted, seconds, startup, requests, execs, drift_requests):  # pylint: disable=too-many-arguments
+        return {"helm": label, "variant": variant, "releases": size, "namespaces": namespaces, "drifted": drifted,
                 "seconds": seconds, "s_net": seconds - startup, "requests": requests, "requests_per_release": requests / size,
                 "drift_requests": drift_requests, "drift_requests_per_release": drift_requests / size, "helm_execs": len(execs)}
 
