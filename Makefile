@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap control-plane helm-matrix demo test bench sanity units lint cluster integration helm_matrix molecule build clean
+.PHONY: help bootstrap control-plane helm-matrix demo test check bench sanity units lint cluster integration helm_matrix molecule build clean
 
 help:
 	@echo "make demo   - start the embedded test cluster and run the main job (fleet recovery) against it"
 	@echo "make test   - run every quality gate: sanity, units, lint, changelog, test bed, integration (Helm 3 and 4), the Helm version matrix, molecule, build"
+	@echo "make check  - the loop for every edit (at most 5 minutes): units, lint, sanity on the changed files, one integration target per Helm major"
 	@echo "make bench  - benchmark the modules against bare helm (not part of make test)"
 	@echo "make demo MATIH_DEMO_CLUSTER=controlplane - the demo on the real control plane instead of the emulator"
 
@@ -31,6 +32,10 @@ test: control-plane helm-matrix
 
 bench: bootstrap
 	@hack/bench.sh
+
+# The fast loop while developing; make test (the whole suite, 35 minutes) once or twice per change
+check: control-plane
+	@hack/test.sh units lint sanity_changed smoke
 
 # Single gates, for a faster loop while developing (same commands make test runs)
 sanity units lint build: bootstrap

@@ -11,6 +11,9 @@ TREE=$(hack/collection-tree.sh) || exit 1
 ANSIBLE_COLLECTIONS_PATH="$(dirname "$(dirname "$(dirname "$TREE")")"):$ROOT/.cache/collections"
 export ANSIBLE_LOCAL_TEMP=$ROOT/.cache/ansible-tmp ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 JOBS=${MATIH_TEST_JOBS:-$(nproc)}
+# --dist loadgroup: tests marked xdist_group share a worker (the examples' extra control plane,
+# the API server outages); --durations: the slowest tests of every gate, to see where time goes
+PYTEST_GATE_ARGS=(-q -p no:cacheprovider -n "$JOBS" --dist loadgroup --durations=10 --durations-min=5)
 # The integration tests and molecule run on the real control plane (one per pytest worker); the
 # test bed's own tests run on the emulator they test. A missing build fails, it never falls back.
 MATIH_CONTROL_PLANE_BIN=$(hack/control-plane-build.sh --path) || exit 1
@@ -74,17 +77,18 @@ gate_importer() {
   rm -rf "$out"
 }
 gate_lint()     { ansible-lint --profile production --offline; }
-gate_testbed()  { MATIH_TEST_CLUSTER=emulator python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/testbed; }
+gate_testbed()  { MATIH_TEST_CLUSTER=emulator python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/testbed; }
 # the control plane's launcher and fault proxy, and the test bed's Helm scenarios on the real control plane
-gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/cluster tests/testbed/test_helm_on_testbed.py; }
-gate_integration() { MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" tests/integration; }
+gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/cluster tests/testbed/test_helm_on_testbed.py; }
+# which tests run on both Helm majors and which on one: tests/integration/helm_majors.py
+gate_integration() { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/integration; }
 # the roles on the oldest ansible-core they support (2.16, AAP's execution environments): every
 # recovery path and the fleets, on Helm 3
 gate_roles_oldest() {
   if [ ! -x "$ROOT/.venv-oldest/bin/ansible-playbook" ]; then echo "roles_oldest: skipped, no Python 3.11 venv (see bootstrap)"; return 0; fi
   "$ROOT/.venv-oldest/bin/ansible-playbook" --version | head -1
-  MATIH_TEST_ANSIBLE_BIN=$ROOT/.venv-oldest/bin MATIH_TEST_CLUSTER=controlplane python -m pytest -q -p no:cacheprovider -n "$JOBS" \
-    -k helm3 tests/integration/test_release_recovery.py tests/integration/test_fleet_remediation.py
+  MATIH_TEST_ANSIBLE_BIN=$ROOT/.venv-oldest/bin MATIH_TEST_HELM=helm3 MATIH_TEST_CLUSTER=controlplane \
+    python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/integration/test_release_recovery.py tests/integration/test_fleet_remediation.py
 }
 # on each version of the Helm matrix (hack/helm-matrix.sh): every flag the Helm client emits exists
 # (a unit test), then the smoke tests (marker helm_matrix) on the real control plane
@@ -95,19 +99,33 @@ gate_helm_matrix() {
   MATIH_HELM_MATRIX=$matrix PYTHONPATH=$(dirname "$(dirname "$(dirname "$TREE")")") \
     python -m pytest -q -p no:cacheprovider "$TREE/tests/unit/plugins/module_utils/test_helm_client.py" -k emitted_flag &&
     MATIH_HELM_MATRIX=$matrix MATIH_TEST_CLUSTER=controlplane \
-      python -m pytest -q -p no:cacheprovider -n "$JOBS" -m helm_matrix tests/integration
+      python -m pytest "${PYTEST_GATE_ARGS[@]}" -m helm_matrix tests/integration
+}
+# every scenario on the real control plane, once per Helm major: the two majors side by side (each
+# scenario starts a control plane of its own and mostly waits on it), each with its own molecule
+# state; a major's output is shown when it is done, with each scenario's time
+molecule_major() {  # molecule_major HELM STATE-DIR
+  local helm=$1 state=$2 scenario status=0 start
+  for scenario in extensions/molecule/*/molecule.yml; do
+    [ -e "$scenario" ] || continue
+    scenario=$(basename "$(dirname "$scenario")")
+    start=$(date +%s)
+    echo "--> molecule $scenario on $("$helm" version --short)"
+    (cd extensions && MATIH_HELM=$helm MOLECULE_EPHEMERAL_DIRECTORY=$state/$scenario molecule test -s "$scenario") || status=1
+    echo "<-- molecule $scenario on $("$helm" version --short): $(( $(date +%s) - start ))s"
+  done
+  return $status
 }
 gate_molecule() {
-  # every scenario on the real control plane, once per Helm major
-  local scenario helm status=0
-  for helm in "$ROOT/.cache/helm/v3.17.3/helm" "$ROOT/.cache/helm/v4.3.1/helm"; do
-    for scenario in extensions/molecule/*/molecule.yml; do
-      [ -e "$scenario" ] || continue
-      scenario=$(basename "$(dirname "$scenario")")
-      echo "--> molecule $scenario on $("$helm" version --short)"
-      (cd extensions && MATIH_HELM=$helm molecule test -s "$scenario") || status=1
-    done
+  local state status=0 major pids=()
+  state=$(mktemp -d)
+  for major in v3.17.3 v4.3.1; do
+    molecule_major "$ROOT/.cache/helm/$major/helm" "$state/$major" >"$state/$major.log" 2>&1 &
+    pids+=($!)
   done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  cat "$state/v3.17.3.log" "$state/v4.3.1.log"
+  rm -rf "$state"
   return $status
 }
 gate_build() {
@@ -125,19 +143,90 @@ gate_build() {
 # EE (extensions/ee) through `ansible-builder create` and its Containerfile; no container engine
 gate_ee()       { python hack/ee-check.py; }
 
+# make check, the loop for every edit: what the change touched, in at most five minutes
+gate_sanity_changed() {
+  local base files=()
+  # the change: commits not on main (on another branch) plus what is not committed yet
+  base=${MATIH_CHECK_BASE:-$(if [ "$(git rev-parse --abbrev-ref HEAD)" = main ]; then echo HEAD; else git merge-base HEAD main; fi)}
+  mapfile -t files < <({ git diff --name-only "$base"; git ls-files --others --exclude-standard; } | sort -u |
+    while IFS= read -r file; do [ -f "$file" ] && echo "$file"; done)
+  if [ ${#files[@]} -eq 0 ]; then echo "sanity_changed: no file changed since $base"; return 0; fi
+  echo "sanity_changed: ${#files[@]} file(s) changed since $base"
+  hack/ansible-test.sh sanity "${files[@]}"
+}
+# one integration target on each Helm major (MATIH_CHECK_TARGET, default helm_release_rollback)
+gate_smoke() {
+  MATIH_TEST_HELM=both MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_GATE_ARGS[@]}" \
+    tests/integration/test_targets.py -k "${MATIH_CHECK_TARGET:-helm_release_rollback}"
+}
+
 ALL=(changelog docs importer build ee sanity units oldest lint testbed cluster integration helm_matrix roles_oldest molecule)
-gates=("$@"); [ ${#gates[@]} -gt 0 ] || gates=("${ALL[@]}")
-declare -a results
-failed=0
-start_all=$(date +%s)
-for gate in "${gates[@]}"; do
-  if ! declare -F "gate_$gate" >/dev/null; then echo "unknown gate: $gate (known: ${ALL[*]})" >&2; exit 2; fi
-  echo "==> $gate"
+CHECK=(units lint sanity_changed smoke)
+# Budgets in seconds, for an idle 2-core machine with the control plane and the Helm versions built
+# (make builds them first, outside the gates). Over budget is said loudly, never a failure: the
+# machine's speed drifts, so a timed assertion would fail for the wrong reason.
+BUDGET_ALL=$((35 * 60))
+BUDGET_CHECK=$((5 * 60))
+# Gates that only read the tree and use one core at most; a whole run splits them in two lanes that
+# run side by side, each gate's output held until it ends. The ansible-test gates share a lane (one
+# tests/output in the collection mirror).
+LANE_A=(sanity units oldest)
+LANE_B=(changelog docs importer build ee lint)
+
+SUMMARY=$(mktemp -d)
+trap 'rm -rf "$SUMMARY"' EXIT
+run_gate() {  # run_gate GATE [LOG]: run it and add "GATE OUTCOME SECONDS" to the summary; with LOG, its output goes there
+  local gate=$1 log=${2:-} start outcome
   start=$(date +%s)
-  if "gate_$gate"; then outcome=ok; else outcome=FAILED; failed=$((failed + 1)); fi
-  results+=("$(printf '%-12s %-6s %4ss' "$gate" "$outcome" $(( $(date +%s) - start )))")
+  if [ -n "$log" ]; then
+    if "gate_$gate" >"$log" 2>&1; then outcome=ok; else outcome=FAILED; fi
+  else
+    echo "==> $gate"
+    if "gate_$gate"; then outcome=ok; else outcome=FAILED; fi
+  fi
+  echo "$gate $outcome $(( $(date +%s) - start ))" >> "$SUMMARY/${log:+lane-}$gate"
+}
+run_lane() {  # run_lane GATE...: the gates one after the other, output held in $SUMMARY/GATE.log
+  local gate
+  for gate in "$@"; do run_gate "$gate" "$SUMMARY/$gate.log"; done
+}
+
+gates=("$@"); [ ${#gates[@]} -gt 0 ] || gates=("${ALL[@]}")
+for gate in "${gates[@]}"; do
+  if ! declare -F "gate_$gate" >/dev/null; then echo "unknown gate: $gate (known: ${ALL[*]} sanity_changed smoke)" >&2; exit 2; fi
 done
-echo "==> summary ($(( $(date +%s) - start_all ))s)"
-printf '    %s\n' "${results[@]}"
-echo "$(( ${#gates[@]} - failed )) passed, $failed failed"
+order=("${gates[@]}")
+start_all=$(date +%s)
+if [ "${gates[*]}" = "${ALL[*]}" ] && [ "${MATIH_TEST_LANES:-2}" -ge 2 ]; then
+  echo "==> ${LANE_A[*]} | ${LANE_B[*]}: two lanes side by side, each gate's output when both lanes are done"
+  run_lane "${LANE_A[@]}" & lane_a=$!
+  run_lane "${LANE_B[@]}" & lane_b=$!
+  wait "$lane_a" "$lane_b"
+  for gate in "${LANE_A[@]}" "${LANE_B[@]}"; do
+    echo "==> $gate ($(cut -d' ' -f3 "$SUMMARY/lane-$gate")s)"; cat "$SUMMARY/$gate.log"
+  done
+  order=("${LANE_A[@]}" "${LANE_B[@]}" testbed cluster integration helm_matrix roles_oldest molecule)
+  gates=(testbed cluster integration helm_matrix roles_oldest molecule)
+fi
+for gate in "${gates[@]}"; do run_gate "$gate"; done
+total=$(( $(date +%s) - start_all ))
+failed=0
+echo "==> summary (${total}s)"
+for gate in "${order[@]}"; do
+  read -r name outcome seconds < <(cat "$SUMMARY/$gate" "$SUMMARY/lane-$gate" 2>/dev/null)
+  printf '    %-14s %-6s %4ss\n' "$name" "$outcome" "$seconds"
+  [ "$outcome" = ok ] || failed=$((failed + 1))
+done
+echo "$(( ${#order[@]} - failed )) passed, $failed failed"
+budget=
+if [ "${order[*]}" != "${gates[*]}" ] || [ "$*" = "" ] || [ "$*" = "${ALL[*]}" ]; then budget=$BUDGET_ALL
+elif [ "$*" = "${CHECK[*]}" ]; then budget=$BUDGET_CHECK; fi
+if [ -n "$budget" ]; then
+  if [ "$total" -le "$budget" ]; then
+    echo "time: ${total}s of a ${budget}s budget ($(( total * 100 / budget ))%)"
+  else
+    echo "!!! OVER BUDGET: ${total}s against a budget of ${budget}s ($(( total * 100 / budget ))%)."
+    echo "!!! The slowest tests of each gate are listed above ('slowest durations'); README, Development, says how to pay for new ones."
+  fi
+fi
 [ "$failed" -eq 0 ]

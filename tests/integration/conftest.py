@@ -6,12 +6,16 @@ targets themselves do not know which.
 """
 import os
 import pathlib
+import re
 import sys
+
+import pytest
 
 TESTS_DIR = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS_DIR / "testbed"))
 
 from fixtures import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import,wrong-import-position
+import helm_majors  # noqa: E402  pylint: disable=wrong-import-position
 
 os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
 
@@ -20,3 +24,37 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "helm_matrix: the smoke run of the Helm version matrix (gate helm_matrix in hack/test.sh runs only "
                    "these, once per matrix version; the full suite runs them on the two main versions as well)")
+
+
+# The fixtures that stand for a Helm major: helm_binary, and test_bad_input's per-major outcome.
+HELM_PARAMS = ("helm_binary", "outcome")
+
+
+def _helm_id(item):
+    callspec = getattr(item, "callspec", None)
+    for name in HELM_PARAMS:
+        value = callspec.params.get(name) if callspec else None
+        if value in helm_majors.HELM_IDS:
+            return value
+    return None
+
+
+def _params_without_helm(item, helm_id):
+    return re.sub(r"(^|-)%s(?=-|$)" % helm_id, "", item.callspec.id).strip("-")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Drop the Helm 3 or Helm 4 variant of each test that helm_majors says needs only one major
+    (test_helm_majors.py checks that every key there names a test)."""
+    keep, drop = [], []
+    for item in items:
+        helm_id = _helm_id(item)
+        if helm_id is None:
+            keep.append(item)
+            continue
+        file_name, function, params = item.path.name, item.originalname, _params_without_helm(item, helm_id)
+        (keep if helm_majors.runs_on(helm_id, file_name, function, params) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -27,6 +27,7 @@ import uuid
 import pytest
 import yaml
 
+import helm_majors
 import scenarios
 from fixtures import HelmBinary
 from playbook_runner import create_secret, release_records, run_tasks
@@ -284,11 +285,13 @@ def run_cases(helm, cluster, tmp):
     prepared = Prepared(helm, cluster, tmp)
     before = prepared.snapshot()
     results_file = tmp / "results.json"
-    tasks = [prepared.task(index, item) for index, item in enumerate(CASES)]
+    # only the cases that run on this major (helm_majors.py: the others run on one major)
+    cases = [(index, item) for index, item in enumerate(CASES)
+             if helm_majors.runs_on("helm%d" % helm.major, "test_bad_input.py", "test_bad_input", item.id)]
+    tasks = [prepared.task(index, item) for index, item in cases]
     tasks.append({"name": "Write every result", "ansible.builtin.copy": {
         "dest": str(results_file),
-        "content": "{{ %s | to_json }}" % ("{" + ", ".join("'%s': case_%d" % (item.id, index)
-                                                           for index, item in enumerate(CASES)) + "}"),
+        "content": "{{ %s | to_json }}" % ("{" + ", ".join("'%s': case_%d" % (item.id, index) for index, item in cases) + "}"),
     }})
     run = run_tasks(tasks, tmp, name="bad input on Helm %d" % helm.major, env={"ANSIBLE_PIPELINING": "1"})
     assert results_file.is_file(), "the playbook did not get to the end:\n%s\n%s" % (run.stdout[-20000:], run.stderr[-5000:])

@@ -1,4 +1,4 @@
-"""Every module's EXAMPLES run as written, as the tasks of one play, on Helm 3 and Helm 4.
+"""Every module's EXAMPLES run as written, as the tasks of one play (on one Helm major: helm_majors.py).
 
 The examples share one cast so that each of them can succeed: release ``web`` in namespace
 ``shop``, made here with real Helm from the demo chart with three good revisions (charts 1.0.0,
@@ -8,11 +8,12 @@ preparation or be handled by the example itself. The play sets the connection on
 ``module_defaults`` for ``group/matih.helm.helm`` and defines ``cluster_kubeconfig``, which
 examples use in their own ``module_defaults``.
 
-The namespace is fixed by the examples, so these tests only run on the emulator unless
-MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER=1 (they would uninstall ``web`` in ``shop`` there). On the
-emulator each test gets an API server of its own: some examples list every namespace, and the
-releases other tests leave there on purpose (a corrupt record, a stuck upgrade) must not decide
-their outcome.
+The namespace is fixed by the examples, so on an external cluster these tests only run with
+MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER=1 (they would uninstall ``web`` in ``shop`` there). Some
+examples list every namespace, and the releases other tests leave on purpose (a corrupt record, a
+stuck upgrade) must not decide their outcome: on the emulator each test gets an API server of its
+own; on the control plane the examples share one more control plane, started once, where
+``web`` is the only release and is made anew before each module's examples.
 """
 import ast
 import os
@@ -95,22 +96,35 @@ def test_every_module_has_examples():
         assert any("matih.helm.%s" % module in yaml.safe_dump(task) for task in tasks), module
 
 
+@pytest.fixture(scope="session")
+def examples_plane(cluster, tmp_path_factory):
+    """On the control plane, one more control plane, started once for every module's examples: the
+    worker's own holds the releases other tests leave on purpose, which list examples would see."""
+    if cluster.kind != "controlplane":
+        yield None
+        return
+    with controlplane.ControlPlane(str(tmp_path_factory.mktemp("examples-cluster"))) as plane:
+        yield Cluster(plane.kubeconfig_path, controlplane.CONTEXT, plane.url, plane=plane)
+
+
 @pytest.fixture
-def examples_cluster(cluster, tmp_path):
-    """A cluster of the test's own: the examples name namespace ``shop`` as written."""
+def examples_cluster(cluster, examples_plane):
+    """A cluster where ``web`` in ``shop`` is the only release (prepare_release makes it anew for
+    each module): the examples name namespace ``shop`` as written."""
     if cluster.kind == "emulator":
         with kubeemu.Emulator() as emulator:
             yield emulator_cluster(emulator)
         return
     if cluster.kind == "controlplane":
-        with controlplane.ControlPlane(str(tmp_path / "cluster")) as plane:  # a few seconds to start
-            yield Cluster(plane.kubeconfig_path, controlplane.CONTEXT, plane.url, plane=plane)
+        yield examples_plane
         return
     if os.environ.get("MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER") != "1":
         pytest.skip("the examples use namespace %s; set MATIH_TEST_EXAMPLES_ON_REAL_CLUSTER=1 to run them on a real cluster" % NAMESPACE)
     yield cluster
 
 
+# One worker runs every module's examples (pytest-xdist --dist loadgroup), so one extra control plane starts.
+@pytest.mark.xdist_group("examples")
 @pytest.mark.parametrize("module", MODULES)
 def test_examples_run(module, helm_binary, examples_cluster, tmp_path):
     cluster = examples_cluster

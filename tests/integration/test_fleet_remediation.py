@@ -289,13 +289,15 @@ def test_a_failed_canary_holds_the_rest(helm_binary, cluster, namespace, tmp_pat
 def test_young_pending_left_alone_stale_pending_freed(helm_binary, cluster, namespace, tmp_path):
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig
     make_release(helm, kubeconfig, "pending", "web", namespace)
+    pending_since = time.monotonic()  # the pending revision exists from here on
     stuck = scenarios.history(helm, kubeconfig, "web", namespace)
     result, report, rows, _calls = brake_run(helm_binary, cluster, namespace, tmp_path, "young", fleet_remediation_unlock_pending_after="1h")
     assert result.returncode == 0, result.stdout[-8000:]
     row = rows["web"]
     assert row["outcome"] == "pending" and 0 <= row["pending_age"] < 3600 and "younger than unlock_pending_after 1h" in row["reason"], row
     assert report["summary"]["pending"] == 1 and scenarios.history(helm, kubeconfig, "web", namespace) == stuck
-    time.sleep(2)
+    # stale for unlock_pending_after 1s: older than that (the young run took longer already, as a rule)
+    time.sleep(max(0.0, pending_since + 1.2 - time.monotonic()))
     result, report, rows, _calls = brake_run(helm_binary, cluster, namespace, tmp_path, "stale", fleet_remediation_unlock_pending_after="1s")
     assert result.returncode == 0, result.stdout[-8000:]
     assert rows["web"]["outcome"] == "recovered" and "freed as stale" in rows["web"]["reason"], rows["web"]
