@@ -11,9 +11,16 @@ TREE=$(hack/collection-tree.sh) || exit 1
 ANSIBLE_COLLECTIONS_PATH="$(dirname "$(dirname "$(dirname "$TREE")")"):$ROOT/.cache/collections"
 export ANSIBLE_LOCAL_TEMP=$ROOT/.cache/ansible-tmp ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 JOBS=${MATIH_TEST_JOBS:-$(nproc)}
-# --dist loadgroup: tests marked xdist_group share a worker (the examples' extra control plane,
-# the API server outages); --durations: the slowest tests of every gate, to see where time goes
-PYTEST_GATE_ARGS=(-q -p no:cacheprovider -n "$JOBS" --dist loadgroup --durations=10 --durations-min=5)
+# --dist loadgroup: tests marked xdist_group share a worker (the examples' extra control plane);
+# --durations: the slowest tests of every gate, to see where time goes (MATIH_TEST_DURATIONS=0 and
+# MATIH_TEST_DURATIONS_MIN=0 list them all)
+PYTEST_ARGS=(-q -p no:cacheprovider --dist loadgroup --durations="${MATIH_TEST_DURATIONS:-10}"
+  --durations-min="${MATIH_TEST_DURATIONS_MIN:-5}")
+PYTEST_GATE_ARGS=("${PYTEST_ARGS[@]}" -n "$JOBS")
+# The control plane gates spend much of their time in Helm waits (a third of the CPU idle with one
+# worker per core), so they run one worker more than there are cores, each with its control plane.
+CLUSTER_JOBS=${MATIH_TEST_CLUSTER_JOBS:-$(( JOBS + 1 ))}
+PYTEST_CLUSTER_ARGS=("${PYTEST_ARGS[@]}" -n "$CLUSTER_JOBS")
 # The integration tests and molecule run on the real control plane (one per pytest worker); the
 # test bed's own tests run on the emulator they test. A missing build fails, it never falls back.
 MATIH_CONTROL_PLANE_BIN=$(hack/control-plane-build.sh --path) || exit 1
@@ -21,10 +28,12 @@ export MATIH_CONTROL_PLANE_BIN
 
 gate_sanity()   { hack/ansible-test.sh sanity; }
 gate_units()    { hack/ansible-test.sh units --num-workers "$JOBS"; }
+# a mirror of its own, so that it can run beside the sanity gate (ansible-test writes tests/output there)
 gate_oldest() {
   if [ ! -x "$ROOT/.venv-oldest/bin/ansible-test" ]; then echo "oldest: skipped, no Python 3.11 venv (see bootstrap)"; return 0; fi
-  MATIH_VENV=$ROOT/.venv-oldest hack/ansible-test.sh units --num-workers "$JOBS" &&
-    MATIH_VENV=$ROOT/.venv-oldest hack/ansible-test.sh sanity
+  local root=${XDG_CACHE_HOME:-$HOME/.cache}/matih.helm-tree-oldest
+  MATIH_COLLECTION_ROOT=$root MATIH_VENV=$ROOT/.venv-oldest hack/ansible-test.sh units --num-workers "$JOBS" &&
+    MATIH_COLLECTION_ROOT=$root MATIH_VENV=$ROOT/.venv-oldest hack/ansible-test.sh sanity
 }
 gate_changelog() { antsibull-changelog lint; }
 # antsibull-docs on the modules, filters and role argument_specs: schema, markup, every reference to this
@@ -79,16 +88,22 @@ gate_importer() {
 gate_lint()     { ansible-lint --profile production --offline; }
 gate_testbed()  { MATIH_TEST_CLUSTER=emulator python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/testbed; }
 # the control plane's launcher and fault proxy, and the test bed's Helm scenarios on the real control plane
-gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/cluster tests/testbed/test_helm_on_testbed.py; }
+gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" tests/cluster tests/testbed/test_helm_on_testbed.py; }
 # which tests run on both Helm majors and which on one: tests/integration/helm_majors.py
-gate_integration() { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/integration; }
+gate_integration() { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" tests/integration; }
 # the roles on the oldest ansible-core they support (2.16, AAP's execution environments): every
 # recovery path and the fleets, on Helm 3
+# (these are also the only Helm 3 runs of the role tests helm_majors.py runs once: without the
+# oldest venv they run on Helm 3 with the main ansible-core, so Helm 3 keeps its coverage)
 gate_roles_oldest() {
-  if [ ! -x "$ROOT/.venv-oldest/bin/ansible-playbook" ]; then echo "roles_oldest: skipped, no Python 3.11 venv (see bootstrap)"; return 0; fi
-  "$ROOT/.venv-oldest/bin/ansible-playbook" --version | head -1
-  MATIH_TEST_ANSIBLE_BIN=$ROOT/.venv-oldest/bin MATIH_TEST_HELM=helm3 MATIH_TEST_CLUSTER=controlplane \
-    python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/integration/test_release_recovery.py tests/integration/test_fleet_remediation.py
+  local bin=$ROOT/.venv-oldest/bin
+  if [ ! -x "$bin/ansible-playbook" ]; then
+    echo "roles_oldest: WARNING: no Python 3.11 venv (see bootstrap): the role tests run on Helm 3 with the main ansible-core"
+    bin=$VENV/bin
+  fi
+  "$bin/ansible-playbook" --version | head -1
+  MATIH_TEST_ANSIBLE_BIN=$bin MATIH_TEST_HELM=helm3 MATIH_TEST_CLUSTER=controlplane \
+    python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" tests/integration/test_release_recovery.py tests/integration/test_fleet_remediation.py
 }
 # on each version of the Helm matrix (hack/helm-matrix.sh): every flag the Helm client emits exists
 # (a unit test), then the smoke tests (marker helm_matrix) on the real control plane
@@ -99,7 +114,7 @@ gate_helm_matrix() {
   MATIH_HELM_MATRIX=$matrix PYTHONPATH=$(dirname "$(dirname "$(dirname "$TREE")")") \
     python -m pytest -q -p no:cacheprovider "$TREE/tests/unit/plugins/module_utils/test_helm_client.py" -k emitted_flag &&
     MATIH_HELM_MATRIX=$matrix MATIH_TEST_CLUSTER=controlplane \
-      python -m pytest "${PYTEST_GATE_ARGS[@]}" -m helm_matrix tests/integration
+      python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" -m helm_matrix tests/integration
 }
 # every scenario on the real control plane, once per Helm major: the two majors side by side (each
 # scenario starts a control plane of its own and mostly waits on it), each with its own molecule
@@ -117,15 +132,16 @@ molecule_major() {  # molecule_major HELM STATE-DIR
   return $status
 }
 gate_molecule() {
-  local state status=0 major pids=()
-  state=$(mktemp -d)
+  # state outside the work tree, the same each run: a scenario's first step (destroy) stops a
+  # control plane an interrupted run left behind
+  local state=${XDG_CACHE_HOME:-$HOME/.cache}/matih.helm-molecule status=0 major pids=()
+  mkdir -p "$state"
   for major in v3.17.3 v4.3.1; do
     molecule_major "$ROOT/.cache/helm/$major/helm" "$state/$major" >"$state/$major.log" 2>&1 &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || status=1; done
   cat "$state/v3.17.3.log" "$state/v4.3.1.log"
-  rm -rf "$state"
   return $status
 }
 gate_build() {
@@ -145,18 +161,23 @@ gate_ee()       { python hack/ee-check.py; }
 
 # make check, the loop for every edit: what the change touched, in at most five minutes
 gate_sanity_changed() {
-  local base files=()
+  local base changed files=()
   # the change: commits not on main (on another branch) plus what is not committed yet
-  base=${MATIH_CHECK_BASE:-$(if [ "$(git rev-parse --abbrev-ref HEAD)" = main ]; then echo HEAD; else git merge-base HEAD main; fi)}
-  mapfile -t files < <({ git diff --name-only "$base"; git ls-files --others --exclude-standard; } | sort -u |
-    while IFS= read -r file; do [ -f "$file" ] && echo "$file"; done)
+  base=${MATIH_CHECK_BASE:-$(if [ "$(git rev-parse --abbrev-ref HEAD)" = main ]; then echo HEAD; else git merge-base HEAD main; fi)} ||
+    base=
+  if [ -z "$base" ] || ! changed=$(git diff --name-only "$base"); then
+    echo "sanity_changed: cannot tell what changed (no merge base with main); set MATIH_CHECK_BASE to a commit" >&2
+    return 1
+  fi
+  mapfile -t files < <({ echo "$changed"; git ls-files --others --exclude-standard; } | sort -u |
+    while IFS= read -r file; do [ -n "$file" ] && [ -f "$file" ] && echo "$file"; done)
   if [ ${#files[@]} -eq 0 ]; then echo "sanity_changed: no file changed since $base"; return 0; fi
   echo "sanity_changed: ${#files[@]} file(s) changed since $base"
   hack/ansible-test.sh sanity "${files[@]}"
 }
 # one integration target on each Helm major (MATIH_CHECK_TARGET, default helm_release_rollback)
 gate_smoke() {
-  MATIH_TEST_HELM=both MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_GATE_ARGS[@]}" \
+  MATIH_TEST_HELM=both MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" \
     tests/integration/test_targets.py -k "${MATIH_CHECK_TARGET:-helm_release_rollback}"
 }
 
@@ -167,14 +188,16 @@ CHECK=(units lint sanity_changed smoke)
 # machine's speed drifts, so a timed assertion would fail for the wrong reason.
 BUDGET_ALL=$((35 * 60))
 BUDGET_CHECK=$((5 * 60))
-# Gates that only read the tree and use one core at most; a whole run splits them in two lanes that
-# run side by side, each gate's output held until it ends. The ansible-test gates share a lane (one
-# tests/output in the collection mirror).
-LANE_A=(sanity units oldest)
-LANE_B=(changelog docs importer build ee lint)
+# Gates that only read the tree, most on one core; a whole run splits them in two lanes that run side
+# by side (about four minutes instead of eight), each gate's output held until both lanes end. What
+# reads the collection mirror shares a lane with sanity and units, which write tests/output there;
+# oldest has a mirror of its own.
+LANE_A=(sanity units docs importer)
+LANE_B=(oldest changelog build ee lint)
 
-SUMMARY=$(mktemp -d)
-trap 'rm -rf "$SUMMARY"' EXIT
+# each gate's outcome, and the output of the gates that ran in lanes (kept after the run)
+SUMMARY=$ROOT/.cache/test-logs
+rm -rf "$SUMMARY" && mkdir -p "$SUMMARY"
 run_gate() {  # run_gate GATE [LOG]: run it and add "GATE OUTCOME SECONDS" to the summary; with LOG, its output goes there
   local gate=$1 log=${2:-} start outcome
   start=$(date +%s)
@@ -203,18 +226,23 @@ if [ "${gates[*]}" = "${ALL[*]}" ] && [ "${MATIH_TEST_LANES:-2}" -ge 2 ]; then
   run_lane "${LANE_B[@]}" & lane_b=$!
   wait "$lane_a" "$lane_b"
   for gate in "${LANE_A[@]}" "${LANE_B[@]}"; do
-    echo "==> $gate ($(cut -d' ' -f3 "$SUMMARY/lane-$gate")s)"; cat "$SUMMARY/$gate.log"
+    echo "==> $gate"; cat "$SUMMARY/$gate.log"
   done
-  order=("${LANE_A[@]}" "${LANE_B[@]}" testbed cluster integration helm_matrix roles_oldest molecule)
-  gates=(testbed cluster integration helm_matrix roles_oldest molecule)
+  gates=()
+  for gate in "${ALL[@]}"; do
+    [[ " ${LANE_A[*]} ${LANE_B[*]} " == *" $gate "* ]] || gates+=("$gate")
+  done
+  order=("${LANE_A[@]}" "${LANE_B[@]}" "${gates[@]}")
 fi
 for gate in "${gates[@]}"; do run_gate "$gate"; done
 total=$(( $(date +%s) - start_all ))
 failed=0
 echo "==> summary (${total}s)"
 for gate in "${order[@]}"; do
-  read -r name outcome seconds < <(cat "$SUMMARY/$gate" "$SUMMARY/lane-$gate" 2>/dev/null)
-  printf '    %-14s %-6s %4ss\n' "$name" "$outcome" "$seconds"
+  name=$gate outcome=MISSING seconds=-
+  [ -f "$SUMMARY/$gate" ] && read -r name outcome seconds < "$SUMMARY/$gate"
+  [ -f "$SUMMARY/lane-$gate" ] && read -r name outcome seconds < "$SUMMARY/lane-$gate"
+  printf '    %-14s %-7s %4ss\n' "$name" "$outcome" "$seconds"
   [ "$outcome" = ok ] || failed=$((failed + 1))
 done
 echo "$(( ${#order[@]} - failed )) passed, $failed failed"

@@ -120,6 +120,7 @@ class ControlPlane:  # pylint: disable=too-many-instance-attributes
     """One control plane whose certificates, etcd data, kubeconfigs and logs live in ``directory``."""
 
     COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+    API_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kwok")
 
     def __init__(self, directory, bin_dir=None, tie_to_parent=True):
         self.directory = os.path.abspath(directory)
@@ -298,12 +299,15 @@ class ControlPlane:  # pylint: disable=too-many-instance-attributes
         process = self.processes.pop(component, None)
         if process is None or process.poll() is not None:
             return
-        process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if grace:
+            process.terminate()
+            try:
+                process.wait(grace)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        process.kill()
+        process.wait()
 
     def log_tail(self, component, lines=30):
         try:
@@ -469,17 +473,28 @@ class ControlPlane:  # pylint: disable=too-many-instance-attributes
 
     def start_apiserver(self):
         """Start kube-apiserver (after ``stop_apiserver``, on the same port) and wait for readyz,
-        and after an outage until the controllers are back too."""
+        and after an outage until the controllers are back too.
+
+        After an outage the API server's clients (controller manager, scheduler, kwok) watch again
+        only when a backoff of up to 30 s expires; started afresh they list and watch at once, so
+        they are restarted: an outage in a test costs seconds, not half a minute."""
         self._spawn("kube-apiserver")
         self._wait("kube-apiserver /readyz", self._readyz, ["etcd", "kube-apiserver"])
+        clients = [component for component in self.API_CLIENTS if component in self.processes]
+        for process in [self.processes[component] for component in clients]:
+            process.terminate()
+        for component in clients:
+            self._terminate(component)
+            self._spawn(component)
         if os.path.exists(self._state()):
             self._save_state()
-        if "kwok" in self.processes:
+        if clients:
             self._controllers_resumed()
 
     def stop_apiserver(self):
-        """An API server outage: the port closes (connection refused); etcd and the rest stay."""
-        self._terminate("kube-apiserver")
+        """An API server outage: the port closes (connection refused); etcd and the rest stay.
+        Killed, as a crash would end it: a graceful stop waits up to 10 s for the clients' watches."""
+        self._terminate("kube-apiserver", grace=0)
 
     def stop(self):
         """Stop every process, the API server's clients first; the data directory stays."""

@@ -96,7 +96,7 @@ def test_every_module_has_examples():
         assert any("matih.helm.%s" % module in yaml.safe_dump(task) for task in tasks), module
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def examples_plane(cluster, tmp_path_factory):
     """On the control plane, one more control plane, started once for every module's examples: the
     worker's own holds the releases other tests leave on purpose, which list examples would see."""

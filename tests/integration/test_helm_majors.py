@@ -19,7 +19,8 @@ NODE = re.compile(r"^(?:.*/)?(?P<file>test_[a-z_]+\.py)::(?P<function>\w+)(?:\[(
 def collected(policy, *args):
     """{(file, function, params without the Helm id): {Helm ids}} of the tests collected under ``policy``."""
     env = dict(os.environ, MATIH_TEST_HELM=policy)
-    env.pop("PYTEST_ADDOPTS", None)
+    for variable in ("PYTEST_ADDOPTS", "MATIH_HELM_MATRIX"):
+        env.pop(variable, None)
     result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args, HERE],
                             env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
