@@ -11,10 +11,9 @@ TREE=$(hack/collection-tree.sh) || exit 1
 ANSIBLE_COLLECTIONS_PATH="$(dirname "$(dirname "$(dirname "$TREE")")"):$ROOT/.cache/collections"
 export ANSIBLE_LOCAL_TEMP=$ROOT/.cache/ansible-tmp ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 JOBS=${MATIH_TEST_JOBS:-$(nproc)}
-# --dist loadgroup: tests marked xdist_group share a worker (the examples' extra control plane);
 # --durations: the slowest tests of every gate, to see where time goes (MATIH_TEST_DURATIONS=0 and
 # MATIH_TEST_DURATIONS_MIN=0 list them all)
-PYTEST_ARGS=(-q -p no:cacheprovider --dist loadgroup --durations="${MATIH_TEST_DURATIONS:-10}"
+PYTEST_ARGS=(-q -p no:cacheprovider --durations="${MATIH_TEST_DURATIONS:-10}"
   --durations-min="${MATIH_TEST_DURATIONS_MIN:-5}")
 PYTEST_GATE_ARGS=("${PYTEST_ARGS[@]}" -n "$JOBS")
 # The control plane gates spend much of their time in Helm waits (a third of the CPU idle with one

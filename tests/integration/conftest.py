@@ -63,4 +63,31 @@ def pytest_collection_modifyitems(config, items):
         (keep if helm_majors.runs_on(helm_id, file_name, function, params) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # The files of the longest tests first, so that pytest-xdist's workers do not end with one of
+    # them running alone.
+    keep.sort(key=lambda item: helm_majors.LONGEST_FIRST.index(item.path.name) if item.path.name in helm_majors.LONGEST_FIRST
+              else len(helm_majors.LONGEST_FIRST))
+    items[:] = keep
+
+
+# Tests that share one worker, by node id prefix: the module examples' extra control plane starts
+# once, and only the worker that prepares the bad-input releases waits for them. (xdist_group marks
+# cannot do it: pytest-xdist 3.8's loadgroup tags node ids through an attribute pytest 9 removed, so
+# it silently schedules as plain load.)
+SHARED_WORKER = {
+    "tests/integration/test_bad_input.py::": "bad_input",
+    "tests/integration/test_examples.py::test_examples_run": "examples",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Load scheduling, with the SHARED_WORKER groups each sent to one worker as a whole."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel  # only with xdist
+
+    class SharedWorkerScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return next((group for prefix, group in SHARED_WORKER.items() if nodeid.startswith(prefix)), nodeid)
+
+    return SharedWorkerScheduling(config, log)

@@ -123,8 +123,6 @@ def examples_cluster(cluster, examples_plane):
     yield cluster
 
 
-# One worker runs every module's examples (pytest-xdist --dist loadgroup), so one extra control plane starts.
-@pytest.mark.xdist_group("examples")
 @pytest.mark.parametrize("module", MODULES)
 def test_examples_run(module, helm_binary, examples_cluster, tmp_path):
     cluster = examples_cluster
