@@ -119,14 +119,15 @@ gate_helm_matrix() {
 # scenario starts a control plane of its own and mostly waits on it), each with its own molecule
 # state; a major's output is shown when it is done, with each scenario's time
 molecule_major() {  # molecule_major HELM STATE-DIR
-  local helm=$1 state=$2 scenario status=0 start
+  local helm=$1 state=$2 scenario status=0 start version
+  version=$("$helm" version --short)
   for scenario in extensions/molecule/*/molecule.yml; do
     [ -e "$scenario" ] || continue
     scenario=$(basename "$(dirname "$scenario")")
     start=$(date +%s)
-    echo "--> molecule $scenario on $("$helm" version --short)"
+    echo "--> molecule $scenario on $version"
     (cd extensions && MATIH_HELM=$helm MOLECULE_EPHEMERAL_DIRECTORY=$state/$scenario molecule test -s "$scenario") || status=1
-    echo "<-- molecule $scenario on $("$helm" version --short): $(( $(date +%s) - start ))s"
+    echo "<-- molecule $scenario on $version: $(( $(date +%s) - start ))s"
   done
   return $status
 }
@@ -197,7 +198,7 @@ LANE_B=(oldest changelog build ee lint)
 # each gate's outcome, and the output of the gates that ran in lanes (kept after the run)
 SUMMARY=$ROOT/.cache/test-logs
 rm -rf "$SUMMARY" && mkdir -p "$SUMMARY"
-run_gate() {  # run_gate GATE [LOG]: run it and add "GATE OUTCOME SECONDS" to the summary; with LOG, its output goes there
+run_gate() {  # run_gate GATE [LOG]: run it and write "GATE OUTCOME SECONDS" to $SUMMARY/GATE; with LOG, its output goes there
   local gate=$1 log=${2:-} start outcome
   start=$(date +%s)
   if [ -n "$log" ]; then
@@ -206,7 +207,7 @@ run_gate() {  # run_gate GATE [LOG]: run it and add "GATE OUTCOME SECONDS" to th
     echo "==> $gate"
     if "gate_$gate"; then outcome=ok; else outcome=FAILED; fi
   fi
-  echo "$gate $outcome $(( $(date +%s) - start ))" >> "$SUMMARY/${log:+lane-}$gate"
+  echo "$gate $outcome $(( $(date +%s) - start ))" > "$SUMMARY/$gate"
 }
 run_lane() {  # run_lane GATE...: the gates one after the other, output held in $SUMMARY/GATE.log
   local gate
@@ -218,6 +219,8 @@ for gate in "${gates[@]}"; do
   if ! declare -F "gate_$gate" >/dev/null; then echo "unknown gate: $gate (known: ${ALL[*]} sanity_changed smoke)" >&2; exit 2; fi
 done
 order=("${gates[@]}")
+budget=
+if [ "${gates[*]}" = "${ALL[*]}" ]; then budget=$BUDGET_ALL; elif [ "${gates[*]}" = "${CHECK[*]}" ]; then budget=$BUDGET_CHECK; fi
 start_all=$(date +%s)
 if [ "${gates[*]}" = "${ALL[*]}" ] && [ "${MATIH_TEST_LANES:-2}" -ge 2 ]; then
   echo "==> ${LANE_A[*]} | ${LANE_B[*]}: two lanes side by side, each gate's output when both lanes are done"
@@ -240,14 +243,10 @@ echo "==> summary (${total}s)"
 for gate in "${order[@]}"; do
   name=$gate outcome=MISSING seconds=-
   [ -f "$SUMMARY/$gate" ] && read -r name outcome seconds < "$SUMMARY/$gate"
-  [ -f "$SUMMARY/lane-$gate" ] && read -r name outcome seconds < "$SUMMARY/lane-$gate"
   printf '    %-14s %-7s %4ss\n' "$name" "$outcome" "$seconds"
   [ "$outcome" = ok ] || failed=$((failed + 1))
 done
 echo "$(( ${#order[@]} - failed )) passed, $failed failed"
-budget=
-if [ "${order[*]}" != "${gates[*]}" ] || [ "$*" = "" ] || [ "$*" = "${ALL[*]}" ]; then budget=$BUDGET_ALL
-elif [ "$*" = "${CHECK[*]}" ]; then budget=$BUDGET_CHECK; fi
 if [ -n "$budget" ]; then
   if [ "$total" -le "$budget" ]; then
     echo "time: ${total}s of a ${budget}s budget ($(( total * 100 / budget ))%)"

@@ -6,7 +6,6 @@ targets themselves do not know which.
 """
 import os
 import pathlib
-import re
 import sys
 
 import pytest
@@ -39,10 +38,6 @@ def _helm_id(item):
     return None
 
 
-def _params_without_helm(item, helm_id):
-    return re.sub(r"(^|-)%s(?=-|$)" % helm_id, "", item.callspec.id).strip("-")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Drop the Helm 3 or Helm 4 variant of each test that helm_majors says needs only one major
@@ -59,17 +54,19 @@ def pytest_collection_modifyitems(config, items):
         if helm_id is None or here not in item.path.parents:
             keep.append(item)
             continue
-        file_name, function, params = item.path.name, item.originalname, _params_without_helm(item, helm_id)
+        file_name, function, params = item.path.name, item.originalname, helm_majors.split_helm_id(item.callspec.id)[1]
         (keep if helm_majors.runs_on(helm_id, file_name, function, params) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
     # The files of the longest tests first, so that pytest-xdist's workers do not end with one of
     # them running alone.
-    keep.sort(key=lambda item: helm_majors.LONGEST_FIRST.index(item.path.name) if item.path.name in helm_majors.LONGEST_FIRST
-              else len(helm_majors.LONGEST_FIRST))
+    keep.sort(key=lambda item: LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST))
     items[:] = keep
 
 
+# How pytest-xdist schedules this directory. The files whose tests take longest (the fleets, the
+# outages, the races, the module targets) run first; every other file keeps its place after them.
+LONGEST_FIRST = ("test_fleet_remediation.py", "test_faults.py", "test_concurrency.py", "test_targets.py")
 # Tests that share one worker, by node id prefix: the module examples' extra control plane starts
 # once, and only the worker that prepares the bad-input releases waits for them. (xdist_group marks
 # cannot do it: pytest-xdist 3.8's loadgroup tags node ids through an attribute pytest 9 removed, so

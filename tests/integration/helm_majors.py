@@ -16,6 +16,7 @@ every test on both majors, ``helm3`` or ``helm4`` runs every test once on that m
 """
 
 import os
+import re
 
 HELM_IDS = ("helm3", "helm4")
 ONE_MAJOR = "helm4"
@@ -87,9 +88,13 @@ BOTH_MAJORS = {
 }
 
 
-# The files whose tests take longest (the fleets, the outages, the races, the module targets), run
-# first; every other file keeps its place after them.
-LONGEST_FIRST = ("test_fleet_remediation.py", "test_faults.py", "test_concurrency.py", "test_targets.py")
+def split_helm_id(params_id):
+    """(helm3 or helm4 or None, the parameter id without it) of a test's parameter id, e.g. "helm3-2"."""
+    for helm_id in HELM_IDS:
+        rest, found = re.subn(r"(^|-)%s(?=-|$)" % helm_id, "", params_id)
+        if found:
+            return helm_id, rest.strip("-")
+    return None, params_id
 
 
 def policy():

@@ -29,10 +29,7 @@ def collected(policy, *args):
         match = NODE.match(line.strip())
         if not match:
             continue
-        params = match.group("params") or ""
-        helm = next((helm_id for helm_id in helm_majors.HELM_IDS if re.search(r"(^|-)%s(-|$)" % helm_id, params)), None)
-        if helm:
-            params = re.sub(r"(^|-)%s(?=-|$)" % helm, "", params).strip("-")
+        helm, params = helm_majors.split_helm_id(match.group("params") or "")
         tests.setdefault((match.group("file"), match.group("function"), params), set()).add(helm)
     assert tests, result.stdout[-3000:]
     return tests
