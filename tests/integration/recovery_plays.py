@@ -211,6 +211,7 @@ def failed_release(helm, kubeconfig, name, namespace):
     """Revisions 1 (chart 1.0.0) and 2 (1.1.0) good, 3 a failed upgrade (an image that never gets ready)."""
     scenarios.install(helm, kubeconfig, name, namespace, "1.0.0", {"config.revision": "1"})
     scenarios.upgrade(helm, kubeconfig, name, namespace, "1.1.0", {"config.revision": "2"})
-    scenarios.upgrade(helm, kubeconfig, name, namespace, "1.0.0", {"image": scenarios.BROKEN_IMAGE}, wait=True, timeout="1s", check=False)
+    scenarios.upgrade(helm, kubeconfig, name, namespace, "1.0.0", {"image": scenarios.BROKEN_IMAGE},
+                      extra=scenarios.never_ready_wait_flags(helm, "1s"), check=False)
     statuses = scenarios.statuses(helm, kubeconfig, name, namespace)
     assert statuses == ["superseded", "deployed", "failed"], statuses

@@ -42,8 +42,8 @@ def test_secrets_never_leak(helm_binary, tls_cluster, demo_charts, tmp_path):  #
     scenarios.install(helm_binary, admin_kubeconfig, release, namespace, "1.0.0", dict(values, **{"config.revision": "1"}))
     scenarios.upgrade(helm_binary, admin_kubeconfig, release, namespace, "1.1.0", dict(values, **{"config.revision": "2"}))
     scenarios.upgrade(helm_binary, admin_kubeconfig, release, namespace, "1.1.0",
-                      dict(values, image=scenarios.BROKEN_IMAGE), wait=True, timeout=scenarios.FAILING_WAIT_TIMEOUT,
-                      check=False)  # revision 3: failed
+                      dict(values, image=scenarios.BROKEN_IMAGE),
+                      extra=scenarios.never_ready_wait_flags(helm_binary, scenarios.FAILING_WAIT_TIMEOUT), check=False)  # revision 3: failed
     assert scenarios.statuses(helm_binary, admin_kubeconfig, release, namespace) == ["superseded", "deployed", "failed"]
 
     tokenless = tmp_path / "kubeconfig-without-token"

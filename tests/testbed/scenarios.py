@@ -97,6 +97,14 @@ def _wait_flags(wait, timeout):
     return ["--wait", "--timeout", timeout]
 
 
+def never_ready_wait_flags(helm, timeout):
+    """--wait for a rollout that must never get ready (a broken image). Helm 4's default waiter
+    (kstatus, on a watch) once reported such an upgrade ready under load in CI and stored it as
+    deployed; its ``legacy`` waiter reads each object afresh, as Helm 3's does. Which waiter Helm
+    uses is not what these scenarios test: they need the operation to hang or time out."""
+    return ["--wait" if helm_major(helm) == 3 else "--wait=legacy", "--timeout", timeout]
+
+
 def _value_flags(values):
     flags = []
     for key, value in sorted((values or {}).items()):
@@ -171,7 +179,8 @@ def failed_upgrade(helm, kubeconfig, name, namespace, fault="broken_image", vers
     """
     if fault == "broken_image":
         timeout = ATOMIC_WAIT_TIMEOUT if atomic_flag(helm) in extra else FAILING_WAIT_TIMEOUT
-        return upgrade(helm, kubeconfig, name, namespace, version, {"image": BROKEN_IMAGE}, wait=True, timeout=timeout, extra=extra, check=False)
+        return upgrade(helm, kubeconfig, name, namespace, version, {"image": BROKEN_IMAGE},
+                       extra=never_ready_wait_flags(helm, timeout) + list(extra), check=False)
     if fault == "rejected_config":
         return upgrade(helm, kubeconfig, name, namespace, version, {REJECTED_CONFIG[0]: REJECTED_CONFIG[1]}, extra=extra, check=False)
     raise ValueError("unknown fault %r, expected one of %s" % (fault, FAULTS))
@@ -180,7 +189,8 @@ def failed_upgrade(helm, kubeconfig, name, namespace, fault="broken_image", vers
 def failed_install(helm, kubeconfig, name, namespace, fault="broken_image", extra=()):
     """An install that fails like ``failed_upgrade``."""
     if fault == "broken_image":
-        return install(helm, kubeconfig, name, namespace, values={"image": BROKEN_IMAGE}, wait=True, timeout=FAILING_WAIT_TIMEOUT, extra=extra, check=False)
+        return install(helm, kubeconfig, name, namespace, values={"image": BROKEN_IMAGE},
+                       extra=never_ready_wait_flags(helm, FAILING_WAIT_TIMEOUT) + list(extra), check=False)
     if fault == "rejected_config":
         return install(helm, kubeconfig, name, namespace, values={REJECTED_CONFIG[0]: REJECTED_CONFIG[1]}, extra=extra, check=False)
     raise ValueError("unknown fault %r, expected one of %s" % (fault, FAULTS))
@@ -198,7 +208,7 @@ def failed_rollback(helm, kubeconfig, name, namespace):
     if not broken:
         failed_upgrade(helm, kubeconfig, name, namespace, "broken_image")
         broken = [history(helm, kubeconfig, name, namespace)[-1]["revision"]]
-    rollback(helm, kubeconfig, name, namespace, broken[-1], wait=True, timeout=FAILING_WAIT_TIMEOUT, check=False)
+    rollback(helm, kubeconfig, name, namespace, broken[-1], extra=never_ready_wait_flags(helm, FAILING_WAIT_TIMEOUT), check=False)
     return broken[-1]
 
 
@@ -207,7 +217,7 @@ def pending_release(helm, kubeconfig, name, namespace, kind="upgrade", poll_seco
     on a broken image and SIGKILL Helm once the pending revision is stored."""
     if kind not in ("upgrade", "install"):
         raise ValueError("kind must be 'upgrade' or 'install'")
-    args = [kind, name, chart("1.0.0"), "-n", namespace, "--set-string", "image=" + BROKEN_IMAGE, "--wait", "--timeout", "5m"]
+    args = [kind, name, chart("1.0.0"), "-n", namespace, "--set-string", "image=" + BROKEN_IMAGE] + never_ready_wait_flags(helm, "5m")
     if kind == "install":
         args.append("--create-namespace")
     env = dict(os.environ, KUBECONFIG=kubeconfig, HELM_NO_PLUGINS="1")
