@@ -6,12 +6,14 @@
 * every module documents the failure keys error_kind, rc, stdout and stderr, word for word alike
   (ansible-core 2.16 has no RETURN doc fragments, so they are repeated), and the read-only modules
   their ``command`` alike;
-* error_kind's choices are exactly the kinds module_utils can raise (ERROR_KINDS, helm_failed and
-  every ``HelmError("<kind>", ...)``), so a new kind cannot go undocumented;
+* error_kind's choices are exactly the kinds the Helm modules can fail with (helm_client's ERROR_KINDS,
+  helm_failed, every ``HelmError("<kind>", ...)``, and the kubeconfig check's invalid_kubeconfig), so a
+  new kind cannot go undocumented;
+* the modules with a drift check (DRIFT_MODULES) add the kinds of the Kubernetes API path (API_KINDS:
+  every kind module_utils/errors.py names, and every ``TaskError("<kind>", ...)`` of the drift logic);
 * the modules that talk to the API without Helm (API_MODULES: helm_release_drift) document error_kind
-  too, but not the Helm call's rc, stdout, stderr and command, which they never return: their choices
-  hold every kind their own module_utils (API_UTILS) raise and only kinds module_utils raise, and the
-  Helm modules' choices are the kinds raised outside API_UTILS;
+  too, exactly API_KINDS, but not the Helm call's rc, stdout, stderr and command, which they never
+  return;
 * ``returned:`` is always, success, failure or a short condition (the prose goes in description).
 
 Usage: check-return-docs.py COLLECTION_DIR"""
@@ -24,9 +26,16 @@ import sys
 import yaml
 
 MODULES = ("helm_release_history", "helm_release_list", "helm_release_recover", "helm_release_rollback")
-# modules that run no Helm (they read the API with the kubernetes client), and the module_utils only they use
+# modules that run no Helm (they read the API with the collection's own client)
 API_MODULES = ("helm_release_drift",)
-API_UTILS = ("drift.py", "kube_api.py")
+# Helm modules that can also check drift, and so fail as the API path does
+DRIFT_MODULES = ("helm_release_list", "helm_release_recover")
+# where the API path's kinds are named: errors.py's constants, and the drift logic's own TaskErrors
+API_ERRORS = "errors.py"
+API_TASK_ERRORS = ("drift.py",)
+# what the Helm modules raise: Helm's runner, and the kubeconfig check every module makes before Helm runs
+HELM_UTILS = ("helm_client.py",)
+KUBECONFIG_CHECK_KINDS = {"invalid_kubeconfig"}
 HELM_CALL_KEYS = ("rc", "stdout", "stderr", "command")
 FAILURE_KEYS = ("error_kind", "rc", "stdout", "stderr")
 # helm_release_rollback's command is also its success result (the helm rollback argv)
@@ -44,21 +53,32 @@ def module_return(root, module):
     raise SystemExit("%s: no RETURN" % path)
 
 
-def raised_kinds(root, only=None, without=()):
-    """Every error_kind the module utilities can produce (those of the files ``only`` names, or of all but
-    ``without``)."""
-    kinds = set() if only else {"helm_failed"}
-    utils = os.path.join(root, "plugins", "module_utils")
-    for name in sorted(os.listdir(utils)):
-        if not name.endswith(".py") or (only and name not in only) or name in without:
-            continue
-        with open(os.path.join(utils, name)) as handle:
-            source = handle.read()
+def _source(root, name):
+    with open(os.path.join(root, "plugins", "module_utils", name)) as handle:
+        return handle.read()
+
+
+def helm_kinds(root):
+    """Every error_kind a Helm module can fail with."""
+    kinds = {"helm_failed"} | KUBECONFIG_CHECK_KINDS
+    for name in HELM_UTILS:
+        source = _source(root, name)
         kinds.update(re.findall(r'HelmError\(\s*"([a-z_]+)"', source))
-        tree = ast.parse(source, name)
-        for node in tree.body:
+        for node in ast.parse(source, name).body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ERROR_KINDS" for t in node.targets):
                 kinds.update(entry.elts[0].value for entry in node.value.elts)
+    return kinds
+
+
+def api_kinds(root):
+    """Every error_kind the Kubernetes API path (connection, client, release store, drift) can fail with."""
+    kinds = set()
+    for node in ast.parse(_source(root, API_ERRORS), API_ERRORS).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) \
+                and re.fullmatch(r"[a-z_]+", node.value.value):
+            kinds.add(node.value.value)
+    for name in API_TASK_ERRORS:
+        kinds.update(re.findall(r'TaskError\(\s*"([a-z_]+)"', _source(root, name)))
     return kinds
 
 
@@ -86,6 +106,8 @@ def main(root):
         for module in MODULES:
             if key not in docs[module]:
                 problems.append("%s: RETURN does not document %s (returned on failure)" % (module, key))
+            elif key == "error_kind" and module in DRIFT_MODULES:
+                continue  # the drift check's kinds come on top (checked below)
             elif docs[module][key] != docs[reference].get(key):
                 problems.append("%s: RETURN %s differs from %s's; keep the failure keys identical"
                                 % (module, key, reference))
@@ -93,24 +115,21 @@ def main(root):
         # the sample is each module's own Helm call
         if without_sample(docs[module].get("command")) != without_sample(docs[SAME_COMMAND[0]].get("command")):
             problems.append("%s: RETURN command differs from %s's (sample aside)" % (module, SAME_COMMAND[0]))
-    documented = set(docs[reference].get("error_kind", {}).get("choices") or [])
-    kinds = raised_kinds(root, without=API_UTILS)
-    if documented != kinds:
-        problems.append("error_kind choices %s do not match the kinds module_utils raises %s (undocumented: %s, "
-                        "never raised: %s)" % (sorted(documented), sorted(kinds), sorted(kinds - documented) or "-",
-                                               sorted(documented - kinds) or "-"))
-    everything, own = raised_kinds(root), raised_kinds(root, only=API_UTILS)
+    kinds, api = helm_kinds(root), api_kinds(root)
+    for module in MODULES:
+        wanted = kinds | api if module in DRIFT_MODULES else kinds
+        documented = set(docs[module].get("error_kind", {}).get("choices") or [])
+        if documented != wanted:
+            problems.append("%s: error_kind choices do not match the kinds it can fail with (undocumented: %s, never "
+                            "raised: %s)" % (module, sorted(wanted - documented) or "-", sorted(documented - wanted) or "-"))
     for module in API_MODULES:
         docs[module] = module_return(root, module)
         choices = set(docs[module].get("error_kind", {}).get("choices") or [])
         if not choices:
             problems.append("%s: RETURN does not document error_kind (returned on failure)" % module)
-        if own - choices:
-            problems.append("%s: error_kind does not document %s, which %s raise" % (
-                module, sorted(own - choices), " and ".join(API_UTILS)))
-        if choices - everything:
-            problems.append("%s: error_kind documents %s, which module_utils never raise" % (
-                module, sorted(choices - everything)))
+        elif choices != api:
+            problems.append("%s: error_kind choices do not match the API path's kinds (undocumented: %s, never "
+                            "raised: %s)" % (module, sorted(api - choices) or "-", sorted(choices - api) or "-"))
         problems += ["%s: RETURN documents %s, which it never returns (it runs no Helm)" % (module, key)
                      for key in HELM_CALL_KEYS if key in docs[module]]
     for module in MODULES + API_MODULES:
@@ -118,8 +137,9 @@ def main(root):
     for problem in problems:
         print(problem)
     if not problems:
-        print("return docs: %d modules document the failure keys alike; error_kind lists the %d kinds raised; "
-              "%s documents the kinds of its API client" % (len(MODULES), len(kinds), ", ".join(API_MODULES)))
+        print("return docs: %d modules document the failure keys alike; error_kind lists the %d kinds raised (%d more "
+              "with a drift check); %s documents the %d kinds of the API path" % (
+                  len(MODULES), len(kinds), len(api - kinds), ", ".join(API_MODULES), len(api)))
     return 1 if problems else 0
 
 

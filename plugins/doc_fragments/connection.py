@@ -84,17 +84,21 @@ notes:
     C(module_defaults) and the C(group/matih.helm.helm) action group, which also covers
     kubernetes.core's Helm modules.
   - Release reads (the history, and the user values of revisions) come from one LIST of Helm's release
-    Secrets (type C(helm.sh/release.v1)) through the Kubernetes API, in the module's own process, when it
-    can connect exactly as Helm would, which replaces one Helm process per read. This requires Helm's
-    default Secrets driver, no C(HELM_KUBE*) or proxy variable, a single kubeconfig file (or none, with
-    O(host)), and a context whose user authenticates with a token, a client certificate or a password (no
-    C(exec) plugin, C(auth-provider) or impersonation, no C(proxy-url) or C(tls-server-name)). Otherwise,
-    and whenever that request fails, Helm reads instead. It needs the right Helm needs anyway, to list
-    Secrets in the release's namespace.
+    Secrets (type C(helm.sh/release.v1)) through the Kubernetes API, in the module's own process, which
+    replaces one Helm process per read. The module connects as Helm would, with client-go's kubeconfig
+    rules (several E(KUBECONFIG) files merged, the context's cluster and user, Helm's C(HELM_KUBE*)
+    variables, a proxy from C(proxy-url) or E(HTTPS_PROXY)/E(NO_PROXY)), and authenticates with a token,
+    a token file, a client certificate, impersonation or an C(exec) credential plugin
+    (C(client.authentication.k8s.io/v1) or C(v1beta1)), the credential reused until it expires. With an
+    C(auth-provider), a username and password, an older exec plugin API, a SOCKS or https proxy, or
+    C(HELM_DRIVER) other than Secrets, Helm reads instead, as it does whenever that request fails. It
+    needs the right Helm needs anyway, to list Secrets in the release's namespace. Credentials never go
+    over plain C(http). E(MATIH_HELM_READS=helm) in the task's environment sends every read to Helm (to
+    compare, or to rule the records reader out).
 """
 
     # matih.helm.connection.kubernetes_client: the same options, for a module that talks to the API with the
-    # kubernetes Python client instead of running Helm (helm_release_drift).
+    # collection's own client instead of running Helm (helm_release_drift).
     KUBERNETES_CLIENT = r"""
 options:
   binary_path:
@@ -114,7 +118,10 @@ options:
       - When not set, the value of the E(K8S_AUTH_KUBECONFIG) environment variable is used, then, as Helm and
         C(kubectl) do, E(KUBECONFIG) (several files are merged) or C(~/.kube/config), and in a pod its service
         account.
-      - The C(kubernetes) library loads it, exec plugins and auth providers included, as in kubernetes.core.
+      - Loaded with client-go's rules, as Helm loads it (see the other modules' notes). An C(auth-provider), a
+        username and password, or an exec plugin older than C(client.authentication.k8s.io/v1beta1) is not
+        supported (RV(error_kind) C(unsupported_kubeconfig)); use a token, a client certificate or a current exec
+        plugin.
     type: raw
     aliases: [ kubeconfig_path ]
   context:

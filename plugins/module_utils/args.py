@@ -2,7 +2,8 @@
 # Copyright: (c) 2025, matih.helm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Argument specs shared by every matih.helm module, and release/namespace name validation.
+"""Argument specs shared by every matih.helm module, and the checks of option values: release and
+namespace names, Helm timeouts, the options every writing step shares.
 
 Option names, aliases and K8S_AUTH_* fallbacks follow kubernetes.core's Helm modules, so the
 same ``module_defaults`` work for both collections.
@@ -15,6 +16,8 @@ import re
 from typing import Any, Dict, List, Optional, Pattern
 
 from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.matih.helm.plugins.module_utils.durations import duration_nanoseconds
 
 CONNECTION_ARGS = dict(
     binary_path=dict(type="path"),
@@ -98,3 +101,34 @@ def _name_problem(what: str, value: str, limit: int, pattern: Pattern[str], rule
         return "%s %r is invalid: %s, starting and ending with a letter or digit (for example %r)" % (
             what, value, rule, example)
     return None
+
+
+def timeout_problem(timeout: str) -> Optional[str]:
+    """Why ``timeout`` is not a usable Helm (Go) duration, or None when it is.
+
+    Zero is refused along with malformed text: Helm accepts ``--timeout 0s`` but then gives up at
+    once, leaving a failed revision ("context deadline exceeded") for a rollback that never had a chance.
+    """
+    text = timeout or ""
+    zero = ("timeout must be a Go duration greater than zero, e.g. 5m or 90s; got %r (Helm would give up at once "
+            "and leave a failed revision)" % (timeout,))
+    if re.fullmatch(r"[0-9]+", text):
+        if int(text) == 0:
+            return zero  # "0" (which Go accepts as zero) and "00" (which Go refuses) alike
+        return ("timeout %r is not a Helm duration (a unit is required, e.g. %ss); use a number with a unit such as "
+                "300s, 5m or 1h30m" % (timeout, text))
+    nanoseconds = duration_nanoseconds(text)
+    if nanoseconds is None:
+        return "timeout %r is not a Helm duration; use a number with a unit such as 300s, 5m or 1h30m" % (timeout,)
+    return zero if nanoseconds == 0 else None
+
+
+def step_option_problems(params: Dict[str, Any]) -> List[Optional[str]]:
+    """Problems with the options a writing Helm step shares (timeout, history_max, wait_for_jobs);
+    None entries are no problem."""
+    problems = [timeout_problem(params["timeout"])]
+    if params["history_max"] is not None and params["history_max"] < 0:
+        problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
+    if params["wait_for_jobs"] and not params["wait"]:
+        problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
+    return problems

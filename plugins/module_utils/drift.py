@@ -32,16 +32,10 @@ import re
 from collections import namedtuple
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError
+from ansible_collections.matih.helm.plugins.module_utils.errors import KubeError, TaskError
+from ansible_collections.matih.helm.plugins.module_utils.kube_types import ObjectRef, Read, group_of
 
 STATES = ("missing", "modified", "in_sync")
-# The field manager of the dry run: its own, so the dry run takes no field from Helm's manager.
-FIELD_MANAGER = "matih-helm-drift"
-
-Resource = namedtuple("Resource", "plural namespaced")
-ObjectRef = namedtuple("ObjectRef", "api_version kind namespace name")
-# One read of live objects: a GET when the group holds one object, else one LIST of the kind
-Read = namedtuple("Read", "api_version kind namespace names")
 # A list item matched by merge key: ``fields`` are ((field, value), ...), the key's values
 Keyed = namedtuple("Keyed", "fields")
 # The field of a difference, with the values an apply would set (``desired``) and has now (``live``);
@@ -58,40 +52,6 @@ class _Absent(object):
 
 ABSENT = _Absent()
 ANY_ITEM = "*"
-
-# Kinds of the built-in APIs a chart ships most, so that no discovery request is needed for them.
-# GA API groups never change a resource's name or scope; anything else is discovered.
-KNOWN_RESOURCES = {
-    ("v1", "ConfigMap"): Resource("configmaps", True),
-    ("v1", "Secret"): Resource("secrets", True),
-    ("v1", "Service"): Resource("services", True),
-    ("v1", "ServiceAccount"): Resource("serviceaccounts", True),
-    ("v1", "PersistentVolumeClaim"): Resource("persistentvolumeclaims", True),
-    ("v1", "Pod"): Resource("pods", True),
-    ("v1", "Endpoints"): Resource("endpoints", True),
-    ("v1", "LimitRange"): Resource("limitranges", True),
-    ("v1", "ResourceQuota"): Resource("resourcequotas", True),
-    ("v1", "Namespace"): Resource("namespaces", False),
-    ("v1", "PersistentVolume"): Resource("persistentvolumes", False),
-    ("apps/v1", "Deployment"): Resource("deployments", True),
-    ("apps/v1", "StatefulSet"): Resource("statefulsets", True),
-    ("apps/v1", "DaemonSet"): Resource("daemonsets", True),
-    ("apps/v1", "ReplicaSet"): Resource("replicasets", True),
-    ("batch/v1", "Job"): Resource("jobs", True),
-    ("batch/v1", "CronJob"): Resource("cronjobs", True),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): Resource("horizontalpodautoscalers", True),
-    ("policy/v1", "PodDisruptionBudget"): Resource("poddisruptionbudgets", True),
-    ("networking.k8s.io/v1", "Ingress"): Resource("ingresses", True),
-    ("networking.k8s.io/v1", "NetworkPolicy"): Resource("networkpolicies", True),
-    ("networking.k8s.io/v1", "IngressClass"): Resource("ingressclasses", False),
-    ("rbac.authorization.k8s.io/v1", "Role"): Resource("roles", True),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): Resource("rolebindings", True),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): Resource("clusterroles", False),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): Resource("clusterrolebindings", False),
-    ("storage.k8s.io/v1", "StorageClass"): Resource("storageclasses", False),
-    ("scheduling.k8s.io/v1", "PriorityClass"): Resource("priorityclasses", False),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): Resource("customresourcedefinitions", False),
-}
 
 # API groups whose lists follow the merge keys below (their OpenAPI declares them). Custom resources
 # declare their own (x-kubernetes-list-map-keys), which the module does not read: their lists are
@@ -331,10 +291,6 @@ def _named(obj: Any) -> bool:
     if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
         return False
     return bool(obj.get("apiVersion") and obj.get("kind") and obj["metadata"].get("name"))
-
-
-def group_of(api_version: str) -> str:
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
 
 
 def object_ref(obj: Dict[str, Any], release_namespace: str, namespaced: Optional[bool]) -> ObjectRef:
@@ -592,20 +548,11 @@ def at_path(obj: Any, path: Sequence[Any]) -> Any:
 
 # --- the check -----------------------------------------------------------------------------------
 
-class RequestFailed(Exception):
-    """An API request that failed in a way the check can take (a dry run the server refused)."""
-
-    def __init__(self, status: int, message: str):
-        super(RequestFailed, self).__init__(message)
-        self.status = status
-        self.message = message
-
-
 def compare_object(ref: ObjectRef, manifest_obj: Dict[str, Any], live: Optional[Dict[str, Any]],
                    ignore: Sequence[Sequence[Any]], show_values: bool,
                    dry_run: Callable[[Dict[str, Any]], Dict[str, Any]]) -> Tuple[Dict[str, Any], bool]:
     """One object's result, and whether a dry run was sent. ``dry_run(body)`` returns the object a
-    server-side apply of ``body`` would make, or raises RequestFailed."""
+    server-side apply of ``body`` would make, or raises KubeError (with the HTTP status when the server answered)."""
     if live is None:
         return object_result(ref, "missing"), False
     if (live.get("metadata") or {}).get("deletionTimestamp"):
@@ -620,10 +567,12 @@ def compare_object(ref: ObjectRef, manifest_obj: Dict[str, Any], live: Optional[
         return object_result(ref, "in_sync"), False
     try:
         applied = dry_run(apply_body(manifest_obj, ref, ignore))
-    except RequestFailed as error:
+    except KubeError as error:
+        if error.status is None:
+            raise  # no answer: nothing was refused, the check cannot go on
         reason = "the server-side apply dry run was refused (%d)" % error.status
         if not is_secret(ref):
-            reason += ": %s" % error.message
+            reason += ": %s" % error.server_message
         differences = [Difference(path, at_path(desired, path), at_path(current, path)) for path in suspects]
         return object_result(ref, "modified", field_entries(ref, differences, show_values), confirmed=False,
                              reason=reason), True
@@ -669,21 +618,21 @@ def check_release_drift(api, name: str, namespace: str, revision: Optional[int] 
                         on_secret_values: Callable[[List[str]], None] = None) -> Dict[str, Any]:
     """The drift of one release, as the module returns it.
 
-    ``api`` does the I/O (module_utils/kube_api.py's KubeApi, or a fake): ``release_records(name,
+    ``api`` does the I/O (module_utils/live_objects.py's LiveObjects, or a fake): ``release_records(name,
     namespace)`` (Helm's decoded records, [] when none), ``resource(api_version, kind)`` (a Resource,
     or None when the server does not serve the kind), ``read(resource, read)`` ({name: live object}
     of one Read), ``dry_run(resource, ref, body)`` (the server-side apply dry run's object, or
-    RequestFailed), ``requests`` (how many API requests so far) and ``run_concurrently(function,
-    items)``. HelmError release_not_found or revision_not_found when there is nothing to compare,
+    KubeError), ``requests`` (how many API requests so far) and ``run_concurrently(function,
+    items)``. TaskError release_not_found or revision_not_found when there is nothing to compare,
     invalid_release_record when the revision's manifest is not YAML. ``on_secret_values`` is given the
     values of every Secret the check reads (the manifest's and the live ones), to be masked."""
     records = api.release_records(name, namespace)
     record, stored = select_revision(records, revision)
     if not stored:
-        raise HelmError("release_not_found", "Release %s not found in namespace %s: no Helm release record "
+        raise TaskError("release_not_found", "Release %s not found in namespace %s: no Helm release record "
                         "(Secret labelled owner=helm,name=%s) is stored there" % (name, namespace, name))
     if record is None:
-        raise HelmError("revision_not_found", "Revision %d of release %s is not stored in namespace %s; the stored "
+        raise TaskError("revision_not_found", "Revision %d of release %s is not stored in namespace %s; the stored "
                         "revisions are %s (Helm keeps --history-max of them, 10 by default)"
                         % (revision, name, namespace, ", ".join(str(number) for number in stored)))
     result = check_records_drift(api, [Target(name, namespace, record)], ignore, show_values, load_all,
@@ -692,11 +641,11 @@ def check_release_drift(api, name: str, namespace: str, revision: Optional[int] 
 
 
 def revision_objects(target: Target, load_all: Callable[[str], Iterable[Any]]) -> List[Dict[str, Any]]:
-    """The objects of the target revision's manifest; HelmError invalid_release_record when it is not YAML."""
+    """The objects of the target revision's manifest; TaskError invalid_release_record when it is not YAML."""
     try:
         return manifest_objects(target.record.get("manifest") or "", load_all)
     except Exception as error:  # pylint: disable=broad-except  # any YAML error
-        raise HelmError("invalid_release_record", "The manifest of revision %d of release %s is not YAML (%s)" % (
+        raise TaskError("invalid_release_record", "The manifest of revision %d of release %s is not YAML (%s)" % (
             target.record["version"], target.name, " ".join(str(error).split())[:300]))
 
 

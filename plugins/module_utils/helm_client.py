@@ -9,6 +9,8 @@ are pure functions of the Helm major version so they can be tested without Helm.
 reach the command line: ``api_key`` travels in the ``HELM_KUBETOKEN`` environment variable
 (read by Helm 3 and 4 like ``--kube-token``) and an inline kubeconfig goes to a 0600 temporary
 file removed when the module exits. The argv Helm ran is therefore safe to return as ``command``.
+How Helm connects (its flags and environment, the kubeconfig checks) comes from
+module_utils/connection.py.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ansible_collections.matih.helm.plugins.module_utils.kube import history_entry, load_yaml, stored_revisions, user_values
+from ansible_collections.matih.helm.plugins.module_utils.connection import Connection, write_private_file
+from ansible_collections.matih.helm.plugins.module_utils.errors import TaskError
 
 HelmVersion = namedtuple("HelmVersion", ["major", "minor", "patch"])
 CommandResult = namedtuple("CommandResult", ["command", "rc", "stdout", "stderr"])
@@ -34,13 +37,6 @@ INSECURE_FLAG_VERSION = HelmVersion(3, 10, 0)
 MAX_WORKERS = 8
 # Helm's own default for `helm history` is the newest 256 revisions; ask for all of them.
 ALL_REVISIONS = 2 ** 31 - 1
-KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
-# Names of auth-provider config keys (refresh-token, client-secret, id-token, access-token) and exec env
-# variables (AWS_SECRET_ACCESS_KEY, VAULT_TOKEN) that hold credentials. Masking works on substrings of the
-# whole output, so values under other names (client-id, AWS_PROFILE=default, DEBUG=1) stay visible: masking
-# them would blank out namespaces, revision numbers and words everywhere.
-_CREDENTIAL_NAME = re.compile(r"token|secret|passw|credential|private|key|auth|session|cookie|cert|"
-                              r"(?:^|[_-])pat(?:$|[_-])", re.I)
 
 # A read (history, values, list) is a Helm process of a few tens of milliseconds, most of it start-up,
 # during which Go's default collector (GOGC=100) runs several cycles: at 400 a read is about a quarter
@@ -103,14 +99,13 @@ ERROR_HINTS = {
 }
 
 
-class HelmError(Exception):
+class HelmError(TaskError):
     """A Helm call that failed, classified by ``kind`` (a key of ERROR_HINTS, or a setup problem:
-    binary_not_found, not_helm, unsupported_version, invalid_kubeconfig, invalid_output)."""
+    binary_not_found, not_helm, unsupported_version, invalid_output), with Helm's exit code, output
+    and argv. A broken kubeconfig is a KubeError (module_utils/connection.py)."""
 
     def __init__(self, kind, message, rc=None, stdout="", stderr="", command=None):
-        super(HelmError, self).__init__(message)
-        self.kind = kind
-        self.message = message
+        super(HelmError, self).__init__(kind, message)
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
@@ -126,14 +121,14 @@ class HelmError(Exception):
 
 def run_task(module, problems: Iterable[Optional[str]], task: Callable[[], Dict[str, Any]]) -> None:
     """The end of every module's ``main()``: fail with all option ``problems`` at once (None entries are
-    no problem) before Helm runs, otherwise exit with ``task()``'s result. A HelmError from ``task``
-    fails the task with Helm's details (``fail_kwargs``)."""
+    no problem) before Helm runs, otherwise exit with ``task()``'s result. A TaskError from ``task``
+    (a HelmError with Helm's details, a KubeError) fails the task with its ``fail_kwargs``."""
     problems = [problem for problem in problems if problem]
     if problems:
         module.fail_json(msg="; ".join(problems))
     try:
         result = task()
-    except HelmError as error:
+    except TaskError as error:
         module.fail_json(**error.fail_kwargs())
     module.exit_json(**result)
 
@@ -178,49 +173,9 @@ def version_string(version: HelmVersion) -> str:
     return "%d.%d.%d" % version
 
 
-def connection_flags(params: Dict[str, Any], kubeconfig_path: Optional[str] = None) -> List[str]:
-    """Global flags for the connection options. ``api_key`` is deliberately absent (see environ)."""
-    flags = []
-    if kubeconfig_path:
-        flags += ["--kubeconfig", kubeconfig_path]
-    if params.get("context"):
-        flags += ["--kube-context", params["context"]]
-    if params.get("host"):
-        flags += ["--kube-apiserver", params["host"]]
-    if params.get("ca_cert"):
-        flags += ["--kube-ca-file", params["ca_cert"]]
-    if params.get("validate_certs") is False:
-        flags.append("--kube-insecure-skip-tls-verify")
-    return flags
-
-
 def read_environ() -> Dict[str, str]:
     """Extra environment for a short Helm read: READ_GOGC, unless the user set GOGC."""
     return {} if "GOGC" in os.environ else {"GOGC": READ_GOGC}
-
-
-def connection_environ(params: Dict[str, Any]) -> Dict[str, str]:
-    """Environment for Helm: the bearer token stays off the command line (and out of ``ps``)."""
-    return {"HELM_KUBETOKEN": params["api_key"]} if params.get("api_key") else {}
-
-
-def kubeconfig_secrets(config: Any) -> List[str]:
-    """Credential values inside a kubeconfig, to be masked in every output: each user's token, password
-    and key data, its auth-provider config credentials and its exec plugin's credential env values."""
-    secrets = []
-    users = config.get("users") if isinstance(config, dict) else None
-    for user in _named_list(users):
-        details = _mapping(user.get("user"))
-        secrets += [str(details[key]) for key in KUBECONFIG_SECRET_KEYS if details.get(key)]
-        provider_config = _mapping(_mapping(details.get("auth-provider")).get("config"))
-        secrets += [str(value) for key, value in provider_config.items() if value and _CREDENTIAL_NAME.search(str(key))]
-        env = _named_list(_mapping(details.get("exec")).get("env"))
-        secrets += [str(item["value"]) for item in env if item.get("value") and _CREDENTIAL_NAME.search(str(item.get("name")))]
-    return secrets
-
-
-def _mapping(value: Any) -> Dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def history_argv(name: str, namespace: str, max_revisions: Optional[int] = None) -> List[str]:
@@ -346,69 +301,17 @@ def run_concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> Li
         return list(pool.map(function, items))
 
 
-def history_or_empty(helm, name: str, namespace: str) -> List[Dict[str, Any]]:
-    """``helm history`` entries, or [] when the release does not exist (a result, not an error).
-    Read from the release records in one request when possible (module_utils/kube.py)."""
-    stored = helm.stored_revisions(name, namespace)
-    if stored:
-        return [history_entry(release) for release in stored]
-    return helm_history_or_empty(helm, name, namespace)
-
-
-def helm_history_or_empty(helm, name: str, namespace: str) -> List[Dict[str, Any]]:
-    """``helm history`` entries, or [] when Helm says the release does not exist."""
-    try:
-        return helm.history(name, namespace)
-    except HelmError as error:
-        if error.kind != "release_not_found":
-            raise
-        return []
-
-
-def history_and_values(helm, name: str, namespace: str, revisions: Sequence[int] = (), missing_ok: bool = False):
-    """The history and user values, read at once: (entries, values, values_error).
-
-    From the release records when possible: one request, and ``values`` then holds every stored
-    revision's. Otherwise one Helm call each for the history and ``revisions``, in parallel: ``values``
-    maps each of ``revisions`` that could be read to its values, and a revision Helm does not have is
-    left out. A release that does not exist raises HelmError, or gives entries [] with ``missing_ok``
-    (history_or_empty). ``values_error`` is the first HelmError that kept a stored revision's values
-    from being read, else None."""
-    stored = helm.stored_revisions(name, namespace)
-    if stored:
-        return ([history_entry(release) for release in stored],
-                {release["version"]: user_values(release) for release in stored}, None)
-
-    def read(revision):
-        try:
-            if revision is not None:
-                return helm.get_values(name, namespace, revision)
-            return helm_history_or_empty(helm, name, namespace) if missing_ok else helm.history(name, namespace)
-        except HelmError as error:
-            return error
-    revisions = list(revisions)
-    entries, *results = run_concurrently(read, [None] + revisions)
-    if isinstance(entries, HelmError):
-        raise entries
-    stored_revisions = {int(entry["revision"]) for entry in entries}
-    values, values_error = {}, None
-    for revision, result in zip(revisions, results):
-        if not isinstance(result, HelmError):
-            values[revision] = result
-        elif values_error is None and revision in stored_revisions and result.kind != "revision_not_found":
-            values_error = result
-    return entries, values, values_error
-
-
 class HelmClient(object):
-    """Runs Helm for one module invocation. Raises HelmError when Helm is missing or unusable."""
+    """Runs Helm for one module invocation. Raises HelmError when Helm is missing or unusable,
+    KubeError when the kubeconfig option is broken (Connection.from_module)."""
 
-    def __init__(self, module):
+    def __init__(self, module, connection: Optional[Connection] = None):
         self.module = module
         self.binary = find_helm_binary(module)
-        self.kubeconfig_path = resolve_kubeconfig(module)
-        self._flags = connection_flags(module.params, self.kubeconfig_path)
-        self._environ = connection_environ(module.params)
+        self.connection = connection or Connection.from_module(module)
+        self.kubeconfig_path = self.connection.kubeconfig_path
+        self._flags = self.connection.helm_flags()
+        self._environ = self.connection.helm_environ()
         # Read once, before anything else runs, so a binary that is not Helm is named as such.
         self._version = detect_version(module, self.binary)
         problem = connection_version_problem(module.params, self._version)
@@ -445,11 +348,6 @@ class HelmClient(object):
     def history(self, name: str, namespace: str, max=None) -> List[Dict[str, Any]]:  # pylint: disable=redefined-builtin
         """Raw ``helm history`` entries, oldest first; HelmError(kind="release_not_found") if absent."""
         return self.run_json(history_argv(name, namespace, max)) or []
-
-    def stored_revisions(self, name: str, namespace: str) -> Optional[List[Dict[str, Any]]]:
-        """The release's stored revisions read from the API in one request, or None where only Helm can
-        read them (see module_utils/kube.py)."""
-        return stored_revisions(self.module.params, self.kubeconfig_path, name, namespace)
 
     def get_values(self, name: str, namespace: str, revision: int, all_values: bool = False) -> Dict[str, Any]:
         # Helm prints "null" for a revision installed without user values.
@@ -618,113 +516,3 @@ def version_problem(version: HelmVersion) -> Optional[str]:
         return "Helm %s is older than %s, the oldest Helm matih.helm is tested with" % (
             version_string(version), version_string(MINIMUM_VERSION))
     return None
-
-
-def resolve_kubeconfig(module) -> Optional[str]:
-    """A kubeconfig path for Helm: the given path, or an inline dict written to a 0600 temp file.
-
-    The kubeconfig is checked first (see ``kubeconfig_problem``), so a broken one is named as such
-    instead of surfacing as Helm's "cluster unreachable"."""
-    kubeconfig = module.params.get("kubeconfig")
-    if not kubeconfig:
-        return None
-    if isinstance(kubeconfig, dict):
-        module.no_log_values.update(kubeconfig_secrets(kubeconfig))
-        _check_kubeconfig(module, kubeconfig, "the kubeconfig dictionary")
-        return write_private_file(module, json.dumps(kubeconfig))
-    if not isinstance(kubeconfig, str):
-        raise HelmError("invalid_kubeconfig", "kubeconfig must be a file path or a dictionary, got %s; set it to the "
-                        "path of a kubeconfig file or to the kubeconfig content" % type(kubeconfig).__name__)
-    path = os.path.expanduser(kubeconfig)
-    if os.path.isdir(path):
-        raise HelmError("invalid_kubeconfig", "kubeconfig %s is a directory, not a file; set kubeconfig to the path of "
-                        "a kubeconfig file (for example ~/.kube/config)" % path)
-    if not os.path.isfile(path):
-        raise HelmError("invalid_kubeconfig", "kubeconfig file %s does not exist on the managed node; set kubeconfig "
-                        "to an existing kubeconfig file or to the kubeconfig content (a dictionary)" % path)
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read()
-    except (IOError, OSError) as error:
-        raise HelmError("invalid_kubeconfig", "kubeconfig file %s cannot be read (%s); fix its permissions or set "
-                        "kubeconfig to a readable file" % (path, error.strerror or error))
-    config = _load_yaml(text, path)
-    if config is not _UNCHECKED:
-        module.no_log_values.update(kubeconfig_secrets(config if isinstance(config, dict) else None))
-        _check_kubeconfig(module, config, "kubeconfig file %s" % path)
-    return path
-
-
-_UNCHECKED = object()
-
-
-def _load_yaml(text: bytes, path: str) -> Any:
-    """The parsed kubeconfig file, or _UNCHECKED when PyYAML is not available on the managed node."""
-    try:
-        import yaml  # pylint: disable=import-outside-toplevel  # optional: only used to check the file
-    except ImportError:
-        return _UNCHECKED
-    try:
-        return load_yaml(text)
-    except yaml.YAMLError as error:
-        reason = " ".join(str(error).split())
-        raise HelmError("invalid_kubeconfig", "kubeconfig file %s is not valid YAML (%s); set kubeconfig to a "
-                        "kubeconfig file (for example ~/.kube/config)" % (path, reason[:300]))
-
-
-def _check_kubeconfig(module, config: Any, source: str) -> None:
-    problem = kubeconfig_problem(config, module.params.get("context"), module.params.get("host"))
-    if problem:
-        raise HelmError("invalid_kubeconfig", "%s %s" % (source, problem))
-
-
-def kubeconfig_problem(config: Any, context: Optional[str] = None, host: Optional[str] = None) -> Optional[str]:
-    """Why ``config`` (a parsed kubeconfig) cannot connect Helm anywhere, or None when it can.
-
-    Only what Helm would otherwise misreport is checked: client-go silently falls back to
-    http://localhost:8080 when no cluster server is found, and names an unknown context as an
-    unreachable cluster. With ``host`` set, the kubeconfig's clusters are not needed."""
-    fix = "set kubeconfig to a kubeconfig with clusters, users and contexts (as kubectl config view prints it)"
-    if not isinstance(config, dict):
-        return "is not a kubeconfig: expected a mapping with clusters, users and contexts, got %s; %s" % (
-            "nothing" if config is None else type(config).__name__, fix)
-    if not any(key in config for key in ("clusters", "contexts", "users", "current-context")):
-        return "is not a kubeconfig: it has none of clusters, users, contexts, current-context (keys: %s); %s" % (
-            ", ".join(sorted(str(key) for key in config)[:10]) or "none", fix)
-    contexts = {str(item.get("name")): item.get("context") or {}
-                for item in _named_list(config.get("contexts"))}
-    wanted = context or config.get("current-context")
-    if context and context not in contexts:
-        return "has no context %r (contexts: %s); set the context option to one of them, or leave it unset to use " \
-               "current-context" % (context, ", ".join(sorted(contexts)) or "none")
-    if host:
-        return None
-    clusters = {str(item.get("name")): item.get("cluster") or {} for item in _named_list(config.get("clusters"))}
-    if not clusters:
-        return "has no clusters, so Helm would fall back to http://localhost:8080; %s, or set the host option" % fix
-    if not wanted:
-        return "sets no current-context; set the context option to one of its contexts (%s)" % (
-            ", ".join(sorted(contexts)) or "none")
-    if wanted not in contexts:
-        return "names current-context %r, which is not among its contexts (%s); set the context option to one of " \
-               "them" % (wanted, ", ".join(sorted(contexts)) or "none")
-    cluster_name = str(contexts[wanted].get("cluster") or "")
-    if cluster_name not in clusters:
-        return "context %r uses cluster %r, which is not among its clusters (%s); %s" % (
-            wanted, cluster_name, ", ".join(sorted(clusters)), fix)
-    if not clusters[cluster_name].get("server"):
-        return "cluster %r has no server URL; add one, or set the host option" % cluster_name
-    return None
-
-
-def _named_list(value: Any) -> List[Dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def write_private_file(module, content: str, prefix: str = "kubeconfig-") -> str:
-    # mkstemp creates the file 0600; Ansible removes it (and its tmpdir) when the module exits.
-    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".json", dir=module.tmpdir)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
-    module.add_cleanup_file(path)
-    return path

@@ -28,25 +28,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Union
 
+from ansible_collections.matih.helm.plugins.module_utils.masking import build_values_diff, mask_secret_data
 from ansible_collections.matih.helm.plugins.module_utils.release import Revision, last_successful
 
 LAST_SUCCESSFUL = "last_successful"
 ON_PENDING_CHOICES = ("fail", "rollback")
-MASK = "********"
-MASK_CHANGED = "******** (changed)"
-
-# Go's time.ParseDuration without the sign (a negative timeout makes no sense), e.g. 5m, 1h30m, 90s, 1.5h:
-# one or more numbers, each with a unit. Go's unitless "0" is left out on purpose (see timeout_problem).
-_NANOSECONDS = {"ns": 1, "us": 10 ** 3, "\u00b5s": 10 ** 3, "\u03bcs": 10 ** 3, "ms": 10 ** 6, "s": 10 ** 9,
-                "m": 60 * 10 ** 9, "h": 3600 * 10 ** 9}
-_UNIT = "|".join(sorted(_NANOSECONDS, key=len, reverse=True))  # longest first: "ms" is never "m" then "s"
-_NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
-_DURATION_PART = re.compile(r"(%s)(%s)" % (_NUMBER, _UNIT))
-_DURATION = re.compile(r"(?:(?:%s)(?:%s))+" % (_NUMBER, _UNIT))  # fullmatch
-_GO_MAX_DURATION = 2 ** 63 - 1  # nanoseconds; Go refuses longer durations
-
-_UNCOMPARED = object()  # mask_values without another side: nothing is marked as changed
-_ABSENT = object()  # the other side has no value here (a missing key or item, or another type of container)
 
 RequestedRevision = Union[int, str]
 
@@ -92,50 +78,6 @@ def parse_requested_revision(value: Any) -> RequestedRevision:
             "failed one; name the revision, or use revision: %s" % (number, LAST_SUCCESSFUL)
         )
     return number
-
-
-def duration_nanoseconds(text: str) -> Optional[int]:
-    """A Go duration (without sign) in whole nanoseconds, as Go computes it (fractions of a nanosecond are
-    dropped), or None when Go would refuse the text: malformed, without a unit, or too long for Go."""
-    if not _DURATION.fullmatch(text or ""):
-        return None
-    total = 0
-    for number, unit in _DURATION_PART.findall(text):
-        whole, _dot, fraction = number.partition(".")
-        scale = _NANOSECONDS[unit]
-        total += int(whole or 0) * scale + int(fraction or 0) * scale // 10 ** len(fraction or "")
-    return total if total <= _GO_MAX_DURATION else None
-
-
-def timeout_problem(timeout: str) -> Optional[str]:
-    """Why ``timeout`` is not a usable Helm (Go) duration, or None when it is.
-
-    Zero is refused along with malformed text: Helm accepts ``--timeout 0s`` but then gives up at
-    once, leaving a failed revision ("context deadline exceeded") for a rollback that never had a chance.
-    """
-    text = timeout or ""
-    zero = ("timeout must be a Go duration greater than zero, e.g. 5m or 90s; got %r (Helm would give up at once "
-            "and leave a failed revision)" % (timeout,))
-    if re.fullmatch(r"[0-9]+", text):
-        if int(text) == 0:
-            return zero  # "0" (which Go accepts as zero) and "00" (which Go refuses) alike
-        return ("timeout %r is not a Helm duration (a unit is required, e.g. %ss); use a number with a unit such as "
-                "300s, 5m or 1h30m" % (timeout, text))
-    nanoseconds = duration_nanoseconds(text)
-    if nanoseconds is None:
-        return "timeout %r is not a Helm duration; use a number with a unit such as 300s, 5m or 1h30m" % (timeout,)
-    return zero if nanoseconds == 0 else None
-
-
-def step_option_problems(params: Dict[str, Any]) -> List[Optional[str]]:
-    """Problems with the options a writing Helm step shares (timeout, history_max, wait_for_jobs);
-    None entries are no problem."""
-    problems = [timeout_problem(params["timeout"])]
-    if params["history_max"] is not None and params["history_max"] < 0:
-        problems.append("history_max must be 0 (no limit) or more, got %d" % params["history_max"])
-    if params["wait_for_jobs"] and not params["wait"]:
-        problems.append("wait_for_jobs needs wait: true (Helm waits for Jobs only while it waits for resources)")
-    return problems
 
 
 def select_target(history: Sequence[Revision], requested: RequestedRevision, allow_failed_target: bool = False,
@@ -271,93 +213,6 @@ def build_diff(name: str, plan: RollbackPlan, values: Dict[int, Any], manifests:
             "after": after_manifest,
         })
     return diffs
-
-
-def build_values_diff(before_label: str, after_label: str, before: Dict[str, Any], after: Dict[str, Any],
-                      show_values: bool = False) -> Dict[str, Any]:
-    """One Ansible diff of two release states (chart, chart_version, app_version, values), the values
-    masked unless ``show_values`` (changed ones marked)."""
-    if not show_values:
-        before_values = before.get("values") or {}
-        before = dict(before, values=mask_values(before_values))
-        after = dict(after, values=mask_values(after.get("values") or {}, before_values))
-    return {
-        "before_header": "%s: chart and user values" % before_label,
-        "after_header": "%s: chart and user values" % after_label,
-        "before": before,
-        "after": after,
-    }
-
-
-def mask_values(values: Any, compared_to: Any = _UNCOMPARED) -> Any:
-    """``values`` with every scalar replaced by MASK, keys kept.
-
-    With ``compared_to`` (the other side of the diff), scalars that differ from it are MASK_CHANGED
-    instead: another value (None included), another type, or a key or list item ``compared_to`` does not
-    have (under a dict or list that replaced a scalar, every scalar is new). A key only ``compared_to``
-    has needs no mark: its line is missing from this side of the diff.
-    """
-    if isinstance(values, dict):
-        return {key: mask_values(value, _counterpart(compared_to, dict, key)) for key, value in values.items()}
-    if isinstance(values, list):
-        return [mask_values(value, _counterpart(compared_to, list, index)) for index, value in enumerate(values)]
-    if compared_to is _UNCOMPARED or _same_scalar(values, compared_to):
-        return MASK
-    return MASK_CHANGED
-
-
-def _counterpart(compared_to: Any, container: type, key: Any) -> Any:
-    """What ``compared_to`` holds at ``key``; _ABSENT when it is not a ``container`` or lacks the key."""
-    if compared_to is _UNCOMPARED:
-        return _UNCOMPARED
-    if not isinstance(compared_to, container):
-        return _ABSENT
-    if container is dict:
-        return compared_to.get(key, _ABSENT)
-    return compared_to[key] if key < len(compared_to) else _ABSENT
-
-
-def _same_scalar(value: Any, other: Any) -> bool:
-    # 1, 1.0 and True are equal in Python, but not the same value in a chart's values.
-    return type(value) is type(other) and value == other
-
-
-def mask_secret_data(manifest: str) -> str:
-    """The manifest with the entries under ``data``/``stringData`` of every Secret masked.
-
-    Line-based on purpose: Helm renders plain block YAML, and the module must not need PyYAML.
-    """
-    documents = re.split(r"(?m)^(?=---\s*$)", manifest or "")
-    return "".join(_mask_secret_document(doc) if re.search(r"(?m)^kind:\s*[\"']?Secret[\"']?\s*$", doc) else doc
-                   for doc in documents)
-
-
-def _mask_secret_document(document: str) -> str:
-    masked = []
-    entry_indent = None  # indentation of the entries of the data section being masked
-    in_section = False
-    for line in document.splitlines(True):
-        indent = len(line) - len(line.lstrip(" "))
-        if not line.strip():
-            masked.append(line)
-            continue
-        if indent == 0:
-            section = re.match(r"^(data|stringData):\s*(\S?)", line)
-            in_section = bool(section)
-            entry_indent = None
-            # a flow mapping on the section line itself ("data: {a: b}") is masked whole
-            masked.append("%s: %s\n" % (section.group(1), MASK) if section and section.group(2) else line)
-            continue
-        if not in_section:
-            masked.append(line)
-            continue
-        if entry_indent is None:
-            entry_indent = indent
-        if indent == entry_indent:
-            key = line.strip().split(":", 1)[0]
-            masked.append("%s%s: %s\n" % (" " * indent, key, MASK))
-        # deeper lines are the continuation of a block scalar value: dropped with the value
-    return "".join(masked)
 
 
 def _release_state(revision: Revision, values: Any) -> Dict[str, Any]:

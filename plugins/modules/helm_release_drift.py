@@ -19,8 +19,8 @@ description:
   - Objects are compared the way the API server would apply the manifest, so a freshly installed or upgraded
     release is never drifted, on Helm 3 (client-side three-way merge) as on Helm 4 (server-side apply). See the
     notes.
-  - Runs no Helm. It reads Helm's release record (the revision's manifest) and the live objects with the
-    C(kubernetes) Python client, connected as the other modules connect Helm.
+  - Runs no Helm. It reads Helm's release record (the revision's manifest) and the live objects from the Kubernetes
+    API with the collection's own client (Python's standard library), connected as the other modules connect Helm.
 options:
   revision:
     description:
@@ -56,12 +56,9 @@ extends_documentation_fragment:
   - matih.helm.attributes.action_group
 attributes:
   platform:
-    description: Runs on the managed node, which needs the C(kubernetes) Python library; Helm is not needed.
+    description: Runs on the managed node with Python's standard library; neither Helm nor the C(kubernetes) library is needed.
     support: full
     platforms: posix
-requirements:
-  - The C(kubernetes) Python library (24.2.0 or newer, as kubernetes.core) on the managed node
-    (C(python -m pip install kubernetes)); the collection's execution environment has it.
 notes:
   - "How drift is decided. The objects of the revision's manifest are grouped by API version, kind and namespace,
     and each group is read with one request (a GET for a single object, else one LIST of the kind in the namespace,
@@ -89,8 +86,7 @@ notes:
     Deployment, a Service, a ConfigMap and a Secret in one namespace makes 4), one discovery request per API version
     of a kind outside the common built-in ones, and one dry run per object the subset comparison flags: a release in
     sync costs 1 + the number of groups, plus a dry run for each object whose manifest writes a value the API server
-    normalises (C(cpu: 0.5)). RV(api_requests) counts them; on a local control plane a check took about 0.1 s, after
-    the C(kubernetes) library's import (about 0.5 s)."
+    normalises (C(cpu: 0.5)). RV(api_requests) counts them; on a local control plane a check took about 0.1 s."
   - "Permissions. C(list) of Secrets in the release namespace (Helm needs it too), C(get) or C(list) of the kinds in
     the manifest, and C(patch) of a flagged object's kind for its dry run."
   - "Secrets. Their values are never returned: a modified Secret gives only the paths of its fields, also with
@@ -164,28 +160,45 @@ msg:
 error_kind:
   description:
     - The kind of failure when the release cannot be checked, one of a closed set. RV(msg) says what went wrong and
-      what to check. Option problems and a missing C(kubernetes) library fail without it.
+      what to check. Option problems fail without it.
     - V(invalid_kubeconfig) - the kubeconfig cannot be loaded or has not the context. V(no_api_server) - there is
       no kubeconfig, no O(host), and the module does not run in a pod.
-    - V(cluster_unreachable) - the API server cannot be reached (network, TLS). V(timeout) - it did not answer in
-      time. V(access_denied) - it rejected the credentials, or RBAC does not allow them a read the check needs.
+    - V(unsupported_kubeconfig) - the kubeconfig authenticates in a way only Helm supports (an C(auth-provider), an
+      exec plugin of C(client.authentication.k8s.io/v1alpha1), a SOCKS proxy); RV(msg) names it.
+      V(unsupported_environment) - E(HELM_DRIVER) keeps the release records elsewhere than in Secrets.
+    - V(cluster_unreachable) - the API server cannot be reached (network, TLS, no answer in time, 502-504).
+      V(throttled) - it kept answering 429. V(access_denied) - it rejected the credentials, or RBAC does not allow
+      them a read the check needs.
     - V(release_not_found) - no Helm release record of the release is stored in the namespace.
       V(revision_not_found) - O(revision) is not stored (Helm may have pruned it); RV(msg) names the stored ones.
     - V(invalid_release_record) - a release record, or the revision's manifest, cannot be decoded.
-    - V(api_error) - the API server answered a read with another error; RV(msg) has its status and message.
+    - V(rejected), V(not_found), V(conflict), V(api_error) - the API server answered a read with another error;
+      RV(msg) has its status and message.
   returned: when the release cannot be checked
   type: str
   choices:
     - invalid_kubeconfig
     - no_api_server
+    - unsupported_kubeconfig
+    - unsupported_environment
     - cluster_unreachable
-    - timeout
+    - throttled
     - access_denied
+    - rejected
+    - not_found
+    - conflict
     - release_not_found
     - revision_not_found
     - invalid_release_record
     - api_error
   sample: release_not_found
+api_status:
+  description:
+    - The HTTP status the Kubernetes API server answered the request that failed with (403 for an RBAC denial, 429
+      when it throttled), when it answered at all.
+  returned: when the API server refused the check
+  type: int
+  sample: 403
 release:
   description: The release name.
   returned: success
@@ -302,17 +315,20 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.connection import Connection
 from ansible_collections.matih.helm.plugins.module_utils.drift import check_release_drift, parse_ignore_fields
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError, resolve_kubeconfig
-from ansible_collections.matih.helm.plugins.module_utils.kube_api import (
-    KubeApi, environment_problem, require_kubernetes, secret_masker,
-)
+from ansible_collections.matih.helm.plugins.module_utils.errors import TaskError
+from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
+from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore, driver_problem
+
+NEEDED_BY = "helm_release_drift"
 
 
 def check(module, ignore):
     params = module.params
-    api = KubeApi.from_module(module, resolve_kubeconfig(module))
-    return check_release_drift(api, params["name"], params["release_namespace"], params["revision"], ignore,
+    store = ReleaseStore(Connection.from_module(module))
+    store.require_direct(NEEDED_BY)
+    return check_release_drift(LiveObjects(store), params["name"], params["release_namespace"], params["revision"], ignore,
                                params["show_values"], on_secret_values=secret_masker(module))
 
 
@@ -331,15 +347,14 @@ def main():
     problems = name_problems(params["name"], params["release_namespace"]) + problems
     if params["revision"] is not None and params["revision"] < 1:
         problems.append("revision must be at least 1, got %d; omit it to check the latest revision" % params["revision"])
-    problems.append(environment_problem(dict(os.environ)))
+    problems.append(driver_problem(dict(os.environ), NEEDED_BY))
     problems = [problem for problem in problems if problem]
     if problems:
         module.fail_json(msg="; ".join(problems))
-    require_kubernetes(module)
     try:
         result = check(module, ignore)
-    except HelmError as error:
-        module.fail_json(msg=error.message, error_kind=error.kind)
+    except TaskError as error:
+        module.fail_json(**error.fail_kwargs())
     module.exit_json(**result)
 
 

@@ -324,33 +324,24 @@ command:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, helm_history_or_empty, run_task, version_string,
-)
-from ansible_collections.matih.helm.plugins.module_utils.kube import history_entry, user_values
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, run_task, version_string
 from ansible_collections.matih.helm.plugins.module_utils.release import newest, parse_history, to_result, values_to_read
+from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
 
 
 def read_history(helm, name, namespace, max_revisions, include_values, values_revisions="all"):
-    """The module result for one release; a missing release is a result, not an error.
-
-    One LIST of Helm's release records gives the history and every revision's values (see
-    module_utils/kube.py); where it cannot be used, ``helm history`` and, with values, one
-    ``helm get values`` per revision wanted."""
-    stored = helm.stored_revisions(name, namespace)
-    source = "release_records" if stored else "helm"
-    history = parse_history([history_entry(release) for release in stored] if stored
-                            else helm_history_or_empty(helm, name, namespace))
+    """The module result for one release; a missing release is a result, not an error. The release store
+    reads the history and the values wanted (module_utils/release_store.py)."""
+    def values_for(entries):
+        return values_to_read(newest(parse_history(entries), max_revisions), values_revisions)
+    reading = ReleaseStore(helm.connection, helm).read(name, namespace, values_for if include_values else None)
+    history = parse_history(reading.entries)
     shown = newest(history, max_revisions)
-    result = dict(history_source=source)
+    result = dict(history_source=reading.source)
     values = None
-    wanted = values_to_read(shown, values_revisions) if include_values else []
-    if wanted:
-        if stored:
-            values = {release["version"]: user_values(release) for release in stored if release["version"] in wanted}
-        else:
-            values = helm.get_values_many(name, namespace, wanted)
-        result["values_source"] = source
+    if include_values and values_for(reading.entries):
+        values = reading.values
+        result["values_source"] = reading.source
     result.update(to_result(history, shown, values), changed=False, helm_version=version_string(helm.version()))
     return result
 

@@ -49,7 +49,8 @@ options:
         C(pending-rollback)).
       - V(drifted) is not one of Helm's statuses. It selects the C(deployed) releases whose live objects no longer
         match their revision (missing or modified objects), and checks the drift of every deployed release listed.
-        It needs the C(kubernetes) Python library and Helm's Secret storage driver, and the credentials must be
+        It reads Helm's records and the live objects from the Kubernetes API (the collection's own client), so it
+        needs Helm's Secret storage driver and a kubeconfig that client supports, and the credentials must be
         allowed to list Secrets and read each kind the charts create, in the namespaces scanned. Each release
         listed with C(deployed) then carries RV(releases[].drifted) and RV(releases[].drift).
       - An empty list means every status.
@@ -296,6 +297,10 @@ error_kind:
       that is not JSON. V(helm_failed) - any other Helm error.
     - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
       M(matih.helm.helm_release_rollback).
+    - With the drift check (O(statuses=[drifted])), also the failures of its Kubernetes API reads, V(unsupported_kubeconfig) (the
+      kubeconfig authenticates in a way only Helm supports, such as an C(auth-provider)), V(unsupported_environment)
+      (E(HELM_DRIVER) keeps the records elsewhere than in Secrets), V(throttled), V(not_found), V(conflict),
+      V(api_error) (RV(api_status) has the HTTP status), and V(invalid_release_record).
   returned: when Helm fails or cannot run
   type: str
   choices:
@@ -316,7 +321,21 @@ error_kind:
     - helm_crashed
     - invalid_output
     - helm_failed
+    - unsupported_kubeconfig
+    - unsupported_environment
+    - throttled
+    - not_found
+    - conflict
+    - api_error
+    - invalid_release_record
   sample: cluster_unreachable
+api_status:
+  description:
+    - The HTTP status the Kubernetes API server answered the drift check's request that failed with (403 for an RBAC
+      denial, 429 when it throttled), when it answered at all.
+  returned: when the API server refused the drift check
+  type: int
+  sample: 403
 rc:
   description:
     - Exit code of the Helm call that failed (of C(helm version) when the version is refused).
@@ -355,8 +374,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, CONNECTION_MUTUALLY_EXCLUSIVE, namespace_problem
 from ansible_collections.matih.helm.plugins.module_utils.drift import Target, check_records_drift, drift_digest, parse_ignore_fields
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, run_task, version_string
-from ansible_collections.matih.helm.plugins.module_utils.kube_api import KubeApi, environment_problem, require_kubernetes, secret_masker
+from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
 from ansible_collections.matih.helm.plugins.module_utils.release import DRIFTED, STATUSES, list_entry, listed_matches
+from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore, driver_problem
 
 STATUS_CHOICES = list(STATUSES) + ["pending", DRIFTED]
 
@@ -383,7 +403,7 @@ def input_problems(params, ignore_problems):
             problems.append("name_regex %r is not a valid regular expression (Python syntax): %s"
                             % (params["name_regex"], error))
     if DRIFTED in params["statuses"]:
-        problems += ignore_problems + [environment_problem(dict(os.environ))]
+        problems += ignore_problems + [driver_problem(dict(os.environ), "statuses: drifted")]
     elif params["drift_ignore_fields"]:
         problems.append("drift_ignore_fields is used only by the drift check: add drifted to statuses, or leave it out")
     return problems
@@ -406,12 +426,14 @@ def drift_scanner(module, helm, namespaces, ignore):
     """``scan_drift`` of list_releases: the deployed releases' records in one LIST per namespace (of those
     named that hold one; one LIST for all when none is named), their objects compared in one pass."""
     def scan(deployed):
-        api = KubeApi.from_module(module, helm.kubeconfig_path)
+        store = ReleaseStore(helm.connection, helm)
+        store.require_direct("statuses: drifted")
+        api = LiveObjects(store)
         scanned = sorted({release["namespace"] for release in deployed}) if namespaces else []
         records = {}
         if deployed:
             records = {(record.get("namespace"), record.get("name"), record["version"]): record
-                       for record in api.deployed_records(scanned)}
+                       for record in store.deployed_records(scanned)}
         targets = [Target(release["name"], release["namespace"], records[key]) for release in deployed
                    for key in [(release["namespace"], release["name"], release["revision"])] if key in records]
         checks = check_records_drift(api, targets, ignore, False, on_secret_values=secret_masker(module))
@@ -430,8 +452,6 @@ def main():
     params = module.params
     ignore, ignore_problems = parse_ignore_fields(params["drift_ignore_fields"])
     problems = [problem for problem in input_problems(params, ignore_problems) if problem]
-    if DRIFTED in params["statuses"] and not problems:
-        require_kubernetes(module, "statuses: drifted reads the live objects with it")
 
     def task():
         helm = HelmClient(module)

@@ -119,8 +119,8 @@ options:
   detect_drift:
     description:
       - Check a deployed release's live objects against its latest revision and repair them when they drifted
-        (verdict C(drifted), step V(repair_drift)). Needs the C(kubernetes) Python library, as
-        M(matih.helm.helm_release_drift) does, and its read rights.
+        (verdict C(drifted), step V(repair_drift)). Reads the live objects from the Kubernetes API, as
+        M(matih.helm.helm_release_drift) does, and needs its read rights.
       - V(false) (the default) takes a deployed release as healthy, as Helm does.
     type: bool
     default: false
@@ -333,6 +333,10 @@ error_kind:
       that is not JSON. V(helm_failed) - any other Helm error.
     - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
       M(matih.helm.helm_release_rollback).
+    - With the drift check (O(detect_drift=true)), also the failures of its Kubernetes API reads, V(unsupported_kubeconfig) (the
+      kubeconfig authenticates in a way only Helm supports, such as an C(auth-provider)), V(unsupported_environment)
+      (E(HELM_DRIVER) keeps the records elsewhere than in Secrets), V(throttled), V(not_found), V(conflict),
+      V(api_error) (RV(api_status) has the HTTP status), and V(invalid_release_record).
   returned: when Helm fails or cannot run
   type: str
   choices:
@@ -353,7 +357,21 @@ error_kind:
     - helm_crashed
     - invalid_output
     - helm_failed
+    - unsupported_kubeconfig
+    - unsupported_environment
+    - throttled
+    - not_found
+    - conflict
+    - api_error
+    - invalid_release_record
   sample: cluster_unreachable
+api_status:
+  description:
+    - The HTTP status the Kubernetes API server answered the drift check's request that failed with (403 for an RBAC
+      denial, 429 when it throttled), when it answered at all.
+  returned: when the API server refused the drift check
+  type: int
+  sample: 403
 rc:
   description:
     - Exit code of the Helm call that failed (of C(helm version) when the version is refused).
@@ -388,22 +406,23 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.args import (
+    CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems, step_option_problems,
+)
 from ansible_collections.matih.helm.plugins.module_utils.drift import check_release_drift, drift_digest, parse_ignore_fields
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, history_and_values, history_or_empty, run_task, version_string,
+    HelmClient, HelmError, run_task, version_string,
 )
-from ansible_collections.matih.helm.plugins.module_utils.kube_api import (
-    KubeApi, environment_problem, require_kubernetes, secret_masker,
-)
+from ansible_collections.matih.helm.plugins.module_utils.errors import TaskError
+from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
     FAILED, REINSTALL, REPAIR_DRIFT, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options,
     plan_recovery, recheck_step, repair_outcome, report_entry, settles, step_outcome, strategy_problems,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import last_successful, parse_history, values_to_read
-from ansible_collections.matih.helm.plugins.module_utils.rollback import (
-    build_values_diff, duration_nanoseconds, step_option_problems,
-)
+from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore, driver_problem
+from ansible_collections.matih.helm.plugins.module_utils.durations import duration_nanoseconds
+from ansible_collections.matih.helm.plugins.module_utils.masking import build_values_diff
 
 RECOVER_ARGS = dict(
     strategies=dict(type="list", elements="str", choices=list(STRATEGIES), default=list(STRATEGIES)),
@@ -432,6 +451,7 @@ class ReleaseRecovery(object):
     def __init__(self, module, helm, options):
         self.module = module
         self.helm = helm
+        self.store = ReleaseStore(helm.connection, helm)
         self.options = options
         self.params = module.params
         self.name = module.params["name"]
@@ -441,7 +461,7 @@ class ReleaseRecovery(object):
 
     def run(self):
         # From the release records, one request gives every revision's values with the history.
-        entries, values, values_error = history_and_values(self.helm, self.name, self.namespace, missing_ok=True)
+        entries, values, values_error = self.store.history_and_values(self.name, self.namespace, missing_ok=True)
         if values_error is not None:
             raise values_error
         history = parse_history(entries)
@@ -485,11 +505,9 @@ class ReleaseRecovery(object):
         return bool(self.params["detect_drift"] and not self.options.hold and deployed)
 
     def check_drift(self):
-        """The drift of the latest revision (drift_digest's form), read with the kubernetes client."""
-        require_kubernetes(self.module, "detect_drift=true reads the live objects with it")
-        # The kubeconfig Helm uses (an inline one is already in its private file).
-        api = KubeApi.from_module(self.module, self.helm.kubeconfig_path)
-        return drift_digest(check_release_drift(api, self.name, self.namespace, None, self.drift_ignore, False,
+        """The drift of the latest revision (drift_digest's form), read from the Kubernetes API."""
+        self.store.require_direct("detect_drift=true")
+        return drift_digest(check_release_drift(LiveObjects(self.store), self.name, self.namespace, None, self.drift_ignore, False,
                                                 on_secret_values=secret_masker(self.module)))
 
     def recheck_drift(self, attempt):
@@ -498,7 +516,7 @@ class ReleaseRecovery(object):
             return None
         try:
             after = self.check_drift()
-        except HelmError as error:
+        except TaskError as error:
             attempt.outcome, attempt.error = FAILED, "the drift could not be checked after the repair: %s" % (
                 error.message)
             return None
@@ -512,7 +530,7 @@ class ReleaseRecovery(object):
         return self.options.values is None or "rollback_previous_good" in self.options.strategies
 
     def read_history(self):
-        return parse_history(history_or_empty(self.helm, self.name, self.namespace))
+        return parse_history(self.store.history(self.name, self.namespace))
 
     def attempt(self, step, current):
         """Run (or dry-run) one step and read the history after it: (Attempt, history now)."""
@@ -615,7 +633,7 @@ def option_problems(params):
     problems += strategy_problems(params["strategies"])
     problems += parse_ignore_fields(params["drift_ignore_fields"])[1]
     if params["detect_drift"]:
-        problems += [problem for problem in [environment_problem(dict(os.environ))] if problem]
+        problems += [problem for problem in [driver_problem(dict(os.environ), "detect_drift=true")] if problem]
     after = params["unlock_pending_after"]
     if after is not None and not duration_nanoseconds(after):
         problems.append("unlock_pending_after %r is not a Helm duration greater than zero; use for example 30m or 2h"

@@ -372,14 +372,17 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems
+from ansible_collections.matih.helm.plugins.module_utils.args import (
+    CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems, step_option_problems,
+)
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
-    HelmClient, HelmError, history_and_values, run_concurrently, run_task, version_string,
+    HelmClient, HelmError, run_concurrently, run_task, version_string,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
+from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
     ON_PENDING_CHOICES, RollbackRefused, build_diff, created_revision, parse_requested_revision, plan_rollback,
-    select_target, step_option_problems, values_needed, verify_rollback,
+    select_target, values_needed, verify_rollback,
 )
 
 ROLLBACK_ARGS = dict(
@@ -403,6 +406,7 @@ class ReleaseRollback(object):
     def __init__(self, module, helm, requested):
         self.module = module
         self.helm = helm
+        self.store = ReleaseStore(helm.connection, helm)
         self.requested = requested
         self.params = module.params
         self.name = module.params["name"]
@@ -455,8 +459,7 @@ class ReleaseRollback(object):
     def read_history(self):
         """The history and, when the target is a revision number, that revision's values, read at once."""
         wanted = [self.requested] if isinstance(self.requested, int) else []
-        entries, values, values_error = history_and_values(self.helm, self.name, self.namespace, wanted,
-                                                           missing_ok=True)
+        entries, values, values_error = self.store.history_and_values(self.name, self.namespace, wanted, missing_ok=True)
         history = parse_history(entries)
         if not history:
             self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back. "
@@ -473,8 +476,7 @@ class ReleaseRollback(object):
         after, created = None, None
         try:
             # Helm writes previous + 1, so its values can be read at the same time as the history.
-            entries, values, values_error = history_and_values(self.helm, self.name, self.namespace,
-                                                               [plan.new_revision])
+            entries, values, values_error = self.store.history_and_values(self.name, self.namespace, [plan.new_revision])
             after = parse_history(entries)
             created = created_revision(plan, after)
             if values_error is not None:

@@ -8,7 +8,12 @@ a. rollback: ``matih.helm.helm_release_rollback`` vs an ``ansible.builtin.comman
    ``helm rollback NAME N``: one ansible-playbook run of K rollbacks each (every rollback targets
    the revision before the latest, so each one really creates a revision), wait disabled on both;
    plus the same rollbacks as plain Python subprocess calls (Helm's own time). Ratios are to the
-   command task, after start-up.
+   command task, after start-up. Then the exec-plugin variant: the same module and command runs
+   against a second emulator that serves TLS and refuses requests without its bearer token, with a
+   kubeconfig whose user is an exec credential plugin (client.authentication.k8s.io/v1, a small
+   Python script in the bench's scratch directory printing the emulator's token, valid for an
+   hour) and the emulator's CA; its module row's ratio is to the exec-plugin command row, and
+   "exec plugin runs/rollback" counts the plugin's runs (it logs each one) in the counted run.
 b. history: ``matih.helm.helm_release_history`` with include_values on a release of R revisions
    vs the naive sequence (``helm history`` then ``helm get values --revision N`` per revision),
    once as an Ansible loop of command tasks and once as plain Python subprocess calls.
@@ -33,7 +38,8 @@ What the columns measure:
   exec); helm execs/unhealthy divides them (the one list per namespace included) by the
   releases that needed recovery. The hook also logs the release each call names, so (c) counts the
   Helm calls that name a healthy release (there must be none).
-- Targets: each speed target of issue 10, measured in this run, marked met or NOT MET.
+- Targets: each speed target of issue 10, measured in this run, marked met or NOT MET (a variant
+  that failed, or was not measured, is NOT MET).
 
 Nothing here asserts on timings; the output is a table per section and a JSON file.
 """
@@ -49,6 +55,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+import yaml
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(BENCH_DIR))
@@ -94,6 +102,21 @@ def _matih_bench_hook(event, args):
 if _LOG and _HELM:
     sys.addaudithook(_matih_bench_hook)
 '''
+
+# The exec credential plugin of section (a)'s exec-plugin variant (client-go's ExecCredential,
+# client.authentication.k8s.io/v1): prints the emulator's token, valid for an hour, and logs each run.
+EXEC_PLUGIN_API_VERSION = "client.authentication.k8s.io/v1"
+EXEC_PLUGIN_SCRIPT = """#!%(python)s
+import datetime
+import json
+import sys
+
+with open(%(log)r, "a", encoding="utf-8") as handle:
+    handle.write("run\\n")
+expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+json.dump({"apiVersion": %(api_version)r, "kind": "ExecCredential",
+           "status": {"token": %(token)r, "expirationTimestamp": expires.strftime("%%Y-%%m-%%dT%%H:%%M:%%SZ")}}, sys.stdout)
+"""
 
 EMPTY_PLAYBOOK = """
 - name: Nothing (start-up time of ansible-playbook)
@@ -265,6 +288,9 @@ class Bench:
                         ANSIBLE_LOCAL_TEMP=os.path.join(REPO_ROOT, ".cache", "ansible-tmp"))
         self.env.pop("HELM_KUBETOKEN", None)
         self.env.setdefault("ANSIBLE_COLLECTIONS_PATH", collections_path())
+        self.exec_emulator = None  # section (a)'s TLS emulator for the exec plugin, made on first use
+        self.exec_kubeconfig = None
+        self.exec_plugin_log = os.path.join(workdir, "exec-plugin-runs.log")
         self._playbooks = {}
         self.last_releases_named = []
         self.startup_seconds = None
@@ -272,11 +298,45 @@ class Bench:
 
     def close(self):
         self.emulator.stop()
+        if self.exec_emulator is not None:
+            self.exec_emulator.stop()
 
     # --- plumbing ---------------------------------------------------------------------------
 
     def requests(self):
-        return sum(self.emulator.stats.snapshot().values())
+        """Requests served so far by the emulators (one at a time is in use, so a difference is one run's)."""
+        emulators = [self.emulator] + ([self.exec_emulator] if self.exec_emulator is not None else [])
+        return sum(sum(emulator.stats.snapshot().values()) for emulator in emulators)
+
+    def exec_plugin_runs(self):
+        if not os.path.exists(self.exec_plugin_log):
+            return 0
+        with open(self.exec_plugin_log, encoding="utf-8") as handle:
+            return sum(1 for _line in handle)
+
+    def start_exec_emulator(self):
+        """A second emulator, HTTPS and refusing requests without its token, and a kubeconfig for it
+        whose user is an exec credential plugin (v1) printing that token, with the emulator's CA."""
+        if self.exec_emulator is not None:
+            return self.exec_emulator, self.exec_kubeconfig
+        emulator = kubeemu.Emulator(os.path.join(self.workdir, "kubeconfig-tls"), tls=True, require_token=True).start()
+        self.exec_emulator = emulator
+        plugin = os.path.join(self.workdir, "exec-credential-plugin")
+        with open(os.open(plugin, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700), "w", encoding="utf-8") as handle:
+            handle.write(EXEC_PLUGIN_SCRIPT % {"python": sys.executable, "log": self.exec_plugin_log,
+                                               "api_version": EXEC_PLUGIN_API_VERSION, "token": emulator.token})
+        kubeconfig = os.path.join(self.workdir, "kubeconfig-exec")
+        emulator.write_kubeconfig(kubeconfig, token=None)  # the server and certificate-authority: the emulator's CA
+        with open(kubeconfig, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+        # client-go requires interactiveMode with v1; Never: the plugin needs no terminal.
+        config["users"][0]["user"] = {"exec": {"apiVersion": EXEC_PLUGIN_API_VERSION, "command": plugin, "interactiveMode": "Never"}}
+        if not config["clusters"][0]["cluster"].get("certificate-authority") or not emulator.url.startswith("https://"):
+            raise BenchError("the exec-plugin emulator is not serving TLS with its CA in the kubeconfig: %s" % config["clusters"])
+        with open(os.open(kubeconfig, os.O_WRONLY | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            yaml.safe_dump(config, handle, default_flow_style=False)
+        self.exec_kubeconfig = kubeconfig
+        return emulator, kubeconfig
 
     def playbook(self, name, text):
         if name not in self._playbooks:
@@ -286,9 +346,10 @@ class Bench:
             self._playbooks[name] = path
         return self._playbooks[name]
 
-    def ansible_playbook(self, playbook, extra_vars, count_helm=None, options=()):
-        """Run ansible-playbook; returns (seconds, emulator requests, helm subcommands or None)."""
-        env = dict(self.env)
+    def ansible_playbook(self, playbook, extra_vars, count_helm=None, options=(), env_overrides=None):
+        """Run ansible-playbook (``env_overrides``: variables to set or replace, such as KUBECONFIG);
+        returns (seconds, emulator requests, helm subcommands or None)."""
+        env = dict(self.env, **(env_overrides or {}))
         log = None
         if count_helm:
             log = os.path.join(self.workdir, "helm-execs.log")
@@ -323,46 +384,62 @@ class Bench:
             print("ansible-playbook start-up (empty playbook, best of 3): %.3f s" % self.startup_seconds)
         return self.startup_seconds
 
-    def namespace(self, *parts):
+    def namespace(self, *parts, emulator=None):
         name = "-".join(["bench"] + [str(part) for part in parts])
-        self.emulator.create_namespace(name)
+        (emulator or self.emulator).create_namespace(name)
         return name
 
     # --- (a) rollback -----------------------------------------------------------------------
 
     def section_a(self, label, helm):
-        k, kubeconfig = self.args.rollbacks, self.emulator.kubeconfig_path
         startup = self.measure_startup()
-        rows = []
         variants = (("module", "rollback-module", ROLLBACK_MODULE_PLAYBOOK), ("command", "rollback-command", ROLLBACK_COMMAND_PLAYBOOK))
-        for variant, playbook_name, text in variants:
-            namespace, release = self.namespace("a", label, variant), "rb"
-            scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
-            scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
-            playbook = self.playbook(playbook_name, text)
-
-            def run(rollbacks, count=False):
-                latest = scenarios.history(helm, kubeconfig, release, namespace)[-1]["revision"]
-                measured = self.ansible_playbook(playbook, {"helm": helm, "release": release, "release_namespace": namespace,
-                                                            "first_target": latest - 1, "rollbacks": rollbacks}, helm if count else None)
-                entries = scenarios.history(helm, kubeconfig, release, namespace)
-                made = [entry for entry in entries if entry["revision"] > latest]
-                expected = ["Rollback to %d" % target for target in range(latest - 1, latest - 1 + rollbacks)]
-                if [entry["description"] for entry in made] != expected or made[-1]["status"] != "deployed":
-                    raise BenchError("%s %s: expected revisions %s, got %s" % (label, variant, expected, made))
-                return measured
-
-            seconds, requests = run(k)[:2]
-            execs = run(2, count=True)[2]
-            row = {"helm": label, "variant": variant, "rollbacks": k, "seconds": seconds, "s_per_op": seconds / k,
-                   "s_per_op_net": (seconds - startup) / k, "requests_per_op": requests / k,
-                   "helm_execs_per_op": len(execs) / 2, "helm_execs": summarize(execs, 2)}
-            rows.append(row)
+        rows = [self._rollback_playbook(label, helm, variant, self.playbook(name, text), startup) for variant, name, text in variants]
         rows.append(self._rollback_python(label, helm))
         command = rows[1]
         for row in rows:
             row["ratio_vs_command"] = ratio(row["s_per_op_net"], command["s_per_op_net"])
         self.results["a"] += rows
+
+        # The same with an exec credential plugin in the kubeconfig (TLS, token required).
+        emulator, kubeconfig = self.start_exec_emulator()
+        rows = [self._rollback_playbook(label, helm, variant + " (exec plugin)", self.playbook(name, text), startup,
+                                        emulator=emulator, kubeconfig=kubeconfig) for variant, name, text in variants]
+        command = rows[1]
+        for row in rows:
+            row["ratio_vs_command"] = ratio(row["s_per_op_net"], command["s_per_op_net"])
+        self.results["a"] += rows
+
+    def _rollback_playbook(self, label, helm, variant, playbook, startup, emulator=None, kubeconfig=None):  # pylint: disable=too-many-arguments
+        """K rollbacks in one timed ansible-playbook run, then 2 in an untimed run counting Helm execs
+        (and exec plugin runs); ``emulator``/``kubeconfig``: another emulator than the default one."""
+        k = self.args.rollbacks
+        kubeconfig = kubeconfig or self.emulator.kubeconfig_path
+        env_overrides = {"KUBECONFIG": kubeconfig}
+        namespace, release = self.namespace("a", label, variant.split()[0], emulator=emulator), "rb"
+        scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
+        scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
+
+        def run(rollbacks, count=False):
+            latest = scenarios.history(helm, kubeconfig, release, namespace)[-1]["revision"]
+            plugin_runs = self.exec_plugin_runs()
+            measured = self.ansible_playbook(playbook, {"helm": helm, "release": release, "release_namespace": namespace,
+                                                        "first_target": latest - 1, "rollbacks": rollbacks}, helm if count else None,
+                                             env_overrides=env_overrides)
+            plugin_runs = self.exec_plugin_runs() - plugin_runs
+            entries = scenarios.history(helm, kubeconfig, release, namespace)
+            made = [entry for entry in entries if entry["revision"] > latest]
+            expected = ["Rollback to %d" % target for target in range(latest - 1, latest - 1 + rollbacks)]
+            if [entry["description"] for entry in made] != expected or made[-1]["status"] != "deployed":
+                raise BenchError("%s %s: expected revisions %s, got %s" % (label, variant, expected, made))
+            return measured + (plugin_runs,)
+
+        seconds, requests = run(k)[:2]
+        _seconds, _requests, execs, plugin_runs = run(2, count=True)
+        return {"helm": label, "variant": variant, "rollbacks": k, "kubeconfig_user": "exec plugin" if emulator else "token",
+                "seconds": seconds, "s_per_op": seconds / k, "s_per_op_net": (seconds - startup) / k, "requests_per_op": requests / k,
+                "helm_execs_per_op": len(execs) / 2, "helm_execs": summarize(execs, 2),
+                "exec_plugin_runs_per_op": plugin_runs / 2 if emulator else None}
 
     def _rollback_python(self, label, helm):
         """The same K rollbacks as plain ``helm rollback`` subprocess calls: Helm's own time."""
@@ -560,9 +637,10 @@ class Bench:
         if self.results["a"]:
             table("(a) rollback: %d rollbacks per ansible-playbook run, no --wait" % self.args.rollbacks,
                   ["helm", "variant", "seconds", "s/rollback", "s/rollback net", "ratio net", "requests/rollback", "helm execs/rollback",
-                   "helm execs (counted run)"],
+                   "helm execs (counted run)", "exec plugin runs/rollback"],
                   [[r["helm"], r["variant"], r["seconds"], r["s_per_op"], r["s_per_op_net"], r["ratio_vs_command"],
-                    r["requests_per_op"], r["helm_execs_per_op"], r["helm_execs"]] for r in self.results["a"]])
+                    r["requests_per_op"], r["helm_execs_per_op"], r["helm_execs"], r.get("exec_plugin_runs_per_op")]
+                   for r in self.results["a"]])
         if self.results["b"]:
             table("(b) history with values of a %d-revision release" % self.args.revisions,
                   ["helm", "variant", "seconds", "seconds net", "module/this", "requests", "helm execs", "helm execs by kind"],
@@ -602,6 +680,11 @@ class Bench:
         for row in self.results["a"]:
             if row["variant"] == "module":
                 check(row["helm"], "(a) rollback module / command task, net", row["ratio_vs_command"], 1.3)
+                # The exec-plugin variant: missing rows (it failed) are NOT MET.
+                exec_row = next((r for r in self.results["a"] if r["helm"] == row["helm"] and r["variant"] == "module (exec plugin)"), {})
+                check(row["helm"], "(a) exec plugin: rollback module / command task (same kubeconfig), net",
+                      exec_row.get("ratio_vs_command"), 1.2)
+                check(row["helm"], "(a) exec plugin: Helm processes per module rollback", exec_row.get("helm_execs_per_op"), 1)
         for row in self.results["b"]:
             if row["variant"] == "command loop (playbook)":
                 check(row["helm"], "(b) command loop / history module", ratio(row["seconds"], next(

@@ -10,9 +10,9 @@ import copy
 
 import pytest
 
-from ansible_collections.matih.helm.plugins.module_utils import drift
-from ansible_collections.matih.helm.plugins.module_utils.drift import ABSENT, Keyed, ObjectRef, Read, RequestFailed
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError
+from ansible_collections.matih.helm.plugins.module_utils import drift, kube_types
+from ansible_collections.matih.helm.plugins.module_utils.drift import ABSENT, Keyed, ObjectRef, Read
+from ansible_collections.matih.helm.plugins.module_utils.errors import REJECTED, KubeError, TaskError
 
 
 def b64(text):
@@ -231,7 +231,7 @@ def test_a_refused_dry_run_reports_the_subset_comparison_unconfirmed(manifest, r
     message = 'deployments.apps "web" is forbidden' if manifest is DEPLOYMENT else 'Secret "credentials": data[password]: other'
 
     def refuse(_body):
-        raise RequestFailed(status, message)
+        raise KubeError(REJECTED, "refused: " + message, status=status, server_message=message)
 
     result, sent = drift.compare_object(ref_of(manifest), manifest, live, [], True, refuse)
     assert sent and result["state"] == "modified" and result["confirmed"] is False
@@ -450,11 +450,11 @@ class FakeApi(object):
         return self.records
 
     def resource(self, api_version, kind):
-        known = drift.KNOWN_RESOURCES.get((api_version, kind))
+        known = kube_types.KNOWN_RESOURCES.get((api_version, kind))
         if known is None:
             self.requests += 1
             self.calls.append(("discovery", api_version))
-            return drift.Resource(kind.lower() + "s", True) if self.served else None
+            return kube_types.Resource(kind.lower() + "s", True) if self.served else None
         return known
 
     def read(self, resource, read):
@@ -526,7 +526,7 @@ def test_a_release_without_objects_is_not_drifted():
     ([release_record(1, "a: [")], None, "invalid_release_record", "is not YAML"),
 ])
 def test_nothing_to_compare_is_a_classified_failure(records, revision, kind, message):
-    with pytest.raises(HelmError) as failure:
+    with pytest.raises(TaskError) as failure:
         drift.check_release_drift(FakeApi(records, {}), "web", "shop", revision)
     assert failure.value.kind == kind and message in failure.value.message
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils import helm_client
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec
+from ansible_collections.matih.helm.plugins.module_utils.connection import connection_flags
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     ALL_REVISIONS,
     CommandResult,
@@ -26,15 +26,10 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     READ_GOGC,
     HelmError,
     classify_error,
-    connection_environ,
-    connection_flags,
     error_from_result,
     get_manifest_argv,
     get_values_argv,
-    history_and_values,
     history_argv,
-    kubeconfig_problem,
-    kubeconfig_secrets,
     install_argv,
     list_argv,
     parse_version,
@@ -149,22 +144,6 @@ def test_list_argv(major, namespace, name_filter, expected):
 )
 def test_read_argv(argv, expected):
     assert argv == expected
-
-
-@pytest.mark.parametrize(
-    "params, kubeconfig_path, expected",
-    [
-        ({}, None, []),
-        ({"validate_certs": True}, "/tmp/kc", ["--kubeconfig", "/tmp/kc"]),
-        ({"context": "prod", "host": "https://api:6443", "ca_cert": "/etc/ca.pem"}, None,
-         ["--kube-context", "prod", "--kube-apiserver", "https://api:6443", "--kube-ca-file", "/etc/ca.pem"]),
-        ({"validate_certs": False}, None, ["--kube-insecure-skip-tls-verify"]),
-        ({"api_key": SECRET, "host": "https://api:6443"}, None, ["--kube-apiserver", "https://api:6443"]),
-    ],
-)
-def test_connection_flags_never_carry_the_token(params, kubeconfig_path, expected):
-    assert connection_flags(params, kubeconfig_path) == expected
-    assert connection_environ(params) == ({"HELM_KUBETOKEN": SECRET} if params.get("api_key") else {})
 
 
 def binaries_to_check():
@@ -440,139 +419,6 @@ def test_a_go_panic_is_reported_by_its_first_line_with_the_way_out():
     assert "kubectl get secrets -l owner=helm" in error.message and "helm.go:85" not in error.message
 
 
-def full_kubeconfig(**user):
-    return {
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-        "users": [{"name": "u", "user": user}, {"name": "v"}],
-    }
-
-
-def test_inline_kubeconfig_is_private_and_masked():
-    config = full_kubeconfig(token=SECRET, **{"client-key-data": "a2V5"})
-    module = make_module(binary_path=real_helm(3), kubeconfig=config)
-    client = HelmClient(module)
-    path = client._flags[client._flags.index("--kubeconfig") + 1]
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    with open(path) as handle:
-        assert json.load(handle) == config
-    assert {SECRET, "a2V5"} <= module.no_log_values
-    assert kubeconfig_secrets(config) == [SECRET, "a2V5"]
-
-
-OIDC_PROVIDER = {"name": "oidc", "config": {
-    "client-id": "kubernetes", "client-secret": "oidc-client-secret", "id-token": "eyJ.id.token",
-    "refresh-token": "oidc-refresh", "idp-issuer-url": "https://dex.example.com"}}
-GCP_PROVIDER = {"name": "gcp", "config": {"access-token": "ya29.access", "cmd-path": "/usr/bin/gcloud",
-                                          "expiry": "2025-01-31T10:00:00Z"}}
-EKS_EXEC = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": ["eks", "get-token"],
-            "env": [{"name": "AWS_PROFILE", "value": "default"}, {"name": "AWS_SECRET_ACCESS_KEY", "value": "aws-sk"},
-                    {"name": "AWS_SESSION_TOKEN", "value": "aws-st"}, {"name": "VAULT_TOKEN", "value": "hvs.vault"},
-                    {"name": "GITLAB_PAT", "value": "glpat-x"}, {"name": "DEBUG", "value": "1"},
-                    {"name": "EMPTY_TOKEN", "value": ""}, {"value": "nameless"}, "not-a-mapping"]}
-
-
-@pytest.mark.parametrize("user, secrets", [
-    pytest.param({"token": SECRET, "client-key-data": "a2V5"}, [SECRET, "a2V5"], id="token-and-key-data"),
-    pytest.param({"username": "admin", "password": "pw"}, ["pw"], id="basic-auth"),
-    pytest.param({"client-certificate-data": "Y2VydA=="}, ["Y2VydA=="], id="certificate-data"),
-    # client-id and the issuer are not credentials: masking "kubernetes" would blank out Helm's messages
-    pytest.param({"auth-provider": OIDC_PROVIDER}, ["oidc-client-secret", "eyJ.id.token", "oidc-refresh"],
-                 id="auth-provider-oidc"),
-    pytest.param({"auth-provider": GCP_PROVIDER}, ["ya29.access"], id="auth-provider-gcp"),
-    # AWS_PROFILE=default and DEBUG=1 stay visible: masking them would hide every namespace "default" and digit 1
-    pytest.param({"exec": EKS_EXEC}, ["aws-sk", "aws-st", "hvs.vault", "glpat-x"], id="exec-env"),
-    pytest.param({"auth-provider": "oidc", "exec": {"env": "FOO=bar"}}, [], id="malformed-sections"),
-    pytest.param({"auth-provider": {"config": None}, "exec": {"env": None}}, [], id="empty-sections"),
-    pytest.param({}, [], id="no-credentials"),
-])
-def test_kubeconfig_secrets(user, secrets):
-    assert kubeconfig_secrets(full_kubeconfig(**user)) == secrets
-
-
-@pytest.mark.parametrize("config", [None, "a string", {"users": "nope"}, {"users": [None, {"user": "x"}]}])
-def test_kubeconfig_secrets_of_no_kubeconfig(config):
-    assert kubeconfig_secrets(config) == []
-
-
-def test_inline_kubeconfig_auth_provider_and_exec_credentials_are_masked():
-    config = full_kubeconfig(**{"auth-provider": OIDC_PROVIDER, "exec": EKS_EXEC})
-    module = make_module(binary_path=real_helm(3), kubeconfig=config)
-    HelmClient(module)
-    assert {"oidc-client-secret", "eyJ.id.token", "oidc-refresh", "aws-sk", "aws-st", "hvs.vault"} <= module.no_log_values
-    assert not {"kubernetes", "default", "1"} & module.no_log_values
-
-
-def test_kubeconfig_path_must_exist():
-    with pytest.raises(HelmError) as caught:
-        HelmClient(make_module(binary_path=real_helm(3), kubeconfig="/nonexistent/kubeconfig"))
-    assert caught.value.kind == "invalid_kubeconfig"
-
-
-@pytest.mark.parametrize("content, fragments", [
-    ("{{{ not: yaml ::: [\n", ["is not valid YAML", "set kubeconfig to a kubeconfig file"]),
-    ("- a\n- list\n", ["is not a kubeconfig", "got list"]),
-    ("foo: bar\n", ["is not a kubeconfig", "keys: foo"]),
-    ("", ["is not a kubeconfig", "got nothing"]),
-    (json.dumps({k: v for k, v in full_kubeconfig().items() if k != "clusters"}), ["has no clusters", "localhost:8080"]),
-])
-def test_kubeconfig_file_that_is_no_kubeconfig_is_named(tmp_path, content, fragments):
-    path = tmp_path / "config"
-    path.write_text(content)
-    with pytest.raises(HelmError) as caught:
-        HelmClient(make_module(binary_path=real_helm(3), kubeconfig=str(path)))
-    assert caught.value.kind == "invalid_kubeconfig"
-    assert str(path) in caught.value.message
-    for fragment in fragments:
-        assert fragment in caught.value.message
-
-
-def test_kubeconfig_directory_is_named(tmp_path):
-    with pytest.raises(HelmError) as caught:
-        HelmClient(make_module(binary_path=real_helm(3), kubeconfig=str(tmp_path)))
-    assert "is a directory, not a file" in caught.value.message
-
-
-def test_kubeconfig_file_secrets_are_masked(tmp_path):
-    path = tmp_path / "config"
-    path.write_text(json.dumps(full_kubeconfig(token=SECRET)))
-    module = make_module(binary_path=real_helm(3), kubeconfig=str(path))
-    client = HelmClient(module)
-    assert client._flags[:2] == ["--kubeconfig", str(path)]
-    assert SECRET in module.no_log_values
-
-
-def _without(config, key):
-    return {k: v for k, v in config.items() if k != key}
-
-
-@pytest.mark.parametrize("config, context, host, fragment", [
-    (full_kubeconfig(), None, None, None),
-    (full_kubeconfig(), "c", None, None),
-    (full_kubeconfig(), "nope", None, "has no context 'nope' (contexts: c); set the context option"),
-    (_without(full_kubeconfig(), "clusters"), None, None, "has no clusters"),
-    (_without(full_kubeconfig(), "clusters"), None, "https://api:6443", None),
-    (_without(full_kubeconfig(), "current-context"), None, None, "sets no current-context"),
-    (dict(full_kubeconfig(), **{"current-context": "x"}), None, None, "names current-context 'x'"),
-    (dict(full_kubeconfig(), contexts=[{"name": "c", "context": {"cluster": "other"}}]), None, None,
-     "uses cluster 'other'"),
-    (dict(full_kubeconfig(), clusters=[{"name": "k", "cluster": {}}]), None, None, "cluster 'k' has no server URL"),
-    (["not", "a", "mapping"], None, None, "is not a kubeconfig"),
-    ({"apiVersion": "v1"}, None, None, "has none of clusters"),
-])
-def test_kubeconfig_problem(config, context, host, fragment):
-    problem = kubeconfig_problem(config, context, host)
-    assert (problem is None) if fragment is None else (fragment in problem)
-
-
-def test_inline_kubeconfig_without_clusters_is_refused_before_helm_runs():
-    with pytest.raises(HelmError) as caught:
-        HelmClient(make_module(binary_path=real_helm(3), kubeconfig=_without(full_kubeconfig(), "clusters")))
-    assert caught.value.kind == "invalid_kubeconfig"
-    assert caught.value.message.startswith("the kubeconfig dictionary has no clusters")
-
-
 class StubbedHelm(HelmClient):
     """A client whose Helm calls are answered by ``answer(args)``; everything else is real."""
 
@@ -681,52 +527,3 @@ def test_list_releases_null_output_is_empty():
 ])
 def test_status_matches(status, wanted, expected):
     assert status_matches(status, wanted) is expected
-
-
-class MissingRelease:
-    """The Helm calls of a release that does not exist (or of one whose revision 2 exists)."""
-
-    def __init__(self, exists, records=None):
-        self.exists = exists
-        self.records = records
-
-    def stored_revisions(self, name, namespace):
-        return self.records
-
-    def history(self, name, namespace):
-        if not self.exists:
-            raise HelmError("release_not_found", "gone", 1, "", "Error: release: not found")
-        return [{"revision": 1}, {"revision": 2}]
-
-    def get_values(self, name, namespace, revision):
-        if not self.exists or revision != 2:
-            raise HelmError("revision_not_found", "no", 1, "", "Error: release has no %d version" % revision)
-        return {"a": 2}
-
-
-def test_history_and_values_of_a_missing_release():
-    with pytest.raises(HelmError) as caught:
-        history_and_values(MissingRelease(False), "web", "shop", [2])
-    assert caught.value.kind == "release_not_found"
-    assert history_and_values(MissingRelease(False), "web", "shop", [2], missing_ok=True) == ([], {}, None)
-
-
-def test_history_and_values_leaves_out_revisions_helm_does_not_have():
-    entries, values, error = history_and_values(MissingRelease(True), "web", "shop", [2, 3])
-    assert [entry["revision"] for entry in entries] == [1, 2] and values == {2: {"a": 2}} and error is None
-
-
-@pytest.mark.parametrize("records", [None, []])
-def test_history_and_values_through_helm_without_records(records):
-    """None: the records cannot be read here; []: none found (Helm then says whether the release exists)."""
-    entries, values, error = history_and_values(MissingRelease(True, records), "web", "shop", [2])
-    assert [entry["revision"] for entry in entries] == [1, 2] and values == {2: {"a": 2}} and error is None
-
-
-def test_history_and_values_from_the_records_in_one_read():
-    records = [{"version": 1, "config": {"a": 1}, "info": {"status": "superseded"}},
-               {"version": 2, "config": None, "info": {"status": "deployed"}}]
-    entries, values, error = history_and_values(MissingRelease(False, records), "web", "shop", [2])
-    # Helm is not asked (it would say the release is missing): every stored revision's values come along
-    assert [(entry["revision"], entry["status"]) for entry in entries] == [(1, "superseded"), (2, "deployed")]
-    assert values == {1: {"a": 1}, 2: {}} and error is None

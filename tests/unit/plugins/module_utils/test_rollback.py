@@ -9,10 +9,12 @@ import json
 
 import pytest
 
+from ansible_collections.matih.helm.plugins.module_utils.args import timeout_problem
+from ansible_collections.matih.helm.plugins.module_utils.durations import duration_nanoseconds
+from ansible_collections.matih.helm.plugins.module_utils.masking import MASK, MASK_CHANGED, mask_secret_data, mask_values
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
-    LAST_SUCCESSFUL, MASK, MASK_CHANGED, RollbackRefused, build_diff, created_revision, duration_nanoseconds,
-    mask_secret_data, mask_values, parse_requested_revision, plan_rollback, select_target, timeout_problem,
+    LAST_SUCCESSFUL, RollbackRefused, build_diff, created_revision, parse_requested_revision, plan_rollback, select_target,
     values_needed, verify_rollback,
 )
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 
 import pytest
 import yaml
 
-from ansible_collections.matih.helm.plugins.module_utils import drift, kube_api
-from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError
+from ansible_collections.matih.helm.plugins.module_utils.connection import Connection
+from ansible_collections.matih.helm.plugins.module_utils.errors import (
+    ACCESS_DENIED, CLUSTER_UNREACHABLE, NO_API_SERVER, KubeError,
+)
 from ansible_collections.matih.helm.plugins.modules import helm_release_drift
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
+from ansible_collections.matih.helm.tests.unit.plugins.modules.kube_fakes import FakeApi, object_path, use_fake_client
 
 PASSWORD = "s3cret-password"
 CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"greeting": "hello"}}
@@ -36,63 +40,31 @@ def stored(obj, **changes):
     return live
 
 
-class FakeKubeApi(object):
-    """helm_release_drift's API, from memory (the integration target runs it on a real control plane)."""
-
-    records = []
-    live = {}
-    calls = []
-
-    def __init__(self):
-        self.requests = 0
-
-    @classmethod
-    def from_module(cls, module, kubeconfig_path):
-        FakeKubeApi.calls.append(("connect", module.params["name"], kubeconfig_path))
-        return cls()
-
-    @staticmethod
-    def run_concurrently(function, items):
-        return [function(item) for item in items]
-
-    def release_records(self, name, namespace):
-        self.requests += 1
-        return FakeKubeApi.records
-
-    def resource(self, api_version, kind):
-        return drift.KNOWN_RESOURCES[(api_version, kind)]
-
-    def read(self, resource, read):
-        self.requests += 1
-        return {name: copy.deepcopy(FakeKubeApi.live[(read.kind, name)]) for name in read.names
-                if (read.kind, name) in FakeKubeApi.live}
-
-    def dry_run(self, resource, ref, body):
-        self.requests += 1
-        FakeKubeApi.calls.append(("dry_run", ref.kind, ref.name))
-        applied = copy.deepcopy(FakeKubeApi.live[(ref.kind, ref.name)])
-        if ref.kind == "Deployment":
-            applied["spec"]["replicas"] = body["spec"].get("replicas", applied["spec"]["replicas"])
-        elif ref.kind == "ConfigMap":
-            applied["data"] = body["data"]
-        elif ref.kind == "Secret":
-            applied["data"] = drift.desired_object(body, ref)["data"]
-        return applied
+SECRETS = "/api/v1/namespaces/shop/secrets"
+RECORDS_LIST = ("list", SECRETS, "owner=helm,name=web")
+CONFIGMAP_PATH = object_path("ConfigMap", "settings", "shop")
+SECRET_PATH = object_path("Secret", "credentials", "shop")
+DEPLOYMENT_PATH = object_path("Deployment", "web", "shop")
+REFUSAL = "helm_release_drift reads Helm's release records and live objects from the Kubernetes API, which is not " \
+          "possible here: "
 
 
 @pytest.fixture
 def fake_api(monkeypatch):
-    FakeKubeApi.records = [{"name": "web", "namespace": "shop", "version": 1, "info": {"status": "superseded"},
-                            "manifest": MANIFEST},
-                           {"name": "web", "namespace": "shop", "version": 2, "info": {"status": "deployed"},
-                            "manifest": MANIFEST}]
-    FakeKubeApi.live = {("ConfigMap", "settings"): stored(CONFIGMAP), ("Secret", "credentials"): stored(SECRET),
-                        ("Deployment", "web"): stored(DEPLOYMENT)}
-    FakeKubeApi.calls = []
-    monkeypatch.setattr(helm_release_drift, "KubeApi", FakeKubeApi)
-    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", True)
+    """helm_release_drift's API, from memory (the integration target runs it on a real control plane). The module
+    runs the real ReleaseStore and LiveObjects over a FakeKubeClient; its Connection resolves the kubeconfig option
+    for real (Connection.from_module) and connects to the FakeApi."""
+    api = FakeApi()
+    api.releases = [{"name": "web", "namespace": "shop", "version": 1, "info": {"status": "superseded"},
+                     "manifest": MANIFEST},
+                    {"name": "web", "namespace": "shop", "version": 2, "info": {"status": "deployed"},
+                     "manifest": MANIFEST}]
+    api.live = {("ConfigMap", "settings"): stored(CONFIGMAP), ("Secret", "credentials"): stored(SECRET),
+                ("Deployment", "web"): stored(DEPLOYMENT)}
+    use_fake_client(monkeypatch)
+    monkeypatch.setattr(helm_release_drift, "Connection", api.connection_class())
     monkeypatch.delenv("HELM_DRIVER", raising=False)
-    return FakeKubeApi
+    return api
 
 
 def run_module(args, capsys):
@@ -107,7 +79,10 @@ def test_a_release_in_sync(fake_api, capsys):
         ("ConfigMap", "settings", "in_sync"), ("Secret", "credentials", "in_sync"), ("Deployment", "web", "in_sync")]
     assert result["summary"] == {"objects": 3, "missing": 0, "modified": 0, "in_sync": 3}
     assert (result["dry_runs"], result["api_requests"]) == (0, 4)
-    assert fake_api.calls == [("connect", "web", None)]
+    assert fake_api.connections == [("web", None)]
+    # the records in one LIST, then one GET per object (each kind holds one here), read concurrently
+    assert fake_api.calls[0] == RECORDS_LIST
+    assert sorted(fake_api.calls[1:]) == sorted([("get", CONFIGMAP_PATH), ("get", SECRET_PATH), ("get", DEPLOYMENT_PATH)])
 
 
 def test_check_mode_is_the_same_check(fake_api, capsys):
@@ -131,12 +106,15 @@ def test_drifted_objects_and_their_fields(fake_api, capsys):
         ("Deployment", "modified", [{"path": "spec.replicas", "desired": 1, "live": 0}])]
     assert result["summary"] == {"objects": 3, "missing": 1, "modified": 2, "in_sync": 0}
     assert result["dry_runs"] == 2
+    dry_runs = sorted(call for call in fake_api.calls if call[0] == "apply")
+    assert dry_runs == [("apply", SECRET_PATH), ("apply", DEPLOYMENT_PATH)]
+    assert result["api_requests"] == 1 + 3 + 2
 
 
 def test_ignore_fields(fake_api, capsys):
     fake_api.live[("Deployment", "web")]["spec"]["replicas"] = 7
     result = run_module({"ignore_fields": {"Deployment": ["spec.replicas"]}}, capsys)
-    assert result["drifted"] is False and ("dry_run", "Deployment", "web") not in fake_api.calls
+    assert result["drifted"] is False and ("apply", DEPLOYMENT_PATH) not in fake_api.calls
 
 
 def test_secret_values_are_masked_even_where_a_value_is_shown(fake_api, capsys):
@@ -154,22 +132,34 @@ def test_secret_values_are_masked_even_where_a_value_is_shown(fake_api, capsys):
     ({"revision": 0}, {}, "revision must be at least 1, got 0"),
     ({"ignore_fields": {"Deployment": ["spec..replicas"]}}, {}, "ignore_fields[Deployment]: 'spec..replicas' has an empty key"),
     ({"name": "Web"}, {}, "release name 'Web' contains uppercase letters"),
-    ({}, {"HELM_DRIVER": "configmap"}, "HELM_DRIVER=configmap keeps Helm's release records elsewhere than in Secrets"),
+    ({}, {"HELM_DRIVER": "configmap"}, "HELM_DRIVER=configmap keeps Helm's release records elsewhere than in Secrets; "
+                                       "helm_release_drift reads them from Helm's default Secrets driver only: unset "
+                                       "HELM_DRIVER"),
 ])
 def test_option_problems_fail_before_connecting(fake_api, capsys, monkeypatch, args, environ, message):
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     result = run_module(args, capsys)
     assert result["failed"] is True and message in result["msg"] and "error_kind" not in result
+    assert fake_api.connections == [] and fake_api.calls == []
+
+
+def test_a_kubeconfig_only_helm_can_use_fails_as_unsupported(fake_api, capsys, monkeypatch):
+    # the real Connection: the kubeconfig's auth-provider is a feature our API client lacks (connection.api_problem)
+    monkeypatch.setattr(helm_release_drift, "Connection", Connection)
+    for name in list(os.environ):
+        if name.startswith(("HELM_KUBE", "K8S_AUTH_")) or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+              "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+              "users": [{"name": "u", "user": {"auth-provider": {"name": "oidc", "config": {
+                  "id-token": "oidc-id-token-123456", "client-id": "kubernetes"}}}}],
+              "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}
+    result = run_module({"kubeconfig": config}, capsys)
+    assert (result["failed"], result["error_kind"]) == (True, "unsupported_kubeconfig")
+    assert result["msg"].startswith(REFUSAL) and "auth-provider oidc" in result["msg"]
+    assert "oidc-id-token-123456" not in json.dumps(result)
     assert fake_api.calls == []
-
-
-def test_a_missing_library_names_the_install_command(fake_api, capsys, monkeypatch):
-    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", False)
-    result = run_module({}, capsys)
-    assert result["failed"] is True
-    assert "Failed to import the required Python library (kubernetes)" in result["msg"]
-    assert "-m pip install kubernetes" in result["msg"]
 
 
 @pytest.mark.parametrize("records, revision, kind, message", [
@@ -178,18 +168,27 @@ def test_a_missing_library_names_the_install_command(fake_api, capsys, monkeypat
 ])
 def test_nothing_to_compare_fails_with_its_kind(fake_api, capsys, records, revision, kind, message):
     if records is not None:
-        fake_api.records = records
+        fake_api.releases = records
     result = run_module({"revision": revision} if revision else {}, capsys)
     assert result["failed"] is True and result["error_kind"] == kind and message in result["msg"]
     assert set(result) >= {"msg", "error_kind"} and "stderr" not in result and "command" not in result
 
 
-def test_a_connection_failure_fails_with_its_kind(fake_api, capsys, monkeypatch):
-    def unreachable(module, kubeconfig_path):
-        raise HelmError("cluster_unreachable", "The Kubernetes API server https://10.0.0.1 could not be reached")
-    monkeypatch.setattr(FakeKubeApi, "from_module", staticmethod(unreachable))
+@pytest.mark.parametrize("where, error", [
+    ("connection", KubeError(NO_API_SERVER, "No API server is configured: there is no kubeconfig and no host")),
+    (SECRETS, KubeError(CLUSTER_UNREACHABLE, "The Kubernetes API server https://10.0.0.1 could not be reached")),
+    (DEPLOYMENT_PATH, KubeError(ACCESS_DENIED, 'deployments.apps "web" is forbidden: User "ci" cannot get resource '
+                                               '"deployments"', status=403, reason="Forbidden")),
+], ids=["connection", "records", "live-object"])
+def test_an_api_failure_fails_with_its_kind(fake_api, capsys, where, error):
+    if where == "connection":
+        fake_api.broken = error
+    else:
+        fake_api.errors[where] = error
     result = run_module({}, capsys)
-    assert (result["failed"], result["error_kind"]) == (True, "cluster_unreachable")
+    assert (result["failed"], result["error_kind"], result["msg"]) == (True, error.kind, error.message)
+    assert result.get("api_status") == error.status
+    assert "objects" not in result and "drifted" not in result
 
 
 def test_an_inline_kubeconfig_is_written_privately_and_its_token_masked(fake_api, capsys):
@@ -199,6 +198,6 @@ def test_an_inline_kubeconfig_is_written_privately_and_its_token_masked(fake_api
               "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}
     result = run_module({"kubeconfig": config}, capsys)
     assert result["drifted"] is False
-    _call, _name, path = fake_api.calls[0]
+    [(_name, path)] = fake_api.connections
     assert path and path.endswith(".json")
     assert "kubeconfig-token-123" not in json.dumps(result)

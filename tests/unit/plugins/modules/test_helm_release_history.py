@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.matih.helm.plugins.module_utils.errors import ACCESS_DENIED, KubeError
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, HelmError, HelmVersion
 from ansible_collections.matih.helm.plugins.modules import helm_release_history
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
+from ansible_collections.matih.helm.tests.unit.plugins.modules.kube_fakes import FakeApi, StandInConnection, use_fake_client
 
 HISTORY = [
     {"revision": 1, "updated": "2025-01-31T10:00:00Z", "status": "superseded", "chart": "web-1.0.0",
@@ -30,14 +32,21 @@ def stored(entry, values):
 
 
 RECORDS = [stored(entry, {"replicas": entry["revision"]}) for entry in HISTORY]
+SECRETS = "/api/v1/namespaces/shop/secrets"
+RECORDS_LIST = ("list", SECRETS, "owner=helm,name=web")
+# What makes the release store read through Helm: a kubeconfig feature only Helm supports (connection.py)
+HELM_ONLY = "the kubeconfig user 'ci' authenticates with auth-provider oidc (deprecated)"
 
 
 class FakeHelm(HelmClient):
-    """HelmClient with the Helm calls answered from memory (integration tests run real Helm)."""
+    """HelmClient with the Helm calls answered from memory (integration tests run real Helm). The module's
+    ReleaseStore reads the records from ``api`` (the real store over a FakeKubeClient) when the connection
+    has no api_problem, else through these Helm calls."""
 
     history_error = None
     calls = []
-    records = None  # what the release records LIST returns (None: the shortcut is not available)
+    api = None  # the FakeApi behind ``connection``
+    connection = None  # a StandInConnection; its api_problem (HELM_ONLY by default) sends the store to Helm
 
     def __init__(self, module):  # pylint: disable=super-init-not-called
         self.module = module
@@ -54,18 +63,23 @@ class FakeHelm(HelmClient):
         FakeHelm.calls.append(("get_values_many", name, namespace, list(revisions)))
         return {rev: {"replicas": rev} for rev in revisions}
 
-    def stored_revisions(self, name, namespace):
-        # not a Helm call: only Helm calls are logged
-        return FakeHelm.records
-
 
 @pytest.fixture
 def fake_helm(monkeypatch):
     FakeHelm.calls = []
     FakeHelm.history_error = None
-    FakeHelm.records = None
+    FakeHelm.api = FakeApi()
+    FakeHelm.connection = StandInConnection(FakeHelm.api, api_problem=HELM_ONLY)
+    use_fake_client(monkeypatch)
+    monkeypatch.delenv("HELM_DRIVER", raising=False)
     monkeypatch.setattr(helm_release_history, "HelmClient", FakeHelm)
     return FakeHelm
+
+
+def read_records(fake_helm, releases):
+    """The store reads the records from the API, where ``releases`` are stored."""
+    fake_helm.connection.api_problem = None
+    fake_helm.api.releases = releases
 
 
 def run_module(args, capsys):
@@ -101,6 +115,15 @@ def test_values_only_for_revisions_that_reached_deployed(fake_helm, capsys):
         (1, {"replicas": 1}), (2, {"replicas": 2}), (3, None)]
     assert "values" not in result["current"]
     assert fake_helm.calls[-1] == ("get_values_many", "web", "shop", [1, 2])
+
+
+def test_values_from_release_records_only_for_the_revisions_asked(fake_helm, capsys):
+    read_records(fake_helm, RECORDS)
+    result = run_module({"include_values": True, "values_revisions": "successful"}, capsys)
+    assert [(entry["revision"], entry.get("values")) for entry in result["history"]] == [
+        (1, {"replicas": 1}), (2, {"replicas": 2}), (3, None)]
+    assert result["values_source"] == result["history_source"] == "release_records"
+    assert fake_helm.calls == [] and fake_helm.api.calls == [RECORDS_LIST]
 
 
 def test_no_values_call_when_no_revision_qualifies(fake_helm, capsys):
@@ -152,24 +175,38 @@ def test_check_mode_is_the_same_read(fake_helm, capsys):
     assert checked == normal
 
 
-@pytest.mark.parametrize("records, source", [
-    pytest.param(RECORDS, "release_records", id="listed"),
-    pytest.param([], "helm", id="nothing-listed"),
-    pytest.param(None, "helm", id="shortcut-unavailable"),
+@pytest.mark.parametrize("releases, api_problem, environ, error, source", [
+    pytest.param(RECORDS, None, {}, None, "release_records", id="listed"),
+    pytest.param([], None, {}, None, "helm", id="nothing-listed"),
+    # the LIST fails: Helm reads instead, and would report the problem in its own words
+    pytest.param(RECORDS, None, {}, KubeError(ACCESS_DENIED, "secrets is forbidden", status=403), "helm",
+                 id="list-refused"),
+    pytest.param(RECORDS, HELM_ONLY, {}, None, "helm", id="kubeconfig-only-helm-supports"),
+    pytest.param(RECORDS, None, {"HELM_DRIVER": "configmap"}, None, "helm", id="records-not-in-secrets"),
 ])
-def test_history_and_values_from_release_records_or_helm(fake_helm, capsys, records, source):
-    fake_helm.records = records
+def test_history_and_values_from_release_records_or_helm(fake_helm, capsys, monkeypatch, releases, api_problem,
+                                                         environ, error, source):
+    read_records(fake_helm, releases)
+    fake_helm.connection.api_problem = api_problem
+    if error is not None:
+        fake_helm.api.errors[SECRETS] = error
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
     result = run_module({"include_values": True}, capsys)
+    assert not result.get("failed"), result
     assert [entry["values"] for entry in result["history"]] == [{"replicas": 1}, {"replicas": 2}, {"replicas": 3}]
     assert result["values_source"] == result["history_source"] == source
     helm_calls = [call[0] for call in fake_helm.calls]
-    assert helm_calls == ([] if records else ["history", "get_values_many"])
+    assert helm_calls == ([] if source == "release_records" else ["history", "get_values_many"])
+    # one LIST where the records can be read, none where they cannot
+    assert fake_helm.api.calls == ([] if api_problem or environ else [RECORDS_LIST])
 
 
 def test_release_records_read_as_helm_reads_them(fake_helm, capsys):
     through_helm = run_module({"include_values": True}, capsys)
-    fake_helm.records = RECORDS
+    read_records(fake_helm, RECORDS)
     from_records = run_module({"include_values": True}, capsys)
+    assert from_records["history_source"] == "release_records" and fake_helm.api.calls == [RECORDS_LIST]
     for result in (through_helm, from_records):
         del result["history_source"], result["values_source"]
     assert from_records == through_helm

@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 
-from ansible_collections.matih.helm.plugins.module_utils import drift, kube_api
+from ansible_collections.matih.helm.plugins.module_utils.errors import ACCESS_DENIED, KubeError
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     CommandResult,
     HelmClient,
@@ -21,6 +21,9 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
 )
 from ansible_collections.matih.helm.plugins.modules import helm_release_list
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
+from ansible_collections.matih.helm.tests.unit.plugins.modules.kube_fakes import (
+    FakeApi, StandInConnection, object_path, use_fake_client,
+)
 
 
 def listed(name, namespace, status, revision="1", chart="web-1.0.0", updated="2025-01-31 10:00:00.5 +0000 UTC"):
@@ -46,6 +49,7 @@ class FakeHelm(HelmClient):
     calls = []
     error = None
     major = 3
+    connection = None  # the drift scan's: a StandInConnection (fake_api)
 
     def __init__(self, module):  # pylint: disable=super-init-not-called
         self.module = module
@@ -69,6 +73,7 @@ def fake_helm(monkeypatch):
     FakeHelm.calls = []
     FakeHelm.error = None
     FakeHelm.major = 3
+    FakeHelm.connection = None
     monkeypatch.setattr(helm_release_list, "HelmClient", FakeHelm)
     return FakeHelm
 
@@ -185,41 +190,12 @@ DEPLOYED_RECORDS = [
 ]
 
 
-class FakeKubeApi(object):
-    """The API of the drift scan, from memory; the real check_records_drift drives it."""
-
-    live = {}
-    records = []
-    calls = []
-
-    def __init__(self):
-        self.requests = 0
-
-    @classmethod
-    def from_module(cls, module, kubeconfig_path):
-        return cls()
-
-    @staticmethod
-    def run_concurrently(function, items):
-        return [function(item) for item in items]
-
-    def deployed_records(self, namespaces):
-        self.requests += max(1, len(namespaces))
-        FakeKubeApi.calls.append(("records", tuple(namespaces)))
-        return [record for record in FakeKubeApi.records if not namespaces or record["namespace"] in namespaces]
-
-    def resource(self, api_version, kind):
-        return drift.KNOWN_RESOURCES[(api_version, kind)]
-
-    def read(self, resource, read):
-        self.requests += 1
-        FakeKubeApi.calls.append(("read", read.kind, read.namespace, read.names))
-        return {name: copy.deepcopy(FakeKubeApi.live[(read.kind, name)]) for name in read.names if (read.kind, name) in FakeKubeApi.live}
-
-    def dry_run(self, resource, ref, body):
-        self.requests += 1
-        FakeKubeApi.calls.append(("dry_run", ref.kind, ref.name))
-        return dict(copy.deepcopy(FakeKubeApi.live[(ref.kind, ref.name)]), data=body["data"])
+ALL_SECRETS = "/api/v1/secrets"
+DEPLOYED = "owner=helm,status=deployed"
+SETTINGS_PATH = object_path("ConfigMap", "settings", "team-a")
+TOKEN_PATH = object_path("Secret", "token", "team-a")
+REFUSAL = "statuses: drifted reads Helm's release records and live objects from the Kubernetes API, which is not " \
+          "possible here: "
 
 
 def live(obj, **changes):
@@ -231,13 +207,15 @@ def live(obj, **changes):
 
 @pytest.fixture
 def fake_api(fake_helm, monkeypatch):
-    FakeKubeApi.records = copy.deepcopy(DEPLOYED_RECORDS)
-    FakeKubeApi.live = {("ConfigMap", "settings"): live(SETTINGS), ("Secret", "token"): live(TOKEN)}
-    FakeKubeApi.calls = []
-    monkeypatch.setattr(helm_release_list, "KubeApi", FakeKubeApi)
-    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", True)
+    """The API of the drift scan, from memory: the module's real ReleaseStore and LiveObjects (and the real
+    check_records_drift) over a FakeKubeClient, through the Helm client's connection."""
+    api = FakeApi()
+    api.releases = copy.deepcopy(DEPLOYED_RECORDS)
+    api.live = {("ConfigMap", "settings"): live(SETTINGS), ("Secret", "token"): live(TOKEN)}
+    fake_helm.connection = StandInConnection(api)
+    use_fake_client(monkeypatch)
     monkeypatch.delenv("HELM_DRIVER", raising=False)
-    return FakeKubeApi
+    return api
 
 
 def test_drifted_selects_the_deployed_releases_whose_objects_drifted(fake_api, capsys):
@@ -252,9 +230,10 @@ def test_drifted_selects_the_deployed_releases_whose_objects_drifted(fake_api, c
                                          "fields": ["data.greeting"]},
                                         {"kind": "Secret", "namespace": "team-a", "name": "token", "state": "missing", "fields": []}]}
     assert "drifted" not in result["releases"][1]  # failed: not checked
-    # every namespace: one LIST of the deployed records, one read per kind, one dry run for the flagged object
-    assert fake_api.calls == [("records", ()), ("read", "ConfigMap", "team-a", ("settings",)),
-                              ("read", "Secret", "team-a", ("token",)), ("dry_run", "ConfigMap", "settings")]
+    # every namespace: one LIST of the deployed records, one read per kind (at once), one dry run for the flagged object
+    assert fake_api.calls[0] == ("list", ALL_SECRETS, DEPLOYED)
+    assert sorted(fake_api.calls[1:3]) == [("get", SETTINGS_PATH), ("get", TOKEN_PATH)]
+    assert fake_api.calls[3:] == [("apply", SETTINGS_PATH)]
     assert result["drift_scan"] == {"releases": 1, "drifted": 1, "api_requests": 4, "dry_runs": 1}
     assert result["scanned"] == len(ALL)
 
@@ -263,7 +242,8 @@ def test_deployed_releases_in_sync_are_not_drifted(fake_api, capsys):
     result = run_module({"namespaces": ["team-a", "team-c"], "statuses": ["deployed", "drifted"]}, capsys)
     assert names(result) == ["team-a/web"] and result["releases"][0]["drifted"] is False
     assert result["releases"][0]["drift"]["objects"] == []
-    assert fake_api.calls[0] == ("records", ("team-a",))  # only the named namespaces that hold a deployed release
+    # only the named namespaces that hold a deployed release
+    assert fake_api.calls[0] == ("list", "/api/v1/namespaces/team-a/secrets", DEPLOYED)
     assert run_module({"statuses": ["drifted"]}, capsys)["releases"] == []
 
 
@@ -274,7 +254,7 @@ def test_ignored_fields_are_not_drift(fake_api, capsys):
 
 
 def test_a_release_that_changed_during_the_scan_is_not_judged(fake_api, capsys):
-    fake_api.records[0]["version"] = 11  # the list saw revision 12, the records read an older one
+    fake_api.releases[0]["version"] = 11  # the list saw revision 12, the records read an older one
     result = run_module({"namespaces": ["team-a"], "statuses": ["deployed", "drifted"]}, capsys)
     assert (result["releases"][0]["drifted"], result["releases"][0]["drift"]) == (None, None)
     assert result["drift_scan"]["releases"] == 0
@@ -302,7 +282,9 @@ def test_without_drifted_no_drift_is_checked(fake_api, capsys):
     ({"statuses": ["failed"], "drift_ignore_fields": {"Deployment": ["spec.replicas"]}}, {},
      "drift_ignore_fields is used only by the drift check: add drifted to statuses"),
     ({"statuses": ["drifted"], "drift_ignore_fields": {"Deployment": ["spec..replicas"]}}, {}, "spec..replicas"),
-    ({"statuses": ["drifted"]}, {"HELM_DRIVER": "configmap"}, "HELM_DRIVER"),
+    ({"statuses": ["drifted"]}, {"HELM_DRIVER": "configmap"},
+     "HELM_DRIVER=configmap keeps Helm's release records elsewhere than in Secrets; statuses: drifted reads them from "
+     "Helm's default Secrets driver only: unset HELM_DRIVER"),
 ])
 def test_drift_option_problems_fail_before_helm_runs(fake_api, capsys, monkeypatch, args, environ, message):
     for name, value in environ.items():
@@ -312,9 +294,19 @@ def test_drift_option_problems_fail_before_helm_runs(fake_api, capsys, monkeypat
     assert fake_api.calls == [] and FakeHelm.calls == []
 
 
-def test_drifted_without_the_kubernetes_library_names_the_install_command(fake_api, capsys, monkeypatch):
-    monkeypatch.setattr(kube_api, "HAS_KUBERNETES", False)
+def test_drifted_with_a_kubeconfig_only_helm_can_use_fails_as_unsupported(fake_api, capsys):
+    problem = "the kubeconfig user 'ci' authenticates with auth-provider oidc (deprecated)"
+    FakeHelm.connection.api_problem = problem
     result = run_module({"statuses": ["drifted"]}, capsys)
-    assert "Failed to import the required Python library (kubernetes)" in result["msg"]
-    assert "statuses: drifted reads the live objects with it" in result["msg"] and "pip install kubernetes" in result["msg"]
-    assert FakeHelm.calls == []
+    assert (result["failed"], result["error_kind"], result["msg"]) == (True, "unsupported_kubeconfig", REFUSAL + problem)
+    assert "releases" not in result and fake_api.calls == []
+
+
+def test_drifted_fails_with_what_the_api_answered(fake_api, capsys):
+    denied = KubeError(ACCESS_DENIED, 'secrets is forbidden: User "ci" cannot list resource "secrets" in API group "" at '
+                                      'the cluster scope', status=403, reason="Forbidden")
+    fake_api.errors[ALL_SECRETS] = denied
+    result = run_module({"statuses": ["drifted"]}, capsys)
+    assert (result["failed"], result["error_kind"], result["msg"], result["api_status"]) == (
+        True, "access_denied", denied.message, 403)
+    assert fake_api.calls == [("list", ALL_SECRETS, DEPLOYED)]

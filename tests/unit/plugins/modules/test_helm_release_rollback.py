@@ -17,6 +17,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
 )
 from ansible_collections.matih.helm.plugins.modules import helm_release_rollback
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import patch_module_args
+from ansible_collections.matih.helm.tests.unit.plugins.modules.kube_fakes import StandInConnection
 
 INSTALLED = {"revision": 1, "status": "superseded", "chart": "web-1.0.0", "app_version": "1.0",
              "description": "Install complete"}
@@ -49,12 +50,13 @@ class FakeHelm(object):
         self.rollback_error = rollback_error
         self.major = major
         self.calls = []
+        # These tests are about Helm's answers: a connection our API client cannot use sends the release store
+        # to Helm. The records path is tested in tests/unit/plugins/module_utils/test_release_store.py.
+        self.connection = StandInConnection(api_problem="the kubeconfig user 'ci' authenticates with auth-provider "
+                                                        "oidc (deprecated)")
 
     def version(self):
         return HelmVersion(self.major, 17, 3)
-
-    def stored_revisions(self, name, namespace):
-        return None  # these tests are about Helm's answers; the records path is tested in test_kube
 
     def history(self, name, namespace, max=None):  # pylint: disable=redefined-builtin
         self.calls.append(("history",))

@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The live objects of a release, read from the Kubernetes API: the ``api`` drift.py's checks drive.
+
+Reads go through the one API client (kube_client.py) and the release records through the one
+release store (release_store.py). Kinds are resolved without the discovery cache other clients keep
+(several requests a run): known for the common built-in kinds, else one request per group version.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from ansible_collections.matih.helm.plugins.module_utils.errors import NOT_FOUND, KubeError
+from ansible_collections.matih.helm.plugins.module_utils.helm_client import run_concurrently
+from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
+    FIELD_MANAGER, KNOWN_RESOURCES, ObjectRef, Read, Resource, group_of, resource_collection_path, resource_object_path,
+)
+from ansible_collections.matih.helm.plugins.module_utils.release_store import RELEASE_SECRET_TYPE
+
+# Masking shorter Secret values would blank out words and numbers all over the output.
+MIN_MASKED_LENGTH = 6
+
+
+def secret_masker(module) -> Callable[[List[str]], None]:
+    """The ``on_secret_values`` of drift's checks: the Secret values they read become the module's
+    no_log values, masked in all its output."""
+    def mask(values):
+        module.no_log_values.update(value for value in values if len(value) >= MIN_MASKED_LENGTH)
+    return mask
+
+
+class LiveObjects(object):
+    """What drift.check_release_drift and check_records_drift need, over one KubeClient and one ReleaseStore."""
+
+    run_concurrently = staticmethod(run_concurrently)
+
+    def __init__(self, store):
+        self.store = store
+        self.client = store.client
+        self._discovery_lock = threading.Lock()
+        self._group_versions = {}
+
+    @property
+    def requests(self) -> int:
+        """How many API requests the task sent so far (the release records' included)."""
+        return self.client.requests
+
+    def release_records(self, name: str, namespace: str) -> List[Dict[str, Any]]:
+        return self.store.records(name, namespace)
+
+    def deployed_records(self, namespaces: Sequence[str]) -> List[Dict[str, Any]]:
+        return self.store.deployed_records(namespaces)
+
+    def resource(self, api_version: str, kind: str) -> Optional[Resource]:
+        """How the API serves ``kind``; None when the server does not serve it."""
+        known = KNOWN_RESOURCES.get((api_version, kind))
+        if known is not None:
+            return known
+        with self._discovery_lock:
+            if api_version not in self._group_versions:
+                self._group_versions[api_version] = self._discover(api_version)
+            return self._group_versions[api_version].get(kind)
+
+    def _discover(self, api_version: str) -> Dict[str, Resource]:
+        path = "/api/v1" if api_version == "v1" else "/apis/" + api_version
+        try:
+            listing = self.client.get(path)
+        except KubeError as error:
+            if error.kind != NOT_FOUND:
+                raise
+            listing = {}
+        return {str(entry.get("kind")): Resource(str(entry["name"]), bool(entry.get("namespaced")))
+                for entry in (listing or {}).get("resources") or [] if "/" not in str(entry.get("name", "/"))}
+
+    def read(self, resource: Resource, read: Read) -> Dict[str, Dict[str, Any]]:
+        """{name: live object} for one Read: a GET for one object (missing when not found), else a LIST of the
+        kind in the namespace (paged), matched by name."""
+        if len(read.names) == 1:
+            path = resource_object_path(read.api_version, resource, read.namespace, read.names[0])
+            try:
+                return {read.names[0]: self.client.get(path)}
+            except KubeError as error:
+                if error.kind == NOT_FOUND:
+                    return {}
+                raise
+        field_selector = None
+        if read.kind == "Secret" and group_of(read.api_version) == "":
+            # Helm's release records are Secrets too, and the biggest ones there
+            field_selector = "type!=%s" % RELEASE_SECRET_TYPE
+        wanted, found = set(read.names), {}
+        base = resource_collection_path(read.api_version, resource, read.namespace)
+        for items, _metadata in self.client.list_pages(base, field_selector=field_selector):
+            found.update((item["metadata"]["name"], item) for item in items
+                         if (item.get("metadata") or {}).get("name") in wanted)
+            if len(found) == len(wanted):
+                break
+        return found
+
+    def dry_run(self, resource: Resource, ref: ObjectRef, body: Dict[str, Any]) -> Dict[str, Any]:
+        """The object a server-side apply of ``body`` would make (nothing is stored), forced, with a field
+        manager of our own. KubeError, with the server's status, when the server refuses it."""
+        path = resource_object_path(ref.api_version, resource, ref.namespace, ref.name)
+        return self.client.apply_dry_run(path, body, FIELD_MANAGER)
