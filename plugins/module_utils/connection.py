@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 from ansible_collections.matih.helm.plugins.module_utils.errors import (
     ACCESS_DENIED, INVALID_KUBECONFIG, NO_API_SERVER, UNSUPPORTED_KUBECONFIG, KubeError,
 )
+from ansible_collections.matih.helm.plugins.module_utils.kube_types import without_userinfo
 
 KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
 # Names of auth-provider config keys (refresh-token, client-secret, id-token, access-token) and exec env
@@ -500,7 +501,7 @@ def _cluster_errors(name: str, cluster: Dict[str, Any]) -> List[str]:
     proxy = cluster.get("proxy-url")
     if proxy and urlsplit(_text(proxy)).scheme not in _PROXY_SCHEMES:
         errors.append("cluster %r has proxy-url %s, whose scheme is not http, https or socks5; fix the proxy-url"
-                      % (name, _without_userinfo(_text(proxy))))
+                      % (name, without_userinfo(_text(proxy))))
     if cluster.get("certificate-authority") and cluster.get("certificate-authority-data"):
         errors.append("cluster %r sets both certificate-authority and certificate-authority-data (client-go refuses "
                       "that); keep one" % name)
@@ -553,7 +554,7 @@ def server_url(server: str, cluster_name: str) -> str:
         raise KubeError(INVALID_KUBECONFIG, "the API server %s of %s has no https:// in front; client-go would talk "
                         "plain http to it without credentials. Write https://%s" % (server, where, server))
     raise KubeError(INVALID_KUBECONFIG, "the API server %s of %s is not an https:// (or http://) URL; fix the server "
-                    "URL (host option or the kubeconfig cluster's server)" % (_without_userinfo(server), where))
+                    "URL (host option or the kubeconfig cluster's server)" % (without_userinfo(server), where))
 
 
 def tls_settings(cluster: Dict[str, Any], cluster_name: str) -> Tls:
@@ -668,15 +669,6 @@ def _ip(text: str):
         return ipaddress.ip_address(text)
     except ValueError:
         return None
-
-
-def _without_userinfo(url: str) -> str:
-    """A URL for messages: any user:password@ taken out."""
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return url
-    netloc, slash, path = rest.partition("/")
-    return "%s://%s%s%s" % (scheme, netloc.rpartition("@")[2], slash, path)
 
 
 # --- credentials ----------------------------------------------------------------------------------
@@ -1007,7 +999,7 @@ class ApiAccess(object):
 
     def describe(self) -> str:
         """The server and where it comes from, for messages (no credentials)."""
-        return "%s (%s)" % (_without_userinfo(self.server), self._source)
+        return "%s (%s)" % (without_userinfo(self.server), self._source)
 
 
 def _ssl_context(tls: Tls, client_certificate, plugin_certificate, described: str) -> ssl.SSLContext:
@@ -1193,8 +1185,8 @@ def _supported_proxy(proxy: Optional[str]) -> Tuple[Optional[str], Optional[str]
     """(proxy, None), or (None, problem) for a proxy our client cannot tunnel through."""
     if proxy and urlsplit(proxy).scheme not in SUPPORTED_PROXY_SCHEMES:
         return None, _unsupported("the API server is reached through the %s proxy %s" % (
-            urlsplit(proxy).scheme, _without_userinfo(proxy)), "use an HTTP proxy (proxy-url or HTTPS_PROXY) or none "
-                                                               "for helm_release_drift")
+            urlsplit(proxy).scheme, without_userinfo(proxy)), "use an HTTP proxy (proxy-url or HTTPS_PROXY) or none "
+                                                              "for helm_release_drift")
     return proxy, None
 
 

@@ -309,7 +309,6 @@ class HelmClient(object):
         self.module = module
         self.binary = find_helm_binary(module)
         self.connection = connection or Connection.from_module(module)
-        self.kubeconfig_path = self.connection.kubeconfig_path
         self._flags = self.connection.helm_flags()
         self._environ = self.connection.helm_environ()
         # Read once, before anything else runs, so a binary that is not Helm is named as such.

@@ -41,6 +41,7 @@ from ansible_collections.matih.helm.plugins.module_utils.errors import (
     ACCESS_DENIED, API_ERROR, CLUSTER_UNREACHABLE, CONFLICT, INVALID_KUBECONFIG, NOT_FOUND, REJECTED, THROTTLED,
     UNSUPPORTED_KUBECONFIG, KubeError,
 )
+from ansible_collections.matih.helm.plugins.module_utils.kube_types import without_userinfo
 
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -486,7 +487,7 @@ def endpoint_of(server: str, proxy_url: Optional[str]) -> _Endpoint:
         port = -1
     if url.scheme not in ("http", "https") or not url.hostname or port == -1:
         raise KubeError(INVALID_KUBECONFIG, "The API server address %s is not an http:// or https:// URL; check host "
-                        "or the kubeconfig cluster's server" % _without_userinfo(server))
+                        "or the kubeconfig cluster's server" % without_userinfo(server))
     proxy, proxy_headers = None, {}
     if proxy_url:
         proxy, proxy_headers = _proxy_of(proxy_url)
@@ -502,20 +503,12 @@ def _proxy_of(proxy_url: str) -> Tuple[Tuple[str, int], Dict[str, str]]:
         port = -1
     if proxy.scheme != "http" or not proxy.hostname or port == -1:
         raise KubeError(UNSUPPORTED_KUBECONFIG, "The proxy %s is not an http://host:port proxy, the only kind this "
-                        "collection tunnels through; use an HTTP CONNECT proxy" % _without_userinfo(proxy_url))
+                        "collection tunnels through; use an HTTP CONNECT proxy" % without_userinfo(proxy_url))
     headers = {}
     if proxy.username is not None:
         credentials = "%s:%s" % (unquote(proxy.username), unquote(proxy.password or ""))
         headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
     return (proxy.hostname, port), headers
-
-
-def _without_userinfo(url: str) -> str:
-    """A URL fit for a message: without the user and password it may carry."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 # --- requests' parts --------------------------------------------------------------------------------

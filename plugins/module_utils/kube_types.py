@@ -96,3 +96,12 @@ def resource_collection_path(api_version: str, resource: Resource, namespace: st
 def resource_object_path(api_version: str, resource: Resource, namespace: str, name: str) -> str:
     """The path of one object of the kind: in ``namespace`` when the kind is namespaced."""
     return object_path(api_version, resource.plural, namespace if resource.namespaced else None, name)
+
+
+def without_userinfo(url: str) -> str:
+    """A URL fit for a message: any user:password@ taken out (also from a URL too broken to parse)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    netloc, slash, path = rest.partition("/")
+    return "%s://%s%s%s" % (scheme, netloc.rpartition("@")[2], slash, path)

@@ -166,10 +166,7 @@ class ReleaseStore(object):
 
     def history(self, name: str, namespace: str) -> List[Dict[str, Any]]:
         """``helm history`` entries, or [] when the release does not exist (a result, not an error)."""
-        stored = self.stored_records(name, namespace)
-        if stored:
-            return [history_entry(release) for release in stored]
-        return self.helm_history(name, namespace, missing_ok=True)
+        return self.read(name, namespace).entries
 
     def read(self, name: str, namespace: str,
              values_for: Optional[Callable[[List[Dict[str, Any]]], Sequence[int]]] = None) -> Reading:

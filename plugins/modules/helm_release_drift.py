@@ -163,8 +163,9 @@ error_kind:
       what to check. Option problems fail without it.
     - V(invalid_kubeconfig) - the kubeconfig cannot be loaded or has not the context. V(no_api_server) - there is
       no kubeconfig, no O(host), and the module does not run in a pod.
-    - V(unsupported_kubeconfig) - the kubeconfig authenticates in a way only Helm supports (an C(auth-provider), an
-      exec plugin of C(client.authentication.k8s.io/v1alpha1), a SOCKS proxy); RV(msg) names it.
+    - V(unsupported_kubeconfig) - the kubeconfig authenticates in a way only Helm supports (an C(auth-provider), a
+      username and password, an exec plugin of C(client.authentication.k8s.io/v1alpha1), a SOCKS or https proxy);
+      RV(msg) names it.
       V(unsupported_environment) - E(HELM_DRIVER) keeps the release records elsewhere than in Secrets.
     - V(cluster_unreachable) - the API server cannot be reached (network, TLS, no answer in time, 502-504).
       V(throttled) - it kept answering 429. V(access_denied) - it rejected the credentials, or RBAC does not allow

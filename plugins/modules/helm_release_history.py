@@ -339,7 +339,7 @@ def read_history(helm, name, namespace, max_revisions, include_values, values_re
     shown = newest(history, max_revisions)
     result = dict(history_source=reading.source)
     values = None
-    if include_values and values_for(reading.entries):
+    if include_values and values_to_read(shown, values_revisions):
         values = reading.values
         result["values_source"] = reading.source
     result.update(to_result(history, shown, values), changed=False, helm_version=version_string(helm.version()))

@@ -1104,7 +1104,7 @@ def test_helm_client_takes_its_flags_from_the_connection(monkeypatch):
     module = make_module(binary_path=sys.executable)
     given = Connection.from_params({"context": "prod", "api_key": SECRET}, "/k", {})
     client = helm_client.HelmClient(module, connection=given)
-    assert (client.connection, client.kubeconfig_path) == (given, "/k")
+    assert (client.connection, client.connection.kubeconfig_path) == (given, "/k")
     assert client._flags == ["--kubeconfig", "/k", "--kube-context", "prod"]
     assert client._environ == {"HELM_KUBETOKEN": SECRET}
 

@@ -50,7 +50,6 @@ class FakeHelm(HelmClient):
 
     def __init__(self, module):  # pylint: disable=super-init-not-called
         self.module = module
-        self.kubeconfig_path = None
         self._version = HelmVersion(3, 17, 3)
 
     def history(self, name, namespace, max=None):  # pylint: disable=redefined-builtin

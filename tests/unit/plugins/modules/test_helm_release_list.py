@@ -55,7 +55,6 @@ class FakeHelm(HelmClient):
         self.module = module
         self._flags, self._environ = [], {}
         self._version = HelmVersion(FakeHelm.major, 0, 0)
-        self.kubeconfig_path = None
 
     def run(self, args, read_only=False):
         FakeHelm.calls.append(list(args))
