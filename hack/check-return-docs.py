@@ -3,17 +3,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The RETURN rules antsibull-docs does not check (the `docs` gate runs this after it):
 
-* every module documents the failure keys error_kind, rc, stdout and stderr, word for word alike
-  (ansible-core 2.16 has no RETURN doc fragments, so they are repeated), and the read-only modules
+* every module documents error_kind word for word alike: one closed set for the whole collection
+  (ansible-core 2.16 has no RETURN doc fragments, so it is repeated), whose choices are exactly the
+  kinds anything can raise: helm_client's ERROR_KINDS, helm_failed, every ``HelmError("<kind>", ...)``,
+  the kubeconfig check's invalid_kubeconfig, every kind module_utils/errors.py names (the API path's
+  and a recovery's), and every ``TaskError("<kind>", ...)`` of the drift logic, so a new kind cannot go
+  undocumented;
+* the Helm modules document the failure keys rc, stdout and stderr alike, and the read-only modules
   their ``command`` alike;
-* error_kind's choices are exactly the kinds the Helm modules can fail with (helm_client's ERROR_KINDS,
-  helm_failed, every ``HelmError("<kind>", ...)``, and the kubeconfig check's invalid_kubeconfig), so a
-  new kind cannot go undocumented;
-* the modules with a drift check (DRIFT_MODULES) add the kinds of the Kubernetes API path (API_KINDS:
-  every kind module_utils/errors.py names, and every ``TaskError("<kind>", ...)`` of the drift logic);
-* the modules that talk to the API without Helm (API_MODULES: helm_release_drift) document error_kind
-  too, exactly API_KINDS, but not the Helm call's rc, stdout, stderr and command, which they never
-  return;
+* the modules that talk to the API without Helm (API_MODULES: helm_release_drift) do not document the
+  Helm call's rc, stdout, stderr and command, which they never return;
 * ``returned:`` is always, success, failure or a short condition (the prose goes in description).
 
 Usage: check-return-docs.py COLLECTION_DIR"""
@@ -28,8 +27,6 @@ import yaml
 MODULES = ("helm_release_history", "helm_release_list", "helm_release_recover", "helm_release_rollback")
 # modules that run no Helm (they read the API with the collection's own client)
 API_MODULES = ("helm_release_drift",)
-# Helm modules that can also check drift, and so fail as the API path does
-DRIFT_MODULES = ("helm_release_list", "helm_release_recover")
 # where the API path's kinds are named: errors.py's constants, and the drift logic's own TaskErrors
 API_ERRORS = "errors.py"
 API_TASK_ERRORS = ("drift.py",)
@@ -37,7 +34,7 @@ API_TASK_ERRORS = ("drift.py",)
 HELM_UTILS = ("helm_client.py",)
 KUBECONFIG_CHECK_KINDS = {"invalid_kubeconfig"}
 HELM_CALL_KEYS = ("rc", "stdout", "stderr", "command")
-FAILURE_KEYS = ("error_kind", "rc", "stdout", "stderr")
+FAILURE_KEYS = ("rc", "stdout", "stderr")
 # helm_release_rollback's command is also its success result (the helm rollback argv)
 SAME_COMMAND = ("helm_release_history", "helm_release_list", "helm_release_recover")
 MAX_CONDITION_WORDS = 10
@@ -106,8 +103,6 @@ def main(root):
         for module in MODULES:
             if key not in docs[module]:
                 problems.append("%s: RETURN does not document %s (returned on failure)" % (module, key))
-            elif key == "error_kind" and module in DRIFT_MODULES:
-                continue  # the drift check's kinds come on top (checked below)
             elif docs[module][key] != docs[reference].get(key):
                 problems.append("%s: RETURN %s differs from %s's; keep the failure keys identical"
                                 % (module, key, reference))
@@ -115,31 +110,28 @@ def main(root):
         # the sample is each module's own Helm call
         if without_sample(docs[module].get("command")) != without_sample(docs[SAME_COMMAND[0]].get("command")):
             problems.append("%s: RETURN command differs from %s's (sample aside)" % (module, SAME_COMMAND[0]))
-    kinds, api = helm_kinds(root), api_kinds(root)
-    for module in MODULES:
-        wanted = kinds | api if module in DRIFT_MODULES else kinds
-        documented = set(docs[module].get("error_kind", {}).get("choices") or [])
-        if documented != wanted:
-            problems.append("%s: error_kind choices do not match the kinds it can fail with (undocumented: %s, never "
-                            "raised: %s)" % (module, sorted(wanted - documented) or "-", sorted(documented - wanted) or "-"))
+    wanted = helm_kinds(root) | api_kinds(root)
     for module in API_MODULES:
         docs[module] = module_return(root, module)
-        choices = set(docs[module].get("error_kind", {}).get("choices") or [])
-        if not choices:
-            problems.append("%s: RETURN does not document error_kind (returned on failure)" % module)
-        elif choices != api:
-            problems.append("%s: error_kind choices do not match the API path's kinds (undocumented: %s, never "
-                            "raised: %s)" % (module, sorted(api - choices) or "-", sorted(choices - api) or "-"))
         problems += ["%s: RETURN documents %s, which it never returns (it runs no Helm)" % (module, key)
                      for key in HELM_CALL_KEYS if key in docs[module]]
+    for module in MODULES + API_MODULES:
+        if "error_kind" not in docs[module]:
+            problems.append("%s: RETURN does not document error_kind" % module)
+        elif without_sample(docs[module]["error_kind"]) != without_sample(docs[reference]["error_kind"]):
+            problems.append("%s: RETURN error_kind differs from %s's; it is one set, documented alike everywhere"
+                            % (module, reference))
+    documented = set(docs[reference].get("error_kind", {}).get("choices") or [])
+    if documented != wanted:
+        problems.append("error_kind choices do not match the kinds the collection raises (undocumented: %s, never "
+                        "raised: %s)" % (sorted(wanted - documented) or "-", sorted(documented - wanted) or "-"))
     for module in MODULES + API_MODULES:
         problems += returned_problems(module, docs[module])
     for problem in problems:
         print(problem)
     if not problems:
-        print("return docs: %d modules document the failure keys alike; error_kind lists the %d kinds raised (%d more "
-              "with a drift check); %s documents the %d kinds of the API path" % (
-                  len(MODULES), len(kinds), len(api - kinds), ", ".join(API_MODULES), len(api)))
+        print("return docs: %d modules document the failure keys alike; error_kind is one set of the %d kinds raised, "
+              "alike in all %d modules" % (len(MODULES), len(wanted), len(MODULES + API_MODULES)))
     return 1 if problems else 0
 
 

@@ -31,3 +31,21 @@ def duration_nanoseconds(text: str) -> Optional[int]:
         scale = _NANOSECONDS[unit]
         total += int(whole or 0) * scale + int(fraction or 0) * scale // 10 ** len(fraction or "")
     return total if total <= _GO_MAX_DURATION else None
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    """Seconds as a short Helm-style duration for messages: 45s, 12m30s, 2h5m, 3d4h (whole seconds,
+    rounded down); "an unknown time" for None."""
+    if seconds is None:
+        return "an unknown time"
+    whole = max(int(seconds), 0)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return "%dd%dh" % (days, hours) if hours else "%dd" % days
+    if hours:
+        return "%dh%dm" % (hours, minutes) if minutes else "%dh" % hours
+    if minutes:
+        return "%dm%ds" % (minutes, secs) if secs else "%dm" % minutes
+    return "%ds" % secs

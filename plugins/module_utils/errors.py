@@ -2,7 +2,10 @@
 # Copyright: (c) 2026, matih.helm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The errors a task fails with, one level below everything that raises them.
+"""The errors a task fails with, one level below everything that raises them, and the kinds of them.
+
+Every ``error_kind`` a module can return is named here or in helm_client.py's ERROR_KINDS (Helm's
+words); the modules' RETURN documents them as one set (hack/check-return-docs.py keeps it so).
 
 ``TaskError`` is what ``run_task`` turns into ``fail_json``: a ``kind`` the task returns as
 ``error_kind`` and a message that names the problem and the fix. ``KubeError`` is a Kubernetes API
@@ -31,6 +34,13 @@ UNSUPPORTED_KUBECONFIG = "unsupported_kubeconfig"  # a kubeconfig feature only H
 # What reading Helm's records can fail with, besides the above
 UNSUPPORTED_ENVIRONMENT = "unsupported_environment"  # HELM_DRIVER keeps them elsewhere than in Secrets
 INVALID_RELEASE_RECORD = "invalid_release_record"  # a record Helm could not read either
+# What a recovery can be deferred or stopped by, besides Helm's and the API's kinds
+LOCKED = "locked"  # another actor of this collection holds the release's lease
+CONCURRENT_CHANGE = "concurrent_change"  # another writer changed the release while a recovery ran
+ROLLOUT_FAILED = "rollout_failed"  # Helm wrote the target revision and it failed
+NOT_DEPLOYED = "not_deployed"  # Helm reported success, but the latest revision is not deployed
+DRIFT_REMAINS = "drift_remains"  # objects still drift after a repair
+BACKOFF = "backoff"  # a failed recovery's backoff has not passed
 
 
 class TaskError(Exception):

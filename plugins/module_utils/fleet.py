@@ -4,20 +4,43 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fleet decisions of the fleet_remediation role as pure functions: the override check, the safety
 brakes (max_unhealthy, canary), the report rows and summary. The role reaches them through the
-``matih.helm.fleet_*`` filters; nothing here runs Helm."""
+``matih.helm.fleet_*`` filters; nothing here runs Helm.
+
+Also the words of the three roles' recovery messages (``role_terms``, ``role_report``,
+``not_recovered``): helm_release_recover names its own options in its reasons (``set
+unlock_pending=true``); a role that ran it names its own variables instead
+(``fleet_remediation_unlock_pending=true``), through the ``matih.helm.recovery_*`` filters."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
-from ansible_collections.matih.helm.plugins.module_utils.recovery import OUTCOMES
+from ansible_collections.matih.helm.plugins.module_utils.recovery import (
+    DEFER, DEFERRED, FAILED, HEALTHY, HELD, OUTCOMES, PENDING, PLANNED, QUARANTINED, RECOVERED, UNINSTALLED,
+    WOULD_FAIL, failure_verdict,
+)
 
 OVERRIDE_SETTINGS = ("strategies", "unlock_pending", "unlock_pending_after", "chart_ref", "chart_repo_url",
-                     "chart_version", "values", "timeout")
+                     "chart_version", "values", "timeout", "clear_quarantine", "recover_uninstalled")
 _KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
+
+# The canary brake. A canary lets the other releases run only when it shows the way is safe: it was
+# recovered (or was healthy already, or in check mode a step's preflight and dry run passed). A canary
+# left alone on purpose, quarantined (it failed max_attempts times before) or uninstalled, was not tried
+# and says nothing about the cluster either way: it is not counted. Any other outcome holds the rest: a
+# failure, a check-mode would_fail, a pending release, and a deferred one (the cluster could not be
+# reached, another actor holds it, or it is backing off after its own last failure), since a canary
+# that could not run proves nothing and an outage is exactly what it is there to catch.
+CANARY_PASSES = (RECOVERED, HEALTHY, PLANNED)
+CANARY_NEUTRAL = (QUARANTINED, UNINSTALLED)
+# Outcomes that need a person and fail the run (fail_on_unrecovered): no step brought the release back,
+# none would (check mode), or it is quarantined after max_attempts failed recoveries. deferred (retried
+# by the next run), pending, uninstalled and healthy do not.
+NOT_RECOVERED = (FAILED, WOULD_FAIL, QUARANTINED)
 
 
 def override_problems(overrides: Any) -> List[str]:
@@ -59,7 +82,10 @@ def fleet_plan(releases: Sequence[Dict[str, Any]], scanned: int, max_unhealthy: 
     """Which unhealthy releases to recover, first (canary) or after, and which to hold.
 
     Over ``max_unhealthy`` every release is held: a cluster-wide cause (an API outage, a broken
-    chart repository, a bad admission policy) is likelier than that many independent failures."""
+    chart repository, a bad admission policy) is likelier than that many independent failures.
+    The count is every release discovery listed, before any recovery: a release that its recovery
+    will find quarantined or in its backoff is unhealthy all the same (discovery does not read the
+    memory of attempts, one list per namespace is all it costs)."""
     limit = unhealthy_limit(max_unhealthy, scanned)
     canary = int(canary or 0)
     if canary < 0:
@@ -75,20 +101,28 @@ def fleet_plan(releases: Sequence[Dict[str, Any]], scanned: int, max_unhealthy: 
 
 
 def canary_hold(canary_rows: Sequence[Dict[str, Any]]) -> str:
-    """The reason to hold the releases after the canaries, or "" when every canary recovered (or
-    is healthy, or, in check mode, planned)."""
-    bad = [row for row in canary_rows if (row or {}).get("outcome") not in ("recovered", "healthy", "planned")]
+    """The reason to hold the releases after the canaries, or "" when no canary says to (see
+    CANARY_PASSES and CANARY_NEUTRAL)."""
+    bad = [row for row in canary_rows
+           if (row or {}).get("outcome") not in CANARY_PASSES + CANARY_NEUTRAL]
     if not bad:
         return ""
-    names = ", ".join("%s/%s (%s)" % (row.get("namespace"), row.get("release"), row.get("outcome", "no result"))
+    names = ", ".join("%s/%s (%s)" % (row.get("namespace"), row.get("release"), _outcome_words(row))
                       for row in bad)
     return ("canary release(s) not recovered: %s; the other releases were held (fleet_remediation_canary)" % names)
+
+
+def _outcome_words(row: Dict[str, Any]) -> str:
+    """``deferred: cluster_unreachable`` for a row with an error kind, else the outcome."""
+    outcome = row.get("outcome", "no result")
+    kind = row.get("error_kind")
+    return "%s: %s" % (outcome, kind) if kind and outcome not in CANARY_PASSES else outcome
 
 
 def held_row(release: Dict[str, Any], reason: str) -> Dict[str, Any]:
     state = listed_state(release)
     return with_listed_drift({"release": release.get("name"), "namespace": release.get("namespace"), "check_mode": False,
-                              "before": state, "after": state, "actions": [], "action": "none", "outcome": "held",
+                              "before": state, "after": state, "actions": [], "action": "none", "outcome": HELD,
                               "reason": reason}, release)
 
 
@@ -106,18 +140,29 @@ def listed_state(release: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def outcome_row(recovery: Dict[str, Any], release: Dict[str, Any], host: str = "") -> Dict[str, Any]:
-    """The report row of one release: its recovery's report, or a failed row saying why there is
-    none (the recovery task failed: Helm could not read the release, a bad option...)."""
+    """The report row of one release: its recovery's report, its reasons in the fleet role's words
+    (``role_report``), or a row saying why there is none (the recovery task failed: Helm could not
+    read the release, a bad option...). A task that failed on a transient error (the API server
+    could not be reached or throttled, the lease was held; see recovery.failure_verdict) is a
+    ``deferred`` row with its ``error_kind``: the next run retries it, nothing was escalated."""
     release = release or {}
-    if (recovery or {}).get("report"):
-        return with_listed_drift(recovery["report"], release)
+    recovery = recovery or {}
     namespace, _slash, name = host.partition("/")
+    key = "%s/%s" % (release.get("namespace", namespace), release.get("name", name))
+    if recovery.get("report"):
+        return with_listed_drift(role_report(recovery["report"], "fleet_remediation", key), release)
     state = listed_state(release)
-    reason = (recovery or {}).get("msg") or "the recovery of this release did not report back (host failed or unreachable)"
-    return with_listed_drift({"release": release.get("name", name), "namespace": release.get("namespace", namespace),
-                              "check_mode": bool((recovery or {}).get("check_mode", False)), "before": state,
-                              "after": state, "actions": [], "action": "none", "outcome": "failed", "reason": reason},
-                             release)
+    reason = recovery.get("msg") or "the recovery of this release did not report back (host failed or unreachable)"
+    kind = recovery.get("error_kind") or ""
+    outcome = DEFERRED if kind and failure_verdict(kind, False) == DEFER else FAILED
+    if outcome == DEFERRED:
+        reason = "%s; nothing was tried, retry later" % reason
+    row = {"release": release.get("name", name), "namespace": release.get("namespace", namespace),
+           "check_mode": bool(recovery.get("check_mode", False)), "before": state, "after": state, "actions": [],
+           "action": "none", "outcome": outcome, "reason": role_terms(reason, "fleet_remediation", key)}
+    if kind:
+        row["error_kind"] = kind
+    return with_listed_drift(row, release)
 
 
 def host_row(host: str, variables: Dict[str, Any]) -> Dict[str, Any]:
@@ -127,25 +172,60 @@ def host_row(host: str, variables: Dict[str, Any]) -> Dict[str, Any]:
 
 def report(rows: Sequence[Dict[str, Any]], namespaces: Sequence[str], check_mode: bool, generated_at: str,
            report_dir: str, hold_reason: str = "") -> Dict[str, Any]:
-    """The fleet report: ``summary`` (counts per outcome, failed and held releases, file paths) and
-    ``releases`` (the rows, sorted by namespace and release). A relative ``report_dir`` is taken from
-    the directory ansible-playbook runs in (this process's), not the playbook's, where Ansible runs
-    local modules: inside an installed collection for ``matih.helm.remediate``."""
+    """The fleet report: ``summary`` (counts per outcome, the failed, held, deferred and quarantined
+    releases, file paths), ``releases`` (the rows, sorted by namespace and release) and ``messages``
+    (``counts``: the counts in words, ``not_recovered``: why the run fails, "" when it does not). A
+    relative ``report_dir`` is taken from the directory ansible-playbook runs in (this process's), not
+    the playbook's, where Ansible runs local modules: inside an installed collection for
+    ``matih.helm.remediate``."""
     report_dir = os.path.abspath(os.path.expanduser(report_dir)) if report_dir else ""
     ordered = sorted(rows, key=lambda row: (row.get("namespace") or "", row.get("release") or ""))
     counts = {outcome: sum(1 for row in ordered if row.get("outcome") == outcome) for outcome in OUTCOMES}
     summary = dict(
         check_mode=bool(check_mode or any(row.get("check_mode") for row in ordered)),
         generated_at=generated_at, namespaces=list(namespaces), total=len(ordered), **counts)
-    held_reasons = [row.get("reason") for row in ordered if row.get("outcome") == "held"]
+    held_reasons = [row.get("reason") for row in ordered if row.get("outcome") == HELD]
     drifted = [drift_row(row) for row in ordered if (row.get("drift") or {}).get("drifted")]
+    markdown = os.path.join(report_dir, "fleet-remediation.md") if report_dir else ""
     summary.update(
         drifted=len(drifted), drift=drifted,
-        failed_releases=_names(ordered, "failed"), held_releases=_names(ordered, "held"),
+        failed_releases=_names(ordered, FAILED), held_releases=_names(ordered, HELD),
+        deferred_releases=_names(ordered, DEFERRED), quarantined_releases=_names(ordered, QUARANTINED),
         hold_reason=hold_reason or (held_reasons[0] if held_reasons else ""),
         report_json=os.path.join(report_dir, "fleet-remediation.json") if report_dir else "",
-        report_markdown=os.path.join(report_dir, "fleet-remediation.md") if report_dir else "")
-    return {"summary": summary, "releases": ordered}
+        report_markdown=markdown)
+    messages = {"counts": counts_text(counts, len(ordered), len(drifted)),
+                "not_recovered": not_recovered_text(ordered, "see " + markdown if markdown else "see the rows above")}
+    return {"summary": summary, "releases": ordered, "messages": messages}
+
+
+# How the summary line calls each outcome.
+_COUNT_WORDS = {HEALTHY: "healthy again", PLANNED: "planned (check mode)", WOULD_FAIL: "would fail (check mode)",
+                PENDING: "pending (left alone)", DEFERRED: "deferred (retry later)",
+                QUARANTINED: "quarantined (left alone)", UNINSTALLED: "uninstalled (left alone)"}
+
+
+def counts_text(counts: Dict[str, int], total: int, drifted: int = 0) -> str:
+    """``3 unhealthy release(s) (1 drifted): 2 recovered, 1 deferred (retry later)``: the outcomes that
+    occurred, in recovery.OUTCOMES order."""
+    words = ["%d %s" % (counts[outcome], _COUNT_WORDS.get(outcome, outcome)) for outcome in OUTCOMES if counts.get(outcome)]
+    return "%d unhealthy release(s)%s%s" % (total, " (%d drifted)" % drifted if drifted else "",
+                                            (": " + ", ".join(words)) if words else "")
+
+
+def not_recovered_text(rows: Sequence[Dict[str, Any]], see: str) -> str:
+    """Why the report step fails the run (NOT_RECOVERED outcomes), naming the fleet role's variables;
+    "" when no release needs a person."""
+    bad = [row for row in rows if row.get("outcome") in NOT_RECOVERED]
+    if not bad:
+        return ""
+    text = "Not recovered: %s (%s)" % (", ".join("%s/%s %s" % (row.get("namespace"), row.get("release"), row.get("outcome"))
+                                                 for row in bad), see)
+    if any(row.get("outcome") == QUARANTINED for row in bad):
+        text += (". A quarantined release is left alone until its latest revision changes (a deployment), or until a "
+                 "run with fleet_remediation_clear_quarantine=true (one release: clear_quarantine in "
+                 "fleet_remediation_release_overrides)")
+    return text
 
 
 def drift_row(row: Dict[str, Any]) -> Dict[str, Any]:
@@ -161,3 +241,77 @@ def drift_row(row: Dict[str, Any]) -> Dict[str, Any]:
 
 def _names(rows: Sequence[Dict[str, Any]], outcome: str) -> List[str]:
     return ["%s/%s" % (row.get("namespace"), row.get("release")) for row in rows if row.get("outcome") == outcome]
+
+
+# --- the roles' words ---------------------------------------------------------------------------
+
+# The helm_release_recover options a reason may name, and what the role that ran it calls each. An
+# option a role does not expose keeps the module's name. release_deploy's unlock_pending is its
+# on_pending choice; the fleet's chart and values are per release, in the overrides ({key}: namespace/name).
+_ROLE_OPTIONS = ("unlock_pending_after", "unlock_pending", "chart_repo_url", "chart_ref", "chart_version", "values",
+                 "strategies", "timeout", "wait_for_jobs", "cleanup_on_fail", "history_max", "keep_history",
+                 "max_attempts", "backoff", "clear_quarantine", "recover_uninstalled", "detect_drift",
+                 "drift_ignore_fields")
+_FLEET_PER_RELEASE = ("chart_ref", "chart_repo_url", "chart_version", "values")
+ROLE_VARIABLES = {
+    "release_recovery": {option: "release_recovery_" + option for option in _ROLE_OPTIONS},
+    "fleet_remediation": dict(
+        {option: "fleet_remediation_" + option for option in _ROLE_OPTIONS if option not in _FLEET_PER_RELEASE},
+        **{option: "fleet_remediation_release_overrides['{key}']." + option for option in _FLEET_PER_RELEASE}),
+    "release_deploy": {
+        "unlock_pending": "release_deploy_on_pending=recover", "strategies": "release_deploy_recovery_strategies",
+        "chart_ref": "release_deploy_recovery_chart_ref", "chart_repo_url": "release_deploy_chart_repo_url",
+        "timeout": "release_deploy_timeout", "wait_for_jobs": "release_deploy_wait_for_jobs",
+        "cleanup_on_fail": "release_deploy_cleanup_on_fail", "history_max": "release_deploy_history_max",
+        "max_attempts": "release_deploy_recovery_max_attempts", "backoff": "release_deploy_recovery_backoff",
+        "clear_quarantine": "release_deploy_recovery_clear_quarantine",
+    },
+}
+# An option name with an underscore is an option wherever it stands; a one-word one (values, timeout,
+# backoff, strategies) only as option=value, since as a word it is also prose and Helm's error text.
+_OPTION_WORD = re.compile(r"(?<![\w.'\[])(%s)(=[^\s,;)]*)?(?![\w])" % "|".join(_ROLE_OPTIONS))
+
+
+def role_terms(text: str, role: str, key: str = "") -> str:
+    """``text`` (a helm_release_recover reason) with the options it names replaced by the variables
+    of ``role`` (release_recovery, fleet_remediation or release_deploy): ``set unlock_pending=true``
+    becomes ``set fleet_remediation_unlock_pending=true``. ``key`` (namespace/name) names the release in
+    the fleet's per-release overrides. An unknown role leaves the text as it is."""
+    table = ROLE_VARIABLES.get(role)
+    if not table or not text:
+        return text
+
+    def replace(match):
+        option, value = match.group(1), match.group(2) or ""
+        if option not in table or ("_" not in option and not value):
+            return match.group(0)
+        variable = table[option].replace("{key}", key or "<namespace>/<name>")
+        return variable if "=" in variable else variable + value
+
+    return _OPTION_WORD.sub(replace, text)
+
+
+def role_report(report: Dict[str, Any], role: str, key: str = "") -> Dict[str, Any]:
+    """A copy of helm_release_recover's ``report`` with its reasons (the release's and each skipped
+    step's) in the words of ``role`` (``role_terms``); Helm's errors and the memory's recorded reason are
+    kept as they are. ``key`` defaults to the report's namespace/name."""
+    report = dict(report or {})
+    key = key or "%s/%s" % (report.get("namespace"), report.get("release"))
+    if report.get("reason"):
+        report["reason"] = role_terms(report["reason"], role, key)
+    if report.get("actions"):
+        report["actions"] = [dict(action, reason=role_terms(action["reason"], role, key)) if action.get("reason")
+                             else action for action in report["actions"]]
+    return report
+
+
+def not_recovered(report: Dict[str, Any], role: str) -> str:
+    """The message a single-release role fails with when ``report``'s outcome needs a person
+    (NOT_RECOVERED: failed, would_fail, quarantined), in the words of ``role``; "" otherwise."""
+    report = report or {}
+    if report.get("outcome") not in NOT_RECOVERED:
+        return ""
+    key = "%s/%s" % (report.get("namespace"), report.get("release"))
+    return "Release %s was not recovered (%s): %s. Actions: %s" % (
+        key, report["outcome"], role_terms(report.get("reason") or "", role, key),
+        json.dumps(report.get("actions") or [], sort_keys=True))

@@ -69,7 +69,13 @@ ERROR_KINDS = (
     # Helm reports rejected credentials as "cluster unreachable" too.
     ("access_denied", r"\bforbidden\b|\bunauthorized\b|must be logged in|"
                       r"asked for the client to provide credentials", re.I),
-    ("cluster_unreachable", r"kubernetes cluster unreachable|connection refused|no such host", re.I),
+    # The API server answered, but could not serve the request (503, an etcd timeout) or throttled it (429): an
+    # outage or overload, as transient as no answer at all.
+    ("throttled", r"the server has received too many requests|too many requests", re.I),
+    ("cluster_unreachable", r"kubernetes cluster unreachable|connection refused|no such host|"
+                            r"the server is currently unable to handle the request|etcdserver: request timed out|"
+                            r"http2: client connection lost|TLS handshake timeout|"
+                            r"the server was unable to return a response in the time allotted", re.I),
     ("timeout", r"context deadline exceeded|timed out waiting", re.I),
 )
 ERROR_HINTS = {
@@ -87,7 +93,9 @@ ERROR_HINTS = {
                        "contexts, or leave it unset to use current-context",
     "no_api_server": "No API server is configured: the kubeconfig names no cluster server for the context; set the "
                      "kubeconfig, context or host option",
-    "cluster_unreachable": "The Kubernetes API server could not be reached; check kubeconfig, context, host and network",
+    "cluster_unreachable": "The Kubernetes API server could not be reached, or could not serve the request (503); check "
+                           "kubeconfig, context, host and network, and the API server's health",
+    "throttled": "The Kubernetes API server throttled the requests (429: API priority and fairness); retry later",
     "timeout": "Helm timed out waiting for resources; raise timeout or check why the workloads are not ready",
     "access_denied": "The Kubernetes API rejected the credentials or they lack the permissions; check api_key or the "
                      "kubeconfig user, and the RBAC rights on the release namespace",
@@ -260,6 +268,15 @@ def install_argv(major, name, namespace, chart_ref, chart_repo_url="", chart_ver
     return argv + ([_dry_run_flag(major)] if dry_run else [])
 
 
+def rendered_manifest_argv(major, name, namespace, chart_ref, chart_repo_url="", chart_version="", values_file=None,
+                           install=False):
+    """The dry run that prints what an upgrade (``install``: a fresh install) would apply, as JSON: upgrade_argv's
+    or install_argv's flags, no wait, ``--output json``. Helm stores nothing on a dry run."""
+    build = install_argv if install else upgrade_argv
+    return build(major, name, namespace, chart_ref, chart_repo_url, chart_version, values_file, wait=False,
+                 dry_run=True) + ["--output", "json"]
+
+
 def uninstall_argv(major, name, namespace, keep_history=True, wait=True, timeout=None, dry_run=False):
     """``helm uninstall`` argv; ``keep_history`` keeps the revisions (``--keep-history``)."""
     argv = ["uninstall", name, "--namespace", namespace]
@@ -379,6 +396,20 @@ class HelmClient(object):
     def install(self, name, namespace, config, values_file, **options) -> CommandResult:
         return self.run(install_argv(self.major, name, namespace, config.chart_ref, config.chart_repo_url,
                                      config.chart_version, values_file, **options))
+
+    def rendered_manifest(self, name, namespace, config, values_file, install=False, **_write_options) -> str:
+        """The manifest an upgrade to ``config`` with ``values_file`` would apply (``install``: the one a reinstall's
+        install would), from Helm's dry run (rendered_manifest_argv); hooks are apart, in the output's ``hooks``.
+        The write's options (wait, timeout, history_max...) are taken and change nothing rendered. HelmError as
+        the upgrade would fail before it writes (operation_in_progress, release_not_found, a chart that does not
+        render), invalid_output when Helm prints no release."""
+        argv = rendered_manifest_argv(self.major, name, namespace, config.chart_ref, config.chart_repo_url,
+                                      config.chart_version, values_file, install)
+        release = self.run_json(argv)
+        if not isinstance(release, dict) or not isinstance(release.get("manifest"), str):
+            raise HelmError("invalid_output", "Helm's dry run printed no release manifest (helm %s)" % " ".join(argv[:1]),
+                            command=argv)
+        return release["manifest"]
 
     def uninstall(self, name, namespace, **options) -> CommandResult:
         return self.run(uninstall_argv(self.major, name, namespace, **options))

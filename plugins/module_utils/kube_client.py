@@ -314,7 +314,8 @@ class KubeClient(object):
 
     def _with_retries(self, method: str, attempt: Callable[[], _Answer]) -> _Answer:
         """The answer of ``attempt()``, made again once after a 401 when a credential was refreshed,
-        and up to THROTTLE_RETRIES times after a 429 on a GET, which changes nothing."""
+        and up to THROTTLE_RETRIES times after a 429, as client-go does: API priority and fairness
+        answers 429 before the request is carried out, so even a write is safe to send again."""
         refreshed, throttled = False, 0
         while True:
             answer = attempt()
@@ -322,7 +323,7 @@ class KubeClient(object):
                 refreshed = True
                 if self._refresh_credentials():
                     continue
-            elif answer.status == 429 and method == "GET" and throttled < THROTTLE_RETRIES:
+            elif answer.status == 429 and throttled < THROTTLE_RETRIES:
                 throttled += 1
                 time.sleep(retry_delay(answer.headers.get("Retry-After")))
                 continue

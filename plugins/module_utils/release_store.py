@@ -114,6 +114,15 @@ def user_values(release: Dict[str, Any]) -> Dict[str, Any]:
     return release.get("config") or {}
 
 
+def record_manifest(records: Sequence[Dict[str, Any]], revision: int) -> Optional[str]:
+    """The manifest of ``revision`` among decoded records (``ReleaseStore.records``'), or None when none is that
+    revision. Hooks are not in it: Helm keeps them in the record's ``hooks``."""
+    for release in records:
+        if release.get("version") == revision:
+            return str(release.get("manifest") or "")
+    return None
+
+
 def _unreadable_record(namespace: str, name: str, error: ValueError) -> TaskError:
     return TaskError(INVALID_RELEASE_RECORD, "A release record of %s in %s cannot be read (%s); inspect the release's "
                      "storage Secrets (labels owner=helm,name=%s) and delete or restore the broken one"
@@ -144,6 +153,9 @@ class ReleaseStore(object):
         self.direct_problem = self._driver_problem or self.connection.api_problem
         # the user's way to have Helm read what it could read from the records (to compare, or to debug)
         self.helm_reads = environ.get(READS_VARIABLE, "").lower() == "helm"
+        # {(namespace, name): {revision: manifest}} of each release's last LIST: a revision's manifest never
+        # changes, so manifest() answers from there without a second LIST of the same records
+        self._manifests = {}
 
     @property
     def client(self) -> KubeClient:
@@ -226,6 +238,25 @@ class ReleaseStore(object):
                 values_error = result
         return entries, values, values_error
 
+    def manifest(self, name: str, namespace: str, revision: int) -> str:
+        """The manifest of a stored revision, what a rollback to it applies (hooks apart): from this release's last
+        LIST when that held the revision (no request), else from a new LIST, else ``helm get manifest``. HelmError
+        revision_not_found when the revision is not stored; the records' errors as records() raises them when
+        there is no Helm to ask."""
+        remembered = self._manifests.get((namespace, name), {})
+        if revision in remembered:
+            return remembered[revision]
+        stored = self.stored_records(name, namespace) if self.helm is not None else self.records(name, namespace)
+        if not stored and self.helm is not None:
+            return self.helm.get_manifest(name, namespace, revision)
+        found = record_manifest(stored, revision)
+        if found is None:
+            raise HelmError("revision_not_found", "Revision %d of release %s is not stored in namespace %s (stored: %s); "
+                            "Helm may have pruned it (--history-max)" % (
+                                revision, name, namespace, ", ".join(str(release["version"]) for release in stored)
+                                or "none"))
+        return found
+
     # --- reads that need the records (drift, the fleet's drift scan) -----------------------------------
 
     def require_direct(self, needed_by: str) -> None:
@@ -241,9 +272,11 @@ class ReleaseStore(object):
         reached, TaskError invalid_release_record for a record Helm could not read either."""
         found = list(self.client.list(secrets_path(namespace), label_selector=release_selector(name)))
         try:  # only what decoding raises: a request's own errors are not a broken record
-            return releases_of(found)
+            releases = releases_of(found)
         except ValueError as error:
             raise _unreadable_record(namespace, name, error)
+        self._manifests[(namespace, name)] = {release["version"]: str(release.get("manifest") or "") for release in releases}
+        return releases
 
     def deployed_records(self, namespaces: Sequence[str]) -> List[Dict[str, Any]]:
         """The records of every deployed revision in ``namespaces`` (one LIST each, at once; [] means

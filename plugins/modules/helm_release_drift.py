@@ -159,26 +159,41 @@ msg:
     --history-max of them, 10 by default)
 error_kind:
   description:
-    - The kind of failure when the release cannot be checked, one of a closed set. RV(msg) says what went wrong and
-      what to check. Option problems fail without it.
-    - V(invalid_kubeconfig) - the kubeconfig cannot be loaded or has not the context. V(no_api_server) - there is
-      no kubeconfig, no O(host), and the module does not run in a pod.
-    - V(unsupported_kubeconfig) - the kubeconfig authenticates in a way only Helm supports (an C(auth-provider), a
-      username and password, an exec plugin of C(client.authentication.k8s.io/v1alpha1), a SOCKS or https proxy);
-      RV(msg) names it.
-      V(unsupported_environment) - E(HELM_DRIVER) keeps the release records elsewhere than in Secrets.
-    - V(cluster_unreachable) - the API server cannot be reached (network, TLS, no answer in time, 502-504).
-      V(throttled) - it kept answering 429. V(access_denied) - it rejected the credentials, or RBAC does not allow
-      them a read the check needs.
-    - V(release_not_found) - no Helm release record of the release is stored in the namespace.
-      V(revision_not_found) - O(revision) is not stored (Helm may have pruned it); RV(msg) names the stored ones.
-    - V(invalid_release_record) - a release record, or the revision's manifest, cannot be decoded.
-    - V(rejected), V(not_found), V(conflict), V(api_error) - the API server answered a read with another error;
-      RV(msg) has its status and message.
-  returned: when the release cannot be checked
+    - Why the task failed, or (M(matih.helm.helm_release_recover)) why a recovery was C(deferred) or stopped - one
+      closed set, the same in every module of the collection. RV(msg) or the reason says what went wrong and what to
+      do. Option problems fail without it. Each module returns the kinds of the paths it takes.
+    - Helm - V(binary_not_found) (no Helm at O(binary_path), or none on E(PATH)), V(not_helm) (the binary does not
+      answer C(helm version) as Helm does), V(unsupported_version) (Helm older than 3.8.0 or of another major than 3
+      and 4, or older than 3.10 with O(validate_certs=false)), V(helm_crashed) (Helm panicked, usually on a corrupt
+      release record), V(invalid_output) (output that is not JSON), V(helm_failed) (any other Helm error).
+    - The kubeconfig - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) (it cannot be loaded, does not have
+      the context, or names no API server for it), V(unsupported_kubeconfig) (it authenticates in a way only Helm
+      supports, such as an C(auth-provider), and the task needs the Kubernetes API), V(unsupported_environment)
+      (E(HELM_DRIVER) keeps the release records elsewhere than in Secrets, and the task reads them).
+    - The cluster - V(cluster_unreachable) (no answer, or 502, 503, 504), V(throttled) (429), V(access_denied) (the
+      credentials were refused, or RBAC does not allow the request), V(rejected) (admission, a policy, a quota or
+      object validation refused an object; the credentials are not the problem), V(not_found), V(conflict) (a
+      resourceVersion precondition failed), V(api_error) (any other answer; RV(api_status) has the HTTP status),
+      V(timeout) (Helm timed out, for example waiting for resources to be ready).
+    - The release - V(release_not_found), V(revision_not_found) (not stored; Helm may have pruned it),
+      V(invalid_release_record) (a record Helm could not read either), V(operation_in_progress) (another operation
+      holds it, a C(pending-*) revision), V(revision_taken) (another writer stored the next revision first),
+      V(concurrent_change) (another writer changed it while a recovery ran), V(locked) (another actor of this
+      collection holds the release's lease; the message names the holder).
+    - A recovery's own - V(rollout_failed) (Helm wrote the target and it failed), V(not_deployed) (Helm reported
+      success, but the latest revision is not deployed), V(drift_remains) (objects still drift after a repair),
+      V(backoff) (a failed recovery's backoff has not passed).
+  returned: failure, or with a deferred or stopped recovery
   type: str
   choices:
+    - binary_not_found
+    - not_helm
+    - unsupported_version
+    - helm_crashed
+    - invalid_output
+    - helm_failed
     - invalid_kubeconfig
+    - unknown_context
     - no_api_server
     - unsupported_kubeconfig
     - unsupported_environment
@@ -188,16 +203,25 @@ error_kind:
     - rejected
     - not_found
     - conflict
+    - api_error
+    - timeout
     - release_not_found
     - revision_not_found
     - invalid_release_record
-    - api_error
-  sample: release_not_found
+    - operation_in_progress
+    - revision_taken
+    - concurrent_change
+    - locked
+    - rollout_failed
+    - not_deployed
+    - drift_remains
+    - backoff
+  sample: cluster_unreachable
 api_status:
   description:
-    - The HTTP status the Kubernetes API server answered the request that failed with (403 for an RBAC denial, 429
-      when it throttled), when it answered at all.
-  returned: when the API server refused the check
+    - The HTTP status the Kubernetes API server answered the module's own request that failed with (403 for an RBAC
+      denial, 429 when it throttled), when it answered at all.
+  returned: when the API server refused a request of the module
   type: int
   sample: 403
 release:

@@ -250,47 +250,72 @@ helm_version:
   returned: success
   type: str
   sample: "3.17.3"
+api_status:
+  description:
+    - The HTTP status the Kubernetes API server answered the module's own request that failed with (403 for an RBAC
+      denial, 429 when it throttled), when it answered at all. Helm's own requests are reported in RV(stderr).
+  returned: when the API server refused a request of the module
+  type: int
+  sample: 403
 error_kind:
   description:
-    - The kind of failure when Helm fails or cannot run, one of a closed set. RV(msg) says what went wrong and what to
-      check.
-    - V(binary_not_found) - no Helm at O(binary_path), or none on E(PATH). V(not_helm) - the binary does not answer
-      C(helm version) as Helm does. V(unsupported_version) - Helm is older than 3.8.0 or of another major than 3 and
-      4, or older than 3.10 with O(validate_certs=false).
-    - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) - the kubeconfig cannot be loaded, does not have the
-      context, or names no API server for it. They are checked before Helm runs where the module can.
-    - V(cluster_unreachable) - the API server cannot be reached. V(access_denied) - the API server rejected the
-      credentials, or RBAC does not allow them the request. V(timeout) - Helm timed out, for example waiting for
-      resources to be ready.
-    - V(release_not_found), V(revision_not_found) - the release, or the revision, is not stored (Helm may have pruned
-      it). V(operation_in_progress) - another operation holds the release (a C(pending-*) revision).
-      V(revision_taken) - a concurrent operation stored the next revision first.
-    - V(rejected) - the cluster refused the release's objects (a ResourceQuota or LimitRange, the PodSecurity level,
-      an admission webhook or policy, object validation); the credentials are not the problem.
-    - V(helm_crashed) - Helm panicked, usually on a corrupt release record. V(invalid_output) - Helm printed output
-      that is not JSON. V(helm_failed) - any other Helm error.
-    - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
-      M(matih.helm.helm_release_rollback).
-  returned: when Helm fails or cannot run
+    - Why the task failed, or (M(matih.helm.helm_release_recover)) why a recovery was C(deferred) or stopped - one
+      closed set, the same in every module of the collection. RV(msg) or the reason says what went wrong and what to
+      do. Option problems fail without it. Each module returns the kinds of the paths it takes.
+    - Helm - V(binary_not_found) (no Helm at O(binary_path), or none on E(PATH)), V(not_helm) (the binary does not
+      answer C(helm version) as Helm does), V(unsupported_version) (Helm older than 3.8.0 or of another major than 3
+      and 4, or older than 3.10 with O(validate_certs=false)), V(helm_crashed) (Helm panicked, usually on a corrupt
+      release record), V(invalid_output) (output that is not JSON), V(helm_failed) (any other Helm error).
+    - The kubeconfig - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) (it cannot be loaded, does not have
+      the context, or names no API server for it), V(unsupported_kubeconfig) (it authenticates in a way only Helm
+      supports, such as an C(auth-provider), and the task needs the Kubernetes API), V(unsupported_environment)
+      (E(HELM_DRIVER) keeps the release records elsewhere than in Secrets, and the task reads them).
+    - The cluster - V(cluster_unreachable) (no answer, or 502, 503, 504), V(throttled) (429), V(access_denied) (the
+      credentials were refused, or RBAC does not allow the request), V(rejected) (admission, a policy, a quota or
+      object validation refused an object; the credentials are not the problem), V(not_found), V(conflict) (a
+      resourceVersion precondition failed), V(api_error) (any other answer; RV(api_status) has the HTTP status),
+      V(timeout) (Helm timed out, for example waiting for resources to be ready).
+    - The release - V(release_not_found), V(revision_not_found) (not stored; Helm may have pruned it),
+      V(invalid_release_record) (a record Helm could not read either), V(operation_in_progress) (another operation
+      holds it, a C(pending-*) revision), V(revision_taken) (another writer stored the next revision first),
+      V(concurrent_change) (another writer changed it while a recovery ran), V(locked) (another actor of this
+      collection holds the release's lease; the message names the holder).
+    - A recovery's own - V(rollout_failed) (Helm wrote the target and it failed), V(not_deployed) (Helm reported
+      success, but the latest revision is not deployed), V(drift_remains) (objects still drift after a repair),
+      V(backoff) (a failed recovery's backoff has not passed).
+  returned: failure, or with a deferred or stopped recovery
   type: str
   choices:
     - binary_not_found
     - not_helm
     - unsupported_version
-    - invalid_kubeconfig
-    - unknown_context
-    - no_api_server
-    - cluster_unreachable
-    - access_denied
-    - timeout
-    - release_not_found
-    - revision_not_found
-    - operation_in_progress
-    - revision_taken
-    - rejected
     - helm_crashed
     - invalid_output
     - helm_failed
+    - invalid_kubeconfig
+    - unknown_context
+    - no_api_server
+    - unsupported_kubeconfig
+    - unsupported_environment
+    - cluster_unreachable
+    - throttled
+    - access_denied
+    - rejected
+    - not_found
+    - conflict
+    - api_error
+    - timeout
+    - release_not_found
+    - revision_not_found
+    - invalid_release_record
+    - operation_in_progress
+    - revision_taken
+    - concurrent_change
+    - locked
+    - rollout_failed
+    - not_deployed
+    - drift_remains
+    - backoff
   sample: cluster_unreachable
 rc:
   description:

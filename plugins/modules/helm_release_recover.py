@@ -8,14 +8,37 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: helm_release_recover
-short_description: Recover a failed or stuck Helm release, trying rollbacks, an upgrade and a reinstall in order
+short_description: Recover a failed or stuck Helm release, one actor at a time, trying rollbacks and an upgrade in order
 version_added: 0.1.0
 description:
+  - Takes the release's lease first (a C(coordination.k8s.io/v1) Lease named C(matih-helm.<release>) in the release
+    namespace), so no other actor of this collection (a schedule, a person, an event-driven rule) works on the
+    release at the same time. A lease another live actor holds makes the outcome C(deferred), naming the holder; a
+    lease whose holder stopped renewing it is taken over. In check mode the lease is only read.
   - Reads the release history and decides. A release whose latest revision is C(deployed) is left alone. A missing
     release is reported. A C(pending-*) latest revision is left alone unless O(unlock_pending) is set or it is
-    older than O(unlock_pending_after).
+    older than O(unlock_pending_after). A latest revision C(uninstalled) or C(uninstalling) was removed on purpose and
+    is left alone (outcome C(uninstalled)) unless O(recover_uninstalled=true).
   - Otherwise tries the steps of O(strategies) in order until the latest revision is C(deployed) again, reading
     the history after every step. A step recovered the release only when that holds, whatever Helm reported.
+  - Before each step, the API server checks its target (the preflight) - every object of the revision a rollback
+    restores, or of the chart an upgrade or reinstall installs (rendered by Helm's own upgrade dry run), sent as a
+    server-side apply dry run. An API version no longer served, an admission or policy rejection, an immutable
+    field or a quota makes the step C(refused) with the reason, and no revision is written. Hooks are not checked
+    (they are not in a release's manifest).
+  - The ladder moves to the next step only on a verdict about the target - the preflight or admission refused it,
+    or Helm wrote it and its rollout failed. A step that failed because the API server could not be reached or
+    throttled, another writer got there first, or an operation is in progress stops the ladder with outcome
+    C(deferred) and its RV(error_kind), so nothing escalates on a transient error. A failure the next step would meet
+    as well (no rights, an unknown Helm error) stops it with outcome C(failed).
+  - Remembers its attempts in the lease (annotation C(matih.helm/attempts) - the latest revision it left, how many
+    recoveries of it failed, the last one's time, outcome and reason). Inside O(backoff) after a failed recovery a
+    run is C(deferred) with RV(retry_in); after O(max_attempts) failed recoveries the release is C(quarantined) and
+    left alone until its latest revision changes (someone deployed) or O(clear_quarantine=true). The memory keeps
+    the steps and how each ended, never an error's text.
+  - Just before each step, the history is read again, and the step runs only when the latest revision is still
+    the one last seen, in the same status, and the lease is still held (renewed within the last 45 seconds);
+    otherwise the ladder stops as C(deferred) (V(concurrent_change) or V(locked)).
   - V(rollback_last_successful) rolls back to the newest revision that reached DEPLOYED.
     V(rollback_previous_good) rolls back to the next older revision that reached DEPLOYED with another chart or other
     values than the last successful one. V(upgrade) runs C(helm upgrade) with the known-good configuration, and
@@ -38,11 +61,13 @@ options:
   strategies:
     description:
       - The recovery steps, tried in this order until the release is deployed again. Each may be given once.
+      - V(reinstall) uninstalls the release first (Services and PersistentVolumeClaims of the chart go with it), so it
+        runs only when listed here.
       - An empty list only reads the release and reports the verdict.
     type: list
     elements: str
     choices: [ rollback_last_successful, rollback_previous_good, upgrade, reinstall ]
-    default: [ rollback_last_successful, rollback_previous_good, upgrade, reinstall ]
+    default: [ rollback_last_successful, rollback_previous_good, upgrade ]
   unlock_pending:
     description:
       - Free a release whose latest revision is C(pending-install), C(pending-upgrade) or C(pending-rollback) by
@@ -55,6 +80,9 @@ options:
     description:
       - A Helm duration such as V(30m). A pending latest revision that Helm last updated longer ago than this counts
         as stale and is freed; a younger one is left alone and reported with outcome C(pending) and its age.
+      - The age counts from the later of the revision's update and the last renewal of the release's lease by an
+        actor that never released it (it died, or its lease expired while it worked). A pending release whose lease is
+        alive is never freed (outcome C(deferred), RV(error_kind) V(locked)).
       - Not set (the default) leaves every pending release alone unless O(unlock_pending) is set; the outcome is
         then C(failed).
     type: str
@@ -96,10 +124,10 @@ options:
     default: false
   history_max:
     description:
-      - Revisions Helm keeps after each rollback and upgrade (C(--history-max)). V(0), the default, means no limit,
-        so recovery never prunes a revision a later recovery may need.
+      - Revisions Helm keeps after each rollback and upgrade (C(--history-max)). Helm prunes the oldest but always
+        keeps the last deployed one, which the rollbacks need.
+      - Not set (the default) - Helm's own default, 10, or E(HELM_MAX_HISTORY) when set. V(0) means no limit.
     type: int
-    default: 0
   keep_history:
     description:
       - The reinstall step uninstalls with C(--keep-history), so the revisions stay and numbering continues.
@@ -130,6 +158,31 @@ options:
         example C(Deployment) C([spec.replicas]) when an autoscaler owns them).
     type: dict
     default: {}
+  max_attempts:
+    description:
+      - Failed recoveries of one release (of the latest revision as the last recovery left it) after which it is
+        C(quarantined) - left alone and reported until its latest revision changes or O(clear_quarantine=true).
+      - A C(deferred) run is not an attempt, nor is one that tried no step. V(0) never quarantines; the O(backoff)
+        still applies.
+    type: int
+    default: 3
+  backoff:
+    description:
+      - A Helm duration to wait after a failed recovery before the next one, doubled after each further failure
+        (V(5m), V(10m), V(20m)...). Inside it, a run is C(deferred) with the time left in RV(retry_in).
+      - V(0s) turns it off.
+    type: str
+    default: 5m
+  clear_quarantine:
+    description: Forget the failed attempts recorded for the release, so a quarantined release is tried again.
+    type: bool
+    default: false
+  recover_uninstalled:
+    description:
+      - Recover a release whose latest revision is C(uninstalled) (uninstalled with C(--keep-history)) or
+        C(uninstalling). By default such a release was removed on purpose and is left alone.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - matih.helm.connection
   - matih.helm.release
@@ -140,21 +193,30 @@ attributes:
   check_mode:
     support: full
     details:
-      - Nothing changes (a drift check only reads). The result is the exact plan. Each step is validated with Helm's dry run
-        (C(helm rollback) or C(helm upgrade) with C(--dry-run) on Helm 3, C(--dry-run=server) on Helm 4;
-        C(helm uninstall --dry-run) for a reinstall) and the first whose dry run succeeds has outcome C(planned).
+      - Nothing changes (a drift check only reads, the lease is only read). The result is the exact plan. Each step's
+        target goes through the preflight (server-side apply dry runs of its objects) and Helm's dry run (C(helm
+        rollback) with C(--dry-run); an upgrade's is the rendering for the preflight; C(helm uninstall --dry-run) for a
+        reinstall). The first step whose checks pass has outcome C(planned); the steps before it C(would_fail) with
+        the reason.
   diff_mode:
     support: full
     details:
       - The chart and user values (masked unless O(show_values=true)) of the latest revision and of what the
         settling step restores.
 notes:
-  - Helm does not lock releases. Run one recovery per release at a time.
+  - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) in the release namespace (the lease), and
+    C(patch) on the chart's kinds there (the preflight's dry runs) besides what Helm needs. With C(delete) on leases
+    too, a lease made for a release that does not exist is deleted again (else it is only released).
+  - The lease is renewed every 20 seconds while a step runs and expires 60 seconds after the last renewal, so an
+    actor that died is taken over a minute later. Helm itself does not lock releases; actors other than this
+    collection are kept off only by Helm's own check on the next revision (RV(error_kind) V(revision_taken)).
+  - Preflight cost - one API request per object of the target (at once, a few at a time) plus one discovery request
+    per API group version that is not built in; an upgrade or reinstall also runs Helm's upgrade dry run once to
+    render the chart.
   - A drift check costs a few API requests (see M(matih.helm.helm_release_drift)); the repair makes a second check.
     Drift is checked only when the latest revision is C(deployed); a failed or pending release goes up the ladder,
     whose rollbacks and upgrades apply a whole manifest anyway.
-  - A reinstall deletes the release's objects before installing them again; the C(fleet_remediation) role leaves
-    it out of its default steps.
+  - A reinstall deletes the release's objects before installing them again; it runs only when O(strategies) lists it.
   - The upgrade and reinstall steps pass the values in one file and nothing else. Use C(kubernetes.core.helm) for
     values files, C(--set) options or the helm-diff plugin.
   - Helm versions are detected once per binary (path, size and modification time) and remembered in
@@ -196,6 +258,25 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ web_plan.plan }}"
 
+- name: Recover on a schedule - at most 3 failed tries of one revision, 10 minutes apart and doubling
+  matih.helm.helm_release_recover:
+    name: web
+    namespace: shop
+    max_attempts: 3
+    backoff: 10m
+    history_max: 20
+  register: scheduled
+
+- name: Say what the run did (deferred and quarantined releases name why)
+  ansible.builtin.debug:
+    msg: "{{ scheduled.outcome }} {{ scheduled.error_kind | default('') }}: {{ scheduled.reason }}"
+
+- name: Try a quarantined release again after a fix
+  matih.helm.helm_release_recover:
+    name: web
+    namespace: shop
+    clear_quarantine: true
+
 - name: Repair the web release when its objects no longer match its deployed revision
   matih.helm.helm_release_recover:
     name: web
@@ -225,15 +306,18 @@ namespace:
 verdict:
   description:
     - What the history said before anything ran, V(healthy), V(missing), V(pending), V(held) or V(recover), and
-      V(drifted) (with O(detect_drift=true), a deployed release whose objects no longer match it).
+      V(drifted) (with O(detect_drift=true), a deployed release whose objects no longer match it), V(uninstalled)
+      (see O(recover_uninstalled)), V(quarantined) (see O(max_attempts)) or V(deferred) (the lease is held, the API
+      server could not be asked, or a failed recovery's O(backoff) has not passed).
   returned: success
   type: str
   sample: recover
 outcome:
   description:
-    - V(healthy) (nothing to do), V(recovered), V(planned) (check mode), V(failed) (no step brought the release
-      back, or a pending or missing release), V(pending) (left alone, younger than O(unlock_pending_after)) or
-      V(held) (see O(hold)).
+    - V(healthy) (nothing to do), V(recovered), V(planned) (check mode), V(would_fail) (check mode, no step would
+      bring the release back), V(failed) (no step brought the release back, or a pending or missing release),
+      V(pending) (left alone, younger than O(unlock_pending_after)), V(held) (see O(hold)), V(deferred) (retry later,
+      nothing escalated; RV(error_kind) says why), V(quarantined) or V(uninstalled).
   returned: success
   type: str
   sample: recovered
@@ -256,8 +340,12 @@ plan:
 actions:
   description:
     - The action log, one entry per step tried or skipped, with C(action), C(outcome) (V(recovered), V(failed),
-      V(planned) or V(skipped)) and either C(reason) (skipped) or C(changed), C(revision), C(status),
-      C(chart_version) (of the latest revision after the step) and C(error) (Helm's, empty when it succeeded).
+      V(refused) (the preflight refused the target, nothing was written), V(deferred), V(planned), V(would_fail) or
+      V(skipped)) and either C(reason) (skipped) or C(changed), C(revision), C(status), C(chart_version) (of the
+      latest revision after the step), C(error) (empty when it succeeded) and C(error_kind) (see RV(error_kind)).
+    - C(preflight) - the API server's check of the target, C(passed), C(objects) (how many were checked),
+      C(refusals) (each with C(kind), C(name), C(namespace), C(error_kind) and C(reason)), C(unchecked) (objects
+      that cannot be dry-run before others exist, with the reason), C(requests) and C(summary) (one line).
     - Rollbacks add C(target_revision); upgrades and reinstalls C(chart_ref), reinstalls C(keep_history).
   returned: success
   type: list
@@ -285,6 +373,28 @@ drift:
   sample: {"revision": 3, "drifted": true, "objects": [{"kind": "Deployment", "namespace": "shop", "name": "web",
            "state": "modified", "fields": ["spec.replicas"]}], "summary": {"objects": 4, "missing": 0, "modified": 1,
            "in_sync": 3}, "api_requests": 6, "after": {"revision": 4, "drifted": false, "objects": []}}
+attempts:
+  description:
+    - The memory of failed recoveries kept in the release's lease after this run - C(revision) (the latest revision as
+      the last recovery left it), C(attempts), C(last_attempt), C(last_outcome), C(reason), C(max_attempts),
+      C(quarantined) and C(next_attempt) (the end of the backoff). Null when there is nothing to remember (the
+      release is healthy or was recovered) or the lease could not be read.
+    - Also in RV(report).
+  returned: success
+  type: dict
+  sample: {"revision": 5, "attempts": 1, "last_attempt": "2026-12-06T22:00:00Z", "last_outcome": "failed",
+           "reason": "latest revision 3 is failed; no recovery step brought the release back to deployed",
+           "max_attempts": 3, "quarantined": false, "next_attempt": "2026-12-06T22:05:00Z"}
+retry_in:
+  description: Seconds until the backoff after the last failed recovery has passed.
+  returned: when the outcome is deferred by the backoff
+  type: int
+  sample: 240
+holder:
+  description: The holder of the release's lease, when another actor holds it.
+  returned: when the outcome is deferred because the lease is held
+  type: str
+  sample: "awx@runner-7 pid 31 job 4242 (4f2a)"
 pending_age:
   description: Seconds since Helm last updated the pending latest revision.
   returned: when the latest revision is pending
@@ -298,7 +408,8 @@ check_mode:
 report:
   description:
     - The fields above as one dictionary (release, namespace, check_mode, helm_version, before, after, actions,
-      action, outcome, reason, and drift when checked), as the C(release_recovery) role publishes it and the fleet report lists it.
+      action, outcome, reason, attempts, and drift, pending_age, retry_in, holder and error_kind when they apply). The
+      roles publish it with the reasons in their own variables' names (C(release_recovery_result), the fleet report).
   returned: success
   type: dict
 helm_version:
@@ -314,62 +425,69 @@ diff:
   type: dict
 error_kind:
   description:
-    - The kind of failure when Helm fails or cannot run, one of a closed set. RV(msg) says what went wrong and what to
-      check.
-    - V(binary_not_found) - no Helm at O(binary_path), or none on E(PATH). V(not_helm) - the binary does not answer
-      C(helm version) as Helm does. V(unsupported_version) - Helm is older than 3.8.0 or of another major than 3 and
-      4, or older than 3.10 with O(validate_certs=false).
-    - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) - the kubeconfig cannot be loaded, does not have the
-      context, or names no API server for it. They are checked before Helm runs where the module can.
-    - V(cluster_unreachable) - the API server cannot be reached. V(access_denied) - the API server rejected the
-      credentials, or RBAC does not allow them the request. V(timeout) - Helm timed out, for example waiting for
-      resources to be ready.
-    - V(release_not_found), V(revision_not_found) - the release, or the revision, is not stored (Helm may have pruned
-      it). V(operation_in_progress) - another operation holds the release (a C(pending-*) revision).
-      V(revision_taken) - a concurrent operation stored the next revision first.
-    - V(rejected) - the cluster refused the release's objects (a ResourceQuota or LimitRange, the PodSecurity level,
-      an admission webhook or policy, object validation); the credentials are not the problem.
-    - V(helm_crashed) - Helm panicked, usually on a corrupt release record. V(invalid_output) - Helm printed output
-      that is not JSON. V(helm_failed) - any other Helm error.
-    - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
-      M(matih.helm.helm_release_rollback).
-    - With the drift check (O(detect_drift=true)), also the failures of its Kubernetes API reads, V(unsupported_kubeconfig) (the
-      kubeconfig authenticates in a way only Helm supports, such as an C(auth-provider)), V(unsupported_environment)
-      (E(HELM_DRIVER) keeps the records elsewhere than in Secrets), V(throttled), V(not_found), V(conflict),
-      V(api_error) (RV(api_status) has the HTTP status), and V(invalid_release_record).
-  returned: when Helm fails or cannot run
+    - Why the task failed, or (M(matih.helm.helm_release_recover)) why a recovery was C(deferred) or stopped - one
+      closed set, the same in every module of the collection. RV(msg) or the reason says what went wrong and what to
+      do. Option problems fail without it. Each module returns the kinds of the paths it takes.
+    - Helm - V(binary_not_found) (no Helm at O(binary_path), or none on E(PATH)), V(not_helm) (the binary does not
+      answer C(helm version) as Helm does), V(unsupported_version) (Helm older than 3.8.0 or of another major than 3
+      and 4, or older than 3.10 with O(validate_certs=false)), V(helm_crashed) (Helm panicked, usually on a corrupt
+      release record), V(invalid_output) (output that is not JSON), V(helm_failed) (any other Helm error).
+    - The kubeconfig - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) (it cannot be loaded, does not have
+      the context, or names no API server for it), V(unsupported_kubeconfig) (it authenticates in a way only Helm
+      supports, such as an C(auth-provider), and the task needs the Kubernetes API), V(unsupported_environment)
+      (E(HELM_DRIVER) keeps the release records elsewhere than in Secrets, and the task reads them).
+    - The cluster - V(cluster_unreachable) (no answer, or 502, 503, 504), V(throttled) (429), V(access_denied) (the
+      credentials were refused, or RBAC does not allow the request), V(rejected) (admission, a policy, a quota or
+      object validation refused an object; the credentials are not the problem), V(not_found), V(conflict) (a
+      resourceVersion precondition failed), V(api_error) (any other answer; RV(api_status) has the HTTP status),
+      V(timeout) (Helm timed out, for example waiting for resources to be ready).
+    - The release - V(release_not_found), V(revision_not_found) (not stored; Helm may have pruned it),
+      V(invalid_release_record) (a record Helm could not read either), V(operation_in_progress) (another operation
+      holds it, a C(pending-*) revision), V(revision_taken) (another writer stored the next revision first),
+      V(concurrent_change) (another writer changed it while a recovery ran), V(locked) (another actor of this
+      collection holds the release's lease; the message names the holder).
+    - A recovery's own - V(rollout_failed) (Helm wrote the target and it failed), V(not_deployed) (Helm reported
+      success, but the latest revision is not deployed), V(drift_remains) (objects still drift after a repair),
+      V(backoff) (a failed recovery's backoff has not passed).
+  returned: failure, or with a deferred or stopped recovery
   type: str
   choices:
     - binary_not_found
     - not_helm
     - unsupported_version
-    - invalid_kubeconfig
-    - unknown_context
-    - no_api_server
-    - cluster_unreachable
-    - access_denied
-    - timeout
-    - release_not_found
-    - revision_not_found
-    - operation_in_progress
-    - revision_taken
-    - rejected
     - helm_crashed
     - invalid_output
     - helm_failed
+    - invalid_kubeconfig
+    - unknown_context
+    - no_api_server
     - unsupported_kubeconfig
     - unsupported_environment
+    - cluster_unreachable
     - throttled
+    - access_denied
+    - rejected
     - not_found
     - conflict
     - api_error
+    - timeout
+    - release_not_found
+    - revision_not_found
     - invalid_release_record
+    - operation_in_progress
+    - revision_taken
+    - concurrent_change
+    - locked
+    - rollout_failed
+    - not_deployed
+    - drift_remains
+    - backoff
   sample: cluster_unreachable
 api_status:
   description:
-    - The HTTP status the Kubernetes API server answered the drift check's request that failed with (403 for an RBAC
-      denial, 429 when it throttled), when it answered at all.
-  returned: when the API server refused the drift check
+    - The HTTP status the Kubernetes API server answered the module's own request that failed with (403 for an RBAC
+      denial, 429 when it throttled), when it answered at all. Helm's own requests are reported in RV(stderr).
+  returned: when the API server refused a request of the module
   type: int
   sample: 403
 rc:
@@ -413,19 +531,32 @@ from ansible_collections.matih.helm.plugins.module_utils.drift import check_rele
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmClient, HelmError, run_task, version_string,
 )
-from ansible_collections.matih.helm.plugins.module_utils.errors import TaskError
+from ansible_collections.matih.helm.plugins.module_utils.errors import (
+    CLUSTER_UNREACHABLE, CONCURRENT_CHANGE, DRIFT_REMAINS, LOCKED, NOT_DEPLOYED, NOT_FOUND, ROLLOUT_FAILED, KubeError,
+    TaskError,
+)
+from ansible_collections.matih.helm.plugins.module_utils.attempts import gate as memory_gate, memory_view, remember
+from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight
+from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
+    LeaseHeld, ReleaseLease, holder_identity, lease_client, lease_error,
+)
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
-    FAILED, REINSTALL, REPAIR_DRIFT, ROLLBACK_STEPS, SKIPPED, STRATEGIES, UPGRADE, Attempt, Options,
-    plan_recovery, recheck_step, repair_outcome, report_entry, settles, step_outcome, strategy_problems,
+    DEFAULT_STRATEGIES, DEFER, DEFERRED, ESCALATE, FAILED, HEALTHY, MISSING, REFUSED, REINSTALL, REPAIR_DRIFT,
+    ROLLBACK_STEPS, SKIPPED, STOP, STRATEGIES, TRANSIENT_KINDS, UPGRADE, WOULD_FAIL, Attempt, Options, Plan,
+    attempt_summary, changed_since, ends_ladder, failure_verdict, foreign_change, outage_seen, plan_recovery,
+    recheck_step, repair_outcome, report_entry, settles, step_outcome, strategy_problems, unknown_snapshot,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import last_successful, parse_history, values_to_read
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore, driver_problem
 from ansible_collections.matih.helm.plugins.module_utils.durations import duration_nanoseconds
 from ansible_collections.matih.helm.plugins.module_utils.masking import build_values_diff
 
+# A step starts only while the lease stays ours for longer than this without another renewal.
+LEASE_MARGIN_SECONDS = 15
+
 RECOVER_ARGS = dict(
-    strategies=dict(type="list", elements="str", choices=list(STRATEGIES), default=list(STRATEGIES)),
+    strategies=dict(type="list", elements="str", choices=list(STRATEGIES), default=list(DEFAULT_STRATEGIES)),
     unlock_pending=dict(type="bool", default=False),
     unlock_pending_after=dict(type="str"),
     chart_ref=dict(type="str", default=""),
@@ -436,17 +567,22 @@ RECOVER_ARGS = dict(
     wait_for_jobs=dict(type="bool", default=False),
     timeout=dict(type="str", default="5m"),
     cleanup_on_fail=dict(type="bool", default=False),
-    history_max=dict(type="int", default=0),
+    history_max=dict(type="int"),
     keep_history=dict(type="bool", default=True),
     hold=dict(type="str", default=""),
     show_values=dict(type="bool", default=False),
     detect_drift=dict(type="bool", default=False),
     drift_ignore_fields=dict(type="dict", default={}),
+    max_attempts=dict(type="int", default=3),
+    backoff=dict(type="str", default="5m"),
+    clear_quarantine=dict(type="bool", default=False),
+    recover_uninstalled=dict(type="bool", default=False),
 )
 
 
 class ReleaseRecovery(object):
-    """Read, plan, run the steps one by one until one settles, report: one release, one task."""
+    """Take the release's lease, read, plan, run the steps one by one until one settles, remember, report:
+    one release, one task."""
 
     def __init__(self, module, helm, options):
         self.module = module
@@ -458,8 +594,52 @@ class ReleaseRecovery(object):
         self.namespace = module.params["release_namespace"]
         self.check_mode = module.check_mode
         self.drift_ignore = parse_ignore_fields(module.params["drift_ignore_fields"])[0]
+        self._live = None
+        self.memory_after = None  # what the lease is to remember after this run
+        self.lease = None  # the release's lease while this run holds it (not in check mode)
 
     def run(self):
+        lease = ReleaseLease(lease_client(self.store, "helm_release_recover"), self.name, self.namespace,
+                             holder_identity())
+        try:
+            state = lease.read() if self.check_mode else lease.acquire()
+        except KubeError as error:
+            if error.kind == NOT_FOUND:
+                return self.recover(None)  # no such namespace, so no release: nothing to keep others off
+            if error.kind not in TRANSIENT_KINDS:
+                raise lease_error(error, self.namespace)
+            return self.deferred(error)
+        if self.check_mode:
+            if state is not None and state.alive(utc_now()):
+                return self.deferred(LeaseHeld.of(state, self.name, self.namespace))
+            return self.recover(state)
+        lease.start_renewing()
+        self.lease = lease
+        result = None
+        try:
+            # the lease as it was before this run took it: its holder's renewals and the memory
+            result = self.recover(lease.previous)
+        finally:
+            self.let_go(lease, result)
+        return result
+
+    def let_go(self, lease, result):
+        """Release the lease with the memory of this run (the one read when the task failed); a lease made for a
+        release that does not exist is deleted."""
+        if result is not None and result["verdict"] == MISSING and lease.previous is None:
+            done = lease.discard()
+        else:
+            done = lease.release(self.memory_after if result is not None else lease.memory)
+        if lease.lost:
+            self.module.warn("The release's lease was lost while this recovery ran (%s): another actor may have "
+                             "worked on the release meanwhile." % lease.lost)
+        elif not done:
+            self.module.warn("The release's lease %s/%s could not be released%s; it expires by itself within %d "
+                             "seconds, and the memory of this run is not recorded." % (
+                                 self.namespace, lease.name, ": %s" % lease.last_error.message if lease.last_error else "",
+                                 lease.duration_seconds))
+
+    def recover(self, lease_state):
         # From the release records, one request gives every revision's values with the history.
         entries, values, values_error = self.store.history_and_values(self.name, self.namespace, missing_ok=True)
         if values_error is not None:
@@ -472,8 +652,16 @@ class ReleaseRecovery(object):
         if missing:
             values.update(self.helm.get_values_many(self.name, self.namespace, missing))
         drift = self.check_drift() if self.wants_drift_check(history) else None
-        plan = plan_recovery(history, values, self.options, now=datetime.datetime.now(datetime.timezone.utc),
-                             drift=drift)
+        now = utc_now()
+        memory = lease_state.memory if lease_state is not None else None
+        latest_before = history[-1] if history else None
+        gate = memory_gate(memory, latest_before.revision if latest_before else None, now,
+                           self.params["max_attempts"], self.backoff_seconds(), self.params["clear_quarantine"])
+        # An actor that still held the lease (it never released it: killed, or still at work until it expired)
+        # was alive at its last renewal; a released lease says nothing about a pending revision.
+        working_until = lease_state.last_renewal if lease_state is not None and lease_state.holder else None
+        plan = plan_recovery(history, values, self.options, now=now, drift=drift, gate=gate,
+                             lease_renewed=working_until)
         attempts, current = [], history
         for step in plan.steps if plan.needs_recovery else ():
             step = recheck_step(step, current)
@@ -484,30 +672,65 @@ class ReleaseRecovery(object):
             if step.action == REPAIR_DRIFT:
                 drift["after"] = self.recheck_drift(attempt)
             attempts.append(attempt)
-            if settles(attempt.outcome):
+            if ends_ladder(attempt):
                 break
         if drift is not None:
             drift.setdefault("after", None)
-        before = history[-1] if history else None
         after = current[-1] if current else None
-        report = report_entry(self.name, self.namespace, plan, attempts, before, after, self.options,
+        report = report_entry(self.name, self.namespace, plan, attempts, latest_before, after, self.options,
                               self.check_mode, self.helm_version(), drift=drift)
+        # Only a run that tried a step is an attempt (a pending release left alone, or a ladder of skipped steps,
+        # wrote nothing); the backoff counts from the end of it.
+        tried = any(attempt.outcome != SKIPPED for attempt in attempts)
+        memory = gate.memory
+        if plan.verdict == HEALTHY:
+            memory = None
+        elif tried and after is not None:
+            # A run that wrote a revision is an attempt, even when it ended deferred: the memory follows the
+            # revision it left, or the next run would take our own revision for someone's deploy and forget.
+            outcome = FAILED if report["outcome"] == DEFERRED and any(attempt.changed for attempt in attempts) else (
+                report["outcome"])
+            memory = remember(gate.memory, latest_before.revision if latest_before else None, after.revision, outcome,
+                              attempt_summary(attempts), utc_now())
+        report["attempts"] = memory_view(memory, self.params["max_attempts"], self.backoff_seconds())
         result = dict(report, report=report, verdict=plan.verdict, plan=[self.describe(step) for step in plan.steps],
                       changed=any(attempt.changed for attempt in attempts),
                       msg="%s in %s: %s (%s)" % (self.name, self.namespace, report["outcome"], report["reason"]))
+        self.memory_after = memory
         settled = [attempt for attempt in attempts if settles(attempt.outcome)]
         if self.module._diff and settled:
             result["diff"] = self.diff(history, values, settled[-1].step)
         return result
 
+    def deferred(self, error):
+        """The result when the lease could not be taken (another actor holds it) or the API server could not be
+        asked for it: nothing was read or tried."""
+        plan = Plan(DEFERRED, "%s; nothing was tried, retry later" % error.message)
+        report = report_entry(self.name, self.namespace, plan, [], None, None, self.options, self.check_mode,
+                              self.helm_version())
+        report.update(before=unknown_snapshot(), after=unknown_snapshot(), error_kind=error.kind, attempts=None)
+        if isinstance(error, LeaseHeld):
+            report["holder"] = error.holder
+        return dict(report, report=report, verdict=DEFERRED, plan=[], changed=False,
+                    msg="%s in %s: deferred (%s)" % (self.name, self.namespace, report["reason"]))
+
+    def backoff_seconds(self):
+        return duration_nanoseconds(self.params["backoff"]) / 1e9
+
     def wants_drift_check(self, history):
         deployed = bool(history) and history[-1].status == "deployed"
         return bool(self.params["detect_drift"] and not self.options.hold and deployed)
 
+    @property
+    def live(self):
+        if self._live is None:
+            self._live = LiveObjects(self.store)
+        return self._live
+
     def check_drift(self):
         """The drift of the latest revision (drift_digest's form), read from the Kubernetes API."""
         self.store.require_direct("detect_drift=true")
-        return drift_digest(check_release_drift(LiveObjects(self.store), self.name, self.namespace, None, self.drift_ignore, False,
+        return drift_digest(check_release_drift(self.live, self.name, self.namespace, None, self.drift_ignore, False,
                                                 on_secret_values=secret_masker(self.module)))
 
     def recheck_drift(self, attempt):
@@ -519,8 +742,11 @@ class ReleaseRecovery(object):
         except TaskError as error:
             attempt.outcome, attempt.error = FAILED, "the drift could not be checked after the repair: %s" % (
                 error.message)
+            attempt.error_kind, attempt.then = error.kind, STOP
             return None
         attempt.outcome, attempt.error = repair_outcome(attempt.outcome, after)
+        if attempt.outcome == FAILED:
+            attempt.error_kind, attempt.then = DRIFT_REMAINS, STOP
         return after
 
     def needs_values(self, history):
@@ -533,28 +759,119 @@ class ReleaseRecovery(object):
         return parse_history(self.store.history(self.name, self.namespace))
 
     def attempt(self, step, current):
-        """Run (or dry-run) one step and read the history after it: (Attempt, history now)."""
+        """Check the target with the API server, make sure the release is still as last seen and the lease still
+        ours, then run (or dry-run) the step and read the history after it: (Attempt, history now)."""
         latest = current[-1] if current else None
-        attempt = Attempt(step)
+        attempt = Attempt(step, latest=latest)
+        # Helm refuses an upgrade over a pending revision; when it is the one this recovery frees, that is a
+        # verdict on the step (rollback is the way out), not another operation at work.
+        freeing_pending = latest is not None and latest.is_pending
+        try:
+            checked = self.check_target(step)
+        except KubeError as error:
+            return self.stopped(attempt, error.kind, "the preflight could not ask the API server: %s" % error.message,
+                                False), current
+        except HelmError as error:
+            what = "read" if step.action in ROLLBACK_STEPS else "rendered"
+            attempt = self.stopped(attempt, error.kind, "the target could not be %s for the preflight: %s" % (
+                what, error.message), False)
+            if failure_verdict(error.kind, False, freeing_pending) == ESCALATE:
+                attempt.then, attempt.outcome = ESCALATE, WOULD_FAIL if self.check_mode else FAILED
+            return attempt, current
+        attempt.preflight = checked.as_dict()
+        if not checked.passed:
+            kinds = {refusal["error_kind"] for refusal in checked.refusals}
+            attempt.error, attempt.error_kind = "the preflight refused the target: " + checked.summary(), (
+                "access_denied" if "access_denied" in kinds else "rejected")
+            attempt.then = ESCALATE if attempt.error_kind == "rejected" else STOP
+            attempt.outcome = WOULD_FAIL if self.check_mode else REFUSED
+            return attempt, current
+        if not self.check_mode:
+            held = self.lease_problem()
+            if held:
+                return self.stopped(attempt, LOCKED, held, False), current
+            try:
+                changed = changed_since(latest, self.read_history())
+            except TaskError as error:
+                return self.stopped(attempt, error.kind, "the history could not be read again before the step: %s"
+                                    % error.message, False), current
+            if changed:
+                return self.stopped(attempt, CONCURRENT_CHANGE, changed, False), current
+        stderr = ""
         try:
             self.execute(step, latest)
             attempt.changed = True
         except HelmError as error:
-            attempt.error = error.message
+            attempt.error, attempt.error_kind, stderr = error.message, error.kind, error.stderr or ""
         if self.check_mode:
-            attempt.latest = latest
-        else:
-            try:
-                current = self.read_history()
-            except HelmError as error:
-                attempt.error = "; ".join(filter(None, [attempt.error, "the history could not be read after the "
-                                                        "step: %s" % error.message]))
-                current = []
-            attempt.latest = current[-1] if current else None
-            # Helm wrote something (a revision, an uninstall) whenever the latest revision moved.
-            attempt.changed = self.moved(latest, attempt.latest)
-        attempt.outcome = step_outcome(self.check_mode, bool(attempt.error), attempt.changed, attempt.latest)
+            attempt.outcome = step_outcome(True, bool(attempt.error), attempt.changed, latest)
+            if attempt.outcome == WOULD_FAIL:
+                attempt.then = failure_verdict(attempt.error_kind, False, freeing_pending)
+                attempt.outcome = DEFERRED if attempt.then == DEFER else WOULD_FAIL
+            return attempt, current
+        try:
+            current = self.read_history()
+        except TaskError as error:
+            attempt.error = "; ".join(filter(None, [attempt.error, "the history could not be read after the "
+                                                    "step: %s" % error.message]))
+            attempt.error_kind = attempt.error_kind or error.kind
+            current = []
+        attempt.latest = current[-1] if current else None
+        # Helm wrote something (a revision, an uninstall) whenever the latest revision moved.
+        attempt.changed = self.moved(latest, attempt.latest)
+        foreign = foreign_change(latest, current, attempt.changed)
+        if foreign:
+            return self.stopped(attempt, CONCURRENT_CHANGE, foreign, attempt.changed), current
+        attempt.outcome = step_outcome(False, bool(attempt.error), attempt.changed, attempt.latest)
+        if attempt.outcome == FAILED:
+            wrote_failed = attempt.changed and attempt.latest is not None and attempt.latest.status == "failed"
+            kind = attempt.error_kind or (ROLLOUT_FAILED if wrote_failed else NOT_DEPLOYED)
+            if kind == "timeout" and outage_seen(stderr):
+                kind = CLUSTER_UNREACHABLE  # Helm's wait ran into an outage: no verdict on the target
+            attempt.error_kind, attempt.then = kind, failure_verdict(kind, wrote_failed, freeing_pending)
+            if attempt.then == DEFER:
+                attempt.outcome = DEFERRED
         return attempt, current
+
+    def lease_problem(self):
+        """Why the lease may no longer keep other actors off (lost, or unrenewed for too long), or ""."""
+        lease = self.lease
+        if lease is None:
+            return ""
+        if lease.lost:
+            return "this run lost the release's lease (%s); no further step runs" % lease.lost
+        left = lease.still_ours_for()
+        if left is not None and left < LEASE_MARGIN_SECONDS:
+            return ("the release's lease could not be renewed for %ds (%s); another actor may take it over, so no "
+                    "further step runs" % (lease.duration_seconds - left,
+                                           lease.last_error.message if lease.last_error else "no answer"))
+        return ""
+
+    def stopped(self, attempt, kind, message, changed):
+        """``attempt`` ended before Helm ran, or by another writer: deferred when ``kind`` says nothing about the
+        target, else failed without a next step."""
+        attempt.error, attempt.error_kind, attempt.changed = message, kind, changed
+        attempt.then = failure_verdict(kind, False)
+        if attempt.then == ESCALATE:
+            attempt.then = STOP  # only a preflight refusal or a failed rollout moves on; this was neither
+        attempt.outcome = DEFERRED if attempt.then == DEFER else (WOULD_FAIL if self.check_mode else FAILED)
+        return attempt
+
+    def check_target(self, step):
+        """The API server's verdict on the step's target (preflight.Preflight): the objects of the revision a
+        rollback restores, or of the chart an upgrade or reinstall would install, each as a server-side apply
+        dry run. Nothing is stored."""
+        if step.action in ROLLBACK_STEPS:
+            manifest = self.store.manifest(self.name, self.namespace, step.target_revision)
+        else:
+            config = step.config
+            # an install's dry run works while the release exists; an upgrade's is the upgrade itself
+            manifest = self.helm.rendered_manifest(self.name, self.namespace, config,
+                                                   self.helm.values_file(config.values),
+                                                   install=step.action == REINSTALL)
+        # A reinstall deletes the objects before it creates them: an immutable field does not stand in its way.
+        return preflight(self.live, manifest, self.namespace, replace=step.action == REINSTALL, release=self.name,
+                         on_secret_values=secret_masker(self.module))
 
     @staticmethod
     def moved(before, after):
@@ -571,6 +888,8 @@ class ReleaseRecovery(object):
                                dry_run=dry_run, force_conflicts=step.action == REPAIR_DRIFT)
             return
         config = step.config
+        if step.action == UPGRADE and dry_run:
+            return  # the preflight rendered the chart with Helm's own upgrade dry run: that was the validation
         if step.action == UPGRADE:
             self.helm.upgrade(self.name, self.namespace, config, self.helm.values_file(config.values),
                               wait=params["wait"], wait_for_jobs=params["wait_for_jobs"], timeout=params["timeout"],
@@ -624,6 +943,7 @@ def options_from(params):
         unlock_pending_after=duration_nanoseconds(after) / 1e9 if after else None,
         chart_ref=params["chart_ref"], chart_repo_url=params["chart_repo_url"], chart_version=params["chart_version"],
         values=params["values"], keep_history=params["keep_history"], hold=params["hold"],
+        recover_uninstalled=params["recover_uninstalled"],
     )
 
 
@@ -638,7 +958,17 @@ def option_problems(params):
     if after is not None and not duration_nanoseconds(after):
         problems.append("unlock_pending_after %r is not a Helm duration greater than zero; use for example 30m or 2h"
                         % (after,))
+    if params["max_attempts"] < 0:
+        problems.append("max_attempts must be 0 (never quarantine) or more (failed recoveries of one revision before it "
+                        "is quarantined), got %d" % params["max_attempts"])
+    if duration_nanoseconds(params["backoff"]) is None:
+        problems.append("backoff %r is not a Helm duration; use for example 5m, 90s, or 0s to turn it off"
+                        % (params["backoff"],))
     return problems + step_option_problems(params)
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def main():

@@ -126,11 +126,21 @@ notes:
     cannot be a target, and the error says it was pruned. Only the revisions Helm still stores are considered.
   - Idempotency compares chart name, chart version and user values, which is all Helm records. A chart
     repackaged under the same version is not detected.
-  - Helm does not lock releases against a rollback running next to another operation. This module refuses to
-    start over a pending revision (see O(on_pending)). After the rollback it checks that the new revision is
-    exactly the previous latest + 1 and is still the latest, and otherwise fails naming the concurrent
-    operation. Run one operation per release at a time, for example with C(throttle) or one AWX job per
-    release.
+  - Helm does not lock releases against a rollback running next to another operation. This module takes the
+    release's lease first (a C(coordination.k8s.io/v1) Lease named C(matih-helm.<release>) in the release namespace,
+    renewed while Helm runs, released at the end; in check mode only read), so no other actor of this collection
+    works on the release meanwhile. A lease another live actor holds fails the task with RV(error_kind) V(locked),
+    naming the holder. Against other writers, it refuses to start over a pending revision (see O(on_pending)), and
+    after the rollback it checks that the new revision is exactly the previous latest + 1 and is still the latest,
+    and otherwise fails naming the concurrent operation.
+  - Before Helm runs (and in check mode), the API server checks the target revision's objects, each sent as a
+    server-side apply dry run (the preflight; one request per object, nothing stored). An API version no longer
+    served, an admission or policy rejection, an immutable field or a quota fails the task with RV(error_kind)
+    V(rejected) and the reasons in RV(preflight), and no revision is written. Hooks are not checked (they are not in
+    the release's manifest).
+  - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) and C(patch) on the chart's kinds (the
+    dry runs) in the release namespace, besides what Helm needs. With C(delete) on leases too, a lease made for a
+    release that does not exist is deleted again (else it is only released).
   - The returned RV(command) never holds secrets. The API token travels in the environment and an inline
     kubeconfig in a private temporary file.
 seealso:
@@ -274,6 +284,18 @@ helm_version:
   returned: success, and when the rollback is refused or fails
   type: str
   sample: "3.17.3"
+preflight:
+  description:
+    - The API server's check of the target revision's objects, C(passed), C(objects) (how many were checked),
+      C(refusals) (each with C(api_version), C(kind), C(name), C(namespace), C(error_kind) and C(reason)),
+      C(unchecked) (objects that cannot be dry-run before others exist, with the reason), C(requests) and
+      C(summary) (one line).
+  returned: when a rollback was needed
+  type: dict
+  sample: {"passed": false, "objects": 3, "requests": 3, "unchecked": [],
+           "refusals": [{"api_version": "v1", "kind": "ConfigMap", "name": "web", "namespace": "shop",
+                         "error_kind": "rejected", "reason": "ConfigMap web is invalid, data is immutable"}],
+           "summary": "1 of 3 objects refused: ConfigMap/web: ..."}
 command:
   description:
     - On success, the C(helm rollback) argv that ran; in check mode the dry-run validation; null when nothing needed
@@ -287,47 +309,72 @@ command:
   type: list
   elements: str
   sample: ["/usr/local/bin/helm", "rollback", "web", "2", "--namespace", "shop", "--wait", "--timeout", "5m"]
+api_status:
+  description:
+    - The HTTP status the Kubernetes API server answered the module's own request that failed with (403 for an RBAC
+      denial, 429 when it throttled), when it answered at all. Helm's own requests are reported in RV(stderr).
+  returned: when the API server refused a request of the module
+  type: int
+  sample: 403
 error_kind:
   description:
-    - The kind of failure when Helm fails or cannot run, one of a closed set. RV(msg) says what went wrong and what to
-      check.
-    - V(binary_not_found) - no Helm at O(binary_path), or none on E(PATH). V(not_helm) - the binary does not answer
-      C(helm version) as Helm does. V(unsupported_version) - Helm is older than 3.8.0 or of another major than 3 and
-      4, or older than 3.10 with O(validate_certs=false).
-    - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) - the kubeconfig cannot be loaded, does not have the
-      context, or names no API server for it. They are checked before Helm runs where the module can.
-    - V(cluster_unreachable) - the API server cannot be reached. V(access_denied) - the API server rejected the
-      credentials, or RBAC does not allow them the request. V(timeout) - Helm timed out, for example waiting for
-      resources to be ready.
-    - V(release_not_found), V(revision_not_found) - the release, or the revision, is not stored (Helm may have pruned
-      it). V(operation_in_progress) - another operation holds the release (a C(pending-*) revision).
-      V(revision_taken) - a concurrent operation stored the next revision first.
-    - V(rejected) - the cluster refused the release's objects (a ResourceQuota or LimitRange, the PodSecurity level,
-      an admission webhook or policy, object validation); the credentials are not the problem.
-    - V(helm_crashed) - Helm panicked, usually on a corrupt release record. V(invalid_output) - Helm printed output
-      that is not JSON. V(helm_failed) - any other Helm error.
-    - V(rejected) and V(revision_taken) come only from a Helm call that writes a revision, which fails the task only in
-      M(matih.helm.helm_release_rollback).
-  returned: when Helm fails or cannot run
+    - Why the task failed, or (M(matih.helm.helm_release_recover)) why a recovery was C(deferred) or stopped - one
+      closed set, the same in every module of the collection. RV(msg) or the reason says what went wrong and what to
+      do. Option problems fail without it. Each module returns the kinds of the paths it takes.
+    - Helm - V(binary_not_found) (no Helm at O(binary_path), or none on E(PATH)), V(not_helm) (the binary does not
+      answer C(helm version) as Helm does), V(unsupported_version) (Helm older than 3.8.0 or of another major than 3
+      and 4, or older than 3.10 with O(validate_certs=false)), V(helm_crashed) (Helm panicked, usually on a corrupt
+      release record), V(invalid_output) (output that is not JSON), V(helm_failed) (any other Helm error).
+    - The kubeconfig - V(invalid_kubeconfig), V(unknown_context), V(no_api_server) (it cannot be loaded, does not have
+      the context, or names no API server for it), V(unsupported_kubeconfig) (it authenticates in a way only Helm
+      supports, such as an C(auth-provider), and the task needs the Kubernetes API), V(unsupported_environment)
+      (E(HELM_DRIVER) keeps the release records elsewhere than in Secrets, and the task reads them).
+    - The cluster - V(cluster_unreachable) (no answer, or 502, 503, 504), V(throttled) (429), V(access_denied) (the
+      credentials were refused, or RBAC does not allow the request), V(rejected) (admission, a policy, a quota or
+      object validation refused an object; the credentials are not the problem), V(not_found), V(conflict) (a
+      resourceVersion precondition failed), V(api_error) (any other answer; RV(api_status) has the HTTP status),
+      V(timeout) (Helm timed out, for example waiting for resources to be ready).
+    - The release - V(release_not_found), V(revision_not_found) (not stored; Helm may have pruned it),
+      V(invalid_release_record) (a record Helm could not read either), V(operation_in_progress) (another operation
+      holds it, a C(pending-*) revision), V(revision_taken) (another writer stored the next revision first),
+      V(concurrent_change) (another writer changed it while a recovery ran), V(locked) (another actor of this
+      collection holds the release's lease; the message names the holder).
+    - A recovery's own - V(rollout_failed) (Helm wrote the target and it failed), V(not_deployed) (Helm reported
+      success, but the latest revision is not deployed), V(drift_remains) (objects still drift after a repair),
+      V(backoff) (a failed recovery's backoff has not passed).
+  returned: failure, or with a deferred or stopped recovery
   type: str
   choices:
     - binary_not_found
     - not_helm
     - unsupported_version
-    - invalid_kubeconfig
-    - unknown_context
-    - no_api_server
-    - cluster_unreachable
-    - access_denied
-    - timeout
-    - release_not_found
-    - revision_not_found
-    - operation_in_progress
-    - revision_taken
-    - rejected
     - helm_crashed
     - invalid_output
     - helm_failed
+    - invalid_kubeconfig
+    - unknown_context
+    - no_api_server
+    - unsupported_kubeconfig
+    - unsupported_environment
+    - cluster_unreachable
+    - throttled
+    - access_denied
+    - rejected
+    - not_found
+    - conflict
+    - api_error
+    - timeout
+    - release_not_found
+    - revision_not_found
+    - invalid_release_record
+    - operation_in_progress
+    - revision_taken
+    - concurrent_change
+    - locked
+    - rollout_failed
+    - not_deployed
+    - drift_remains
+    - backoff
   sample: cluster_unreachable
 rc:
   description:
@@ -370,6 +417,8 @@ diff:
                       "values": {"image": {"tag": "******** (changed)"}}}}]
 """
 
+import datetime
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import (
@@ -378,7 +427,13 @@ from ansible_collections.matih.helm.plugins.module_utils.args import (
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmClient, HelmError, run_concurrently, run_task, version_string,
 )
+from ansible_collections.matih.helm.plugins.module_utils.errors import NOT_FOUND, KubeError
+from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
+from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
+from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
+    LeaseHeld, ReleaseLease, holder_identity, lease_client, lease_error,
+)
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
     ON_PENDING_CHOICES, RollbackRefused, build_diff, created_revision, parse_requested_revision, plan_rollback,
@@ -411,8 +466,40 @@ class ReleaseRollback(object):
         self.params = module.params
         self.name = module.params["name"]
         self.namespace = module.params["release_namespace"]
+        self.missing = False  # the release turned out not to exist
 
     def run(self):
+        """Under the release's lease (read only, in check mode): read, plan, check the target with the API
+        server, roll back, verify."""
+        lease = ReleaseLease(lease_client(self.store, "helm_release_rollback"), self.name, self.namespace,
+                             holder_identity())
+        try:
+            if self.module.check_mode:
+                state = lease.read()
+                if state is not None and state.alive(datetime.datetime.now(datetime.timezone.utc)):
+                    raise LeaseHeld.of(state, self.name, self.namespace)
+            else:
+                lease.acquire()
+        except KubeError as error:
+            if error.kind != NOT_FOUND:
+                raise lease_error(error, self.namespace)
+            return self.roll_back()  # no such namespace, so no release: reading says so
+        if self.module.check_mode:
+            return self.roll_back()
+        lease.start_renewing()
+        try:
+            return self.roll_back()
+        finally:
+            # fail_json ends the process through here too; a lease made for a release that does not exist goes
+            done = lease.discard() if self.missing and lease.previous is None else lease.release()
+            if lease.lost:
+                self.module.warn("The release's lease was lost while the rollback ran (%s): another actor may have "
+                                 "worked on the release meanwhile." % lease.lost)
+            elif not done and not self.missing:
+                self.module.warn("The release's lease %s/%s could not be released; it expires by itself within %d "
+                                 "seconds." % (self.namespace, lease.name, lease.duration_seconds))
+
+    def roll_back(self):
         history, values = self.read_history()
         target = self.choose_target(history)
         latest = history[-1]
@@ -427,13 +514,14 @@ class ReleaseRollback(object):
             diff = build_diff(self.name, plan, values, manifests, self.params["show_values"])
         if not plan.changed:
             return self.result(plan, history, latest, "%s needs no rollback: %s." % (self.name, plan.reason), diff)
+        checked = self.check_target(plan, history)
         if self.module.check_mode:
             command = self.rollback(plan, dry_run=True).command
             msg = "%s would be rolled back from revision %d to revision %d as revision %d: %s." % (
                 self.name, plan.previous.revision, target.revision, plan.new_revision, plan.reason)
             # The prediction: Helm writes latest + 1 as a copy of the target and marks it deployed.
             return self.result(plan, history, target, msg, diff, command, revision=plan.new_revision,
-                               status="deployed")
+                               status="deployed", preflight=checked.as_dict())
 
         command = self.rollback_or_fail(plan)
         after, created, new_values = self.read_result(plan)
@@ -444,7 +532,25 @@ class ReleaseRollback(object):
                       failed_checks=failures, command=command)
         msg = "%s rolled back from revision %d to revision %d as revision %d (%s)." % (
             self.name, plan.previous.revision, target.revision, created.revision, created.status)
-        return self.result(plan, after, created, msg, diff, command)
+        return self.result(plan, after, created, msg, diff, command, preflight=checked.as_dict())
+
+    def check_target(self, plan, history):
+        """The API server's verdict on the target's objects (server-side apply dry runs, nothing stored); the
+        task fails before Helm runs when it refuses one, so no revision is written."""
+        manifest = self.store.manifest(self.name, self.namespace, plan.target.revision)
+        # replace=False even with force: Helm's --force (--force-replace) replaces with a PUT, which an immutable
+        # field refuses as well; only an uninstall and install recreate objects.
+        checked = preflight(LiveObjects(self.store), manifest, self.namespace, release=self.name,
+                            on_secret_values=secret_masker(self.module))
+        if checked.passed:
+            return checked
+        kinds = {refusal["error_kind"] for refusal in checked.refusals}
+        verb = "would refuse" if self.module.check_mode else "refused"
+        return self.fail("Not rolling back %s to revision %d: the API server %s its objects (server-side apply dry "
+                         "run), so no revision was written: %s. Roll back to another revision, or fix what refuses "
+                         "them." % (self.name, plan.target.revision, verb, checked.summary()),
+                         history, plan=plan, preflight=checked.as_dict(),
+                         error_kind="access_denied" if "access_denied" in kinds else "rejected")
 
     def choose_target(self, history):
         try:
@@ -462,6 +568,7 @@ class ReleaseRollback(object):
         entries, values, values_error = self.store.history_and_values(self.name, self.namespace, wanted, missing_ok=True)
         history = parse_history(entries)
         if not history:
+            self.missing = True
             self.module.fail_json(msg="Release %s does not exist in namespace %s, so there is nothing to roll back. "
                                       "Check name and release_namespace (matih.helm.helm_release_list finds releases "
                                       "in every namespace), or install the release first." % (self.name, self.namespace),
@@ -534,7 +641,7 @@ class ReleaseRollback(object):
             self.name, plan.previous.revision, plan.target.revision, helm_said, outcome),
             after, plan=plan, shown=created, error=error)
 
-    def result(self, plan, history, shown, msg, diff=None, command=None, revision=None, status=None):
+    def result(self, plan, history, shown, msg, diff=None, command=None, revision=None, status=None, preflight=None):
         summary = to_result(history)
         result = dict(
             changed=plan.changed, msg=msg, previous_revision=plan.previous.revision,
@@ -543,6 +650,8 @@ class ReleaseRollback(object):
             app_version=shown.app_version, history=summary["history"],
             rollback_candidates=summary["rollback_candidates"], helm_version=self.helm_version(), command=command,
         )
+        if preflight is not None:
+            result["preflight"] = preflight
         if diff is not None:
             result["diff"] = diff
         return result

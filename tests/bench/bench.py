@@ -23,6 +23,11 @@ d. drift scan: ``matih.helm.helm_release_list`` with ``statuses: [drifted]`` on 
    deployed releases (10 per namespace, 10% with a ConfigMap edited by hand), beside the same list
    without the drift scan (``statuses: [failed]``) and a loop of ``matih.helm.helm_release_drift``
    tasks, one per release: API requests per release (the scan's own count, ``drift_scan``) and time.
+e. preflight: what the API server's check of one rollback target costs (module_utils/preflight.py, a
+   server-side apply dry run per object, called in this process as the modules call it), K times on
+   the demo chart's revision (3 objects) and on a target of 50 ConfigMaps, beside K bare
+   ``helm rollback`` subprocess calls on the same emulator: s/preflight, requests/preflight and the
+   ratio to a bare rollback. The manifest is read once (the modules read it with the history).
 
 What the columns measure:
 - seconds: wall time of the whole ansible-playbook (or Python) run, start-up included;
@@ -65,7 +70,8 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "testbed"))
 import kubeemu  # noqa: E402  pylint: disable=wrong-import-position
 import scenarios  # noqa: E402  pylint: disable=wrong-import-position
 
-SECTIONS = ("a", "b", "c", "d")
+SECTIONS = ("a", "b", "c", "d", "e")
+PREFLIGHT_WIDE_OBJECTS = 50
 REMEDIATE_PLAYBOOK = os.path.join(REPO_ROOT, "playbooks", "remediate.yml")
 DEFAULT_OUTPUT = os.path.join(REPO_ROOT, ".cache", "bench", "bench.json")
 FAILED_SHARE, PENDING_SHARE = 0.3, 0.1
@@ -233,7 +239,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 rollbacks, 10 revisions, fleets of 10")
     parser.add_argument("--helm", choices=("3", "4", "both"), default="both", help="Helm major(s) to measure (default both)")
-    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d,e)")
     parser.add_argument("--rollbacks", type=int, help="rollbacks per run in (a) (default 10, quick 4)")
     parser.add_argument("--revisions", type=int, help="revisions of the release in (b) (default 50, quick 10)")
     parser.add_argument("--fleet-sizes", help="comma-separated release counts for (c) and (d) (default 10,30,100, quick 10)")
@@ -441,10 +447,10 @@ class Bench:
                 "helm_execs_per_op": len(execs) / 2, "helm_execs": summarize(execs, 2),
                 "exec_plugin_runs_per_op": plugin_runs / 2 if emulator else None}
 
-    def _rollback_python(self, label, helm):
+    def _rollback_python(self, label, helm, section="a"):
         """The same K rollbacks as plain ``helm rollback`` subprocess calls: Helm's own time."""
         k, kubeconfig = self.args.rollbacks, self.emulator.kubeconfig_path
-        namespace, release = self.namespace("a", label, "python"), "rb"
+        namespace, release = self.namespace(section, label, "python"), "rb"
         scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
         scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
         before, started = self.requests(), time.perf_counter()
@@ -631,6 +637,37 @@ class Bench:
         with urllib.request.urlopen(request, timeout=30):
             pass
 
+    # --- (e) preflight ----------------------------------------------------------------------
+
+    def section_e(self, label, helm):
+        """The preflight of one rollback target, K times, beside K bare helm rollbacks."""
+        k, kubeconfig = self.args.rollbacks, self.emulator.kubeconfig_path
+        namespace, release = self.namespace("e", label), "pf"
+        scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
+        scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
+        module_utils = collection_module_utils()
+        connection = module_utils["connection"].Connection.from_params({}, kubeconfig, {})
+        store = module_utils["release_store"].ReleaseStore(connection, environ={})
+        live = module_utils["live_objects"].LiveObjects(store)
+        wide = "".join("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wide-%d\ndata:\n  n: \"%d\"\n" % (index, index)
+                       for index in range(PREFLIGHT_WIDE_OBJECTS))
+        targets = [("demo chart revision 1", store.manifest(release, namespace, 1)), ("%d ConfigMaps" % PREFLIGHT_WIDE_OBJECTS, wide)]
+        rows = []
+        for variant, manifest in targets:
+            before, started = self.requests(), time.perf_counter()
+            for _round in range(k):
+                checked = module_utils["preflight"].preflight(live, manifest, namespace, release=release)
+                if not checked.passed:
+                    raise BenchError("%s preflight of %s refused: %s" % (label, variant, checked.summary()))
+            seconds, requests = time.perf_counter() - started, self.requests() - before
+            rows.append({"helm": label, "variant": variant, "objects": checked.objects, "rounds": k, "seconds": seconds,
+                         "s_per_op": seconds / k, "requests_per_op": requests / k})
+        rollback = self._rollback_python(label, helm, section="e")
+        for row in rows:
+            row["s_per_bare_rollback"] = rollback["s_per_op"]
+            row["ratio_vs_rollback"] = ratio(row["s_per_op"], rollback["s_per_op"])
+        self.results["e"] += rows
+
     # --- output -----------------------------------------------------------------------------
 
     def print_tables(self):
@@ -664,6 +701,11 @@ class Bench:
                   [[r["helm"], r["variant"], r["releases"], r["namespaces"], r["drifted"], r["seconds"], r["s_net"], r["s_vs_list"],
                     r["requests_per_release"], r["drift_requests"], r["drift_requests_per_release"], r["requests_vs_scan"], r["helm_execs"]]
                    for r in self.results["d"]])
+        if self.results["e"]:
+            table("(e) preflight of one rollback target (server-side apply dry runs), %d rounds, beside bare helm rollbacks" % self.args.rollbacks,
+                  ["helm", "target", "objects", "seconds", "s/preflight", "requests/preflight", "s/bare helm rollback", "preflight / rollback"],
+                  [[r["helm"], r["variant"], r["objects"], r["seconds"], r["s_per_op"], r["requests_per_op"], r["s_per_bare_rollback"],
+                    r["ratio_vs_rollback"]] for r in self.results["e"]])
         targets = self.targets()
         if targets:
             table("Targets (issue 10; ratios from this run, beside the ansible-playbook start-up of %.3f s)" % self.startup_seconds,
@@ -716,6 +758,16 @@ def summarize(execs, runs):
     for kind in execs:
         counts[kind] = counts.get(kind, 0) + 1
     return ", ".join("%s %g" % (kind, count / runs) for kind, count in sorted(counts.items())) or "none"
+
+
+def collection_module_utils():
+    """The collection's module utilities as the modules import them, from the tree ansible-playbook reads."""
+    root = collections_path().split(os.pathsep, maxsplit=1)[0]
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import importlib  # pylint: disable=import-outside-toplevel
+    names = ("connection", "release_store", "live_objects", "preflight")
+    return {name: importlib.import_module("ansible_collections.matih.helm.plugins.module_utils." + name) for name in names}
 
 
 def collections_path():

@@ -63,7 +63,7 @@ def recovery_tasks(name, namespace, helm, kubeconfig, register="recovery", **var
         "release_recovery_namespace": namespace,
         "release_recovery_connection": connection(helm, kubeconfig),
         "release_recovery_timeout": "30s",
-        # high enough that Helm prunes nothing during the tests (the role's 0 means Helm's default 10)
+        # high enough that Helm prunes nothing during the tests (the role's default, null, is Helm's 10)
         "release_recovery_history_max": 100,
         "release_recovery_fail_on_unrecovered": False,
     }, **variables)

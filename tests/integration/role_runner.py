@@ -132,6 +132,14 @@ def helm_calls(directory):
     return [line.rstrip("\t").split("\t") for line in log.read_text(encoding="utf-8").splitlines() if line]
 
 
+def unbounded_history(calls):
+    """The logged Helm calls that lift Helm's bound on the history: ``--history-max 0`` (as the
+    collection's modules write it) or ``--history-max=0`` (as kubernetes.core.helm does)."""
+    return [argv for argv in calls
+            if "--history-max=0" in argv or any(arg == "--history-max" and argv[index + 1:index + 2] == ["0"]
+                                                for index, arg in enumerate(argv))]
+
+
 def run_collection_playbook(name, tmp_path, helm_dir, kubeconfig, extra_vars, check=False, forks=None, timeout=900,
                             extra_args=(), env=None):
     """``ansible-playbook matih.helm.NAME`` with Helm from ``helm_dir`` on PATH and KUBECONFIG set."""

@@ -53,6 +53,12 @@ def recover(tmp_path, helm, cluster, namespace, label="recover", **variables):
     return assert_recovered(play)
 
 
+def free_lease(cluster, namespace, name=RELEASE):
+    """What the lease's message tells an operator to do once its holder is known to be gone."""
+    cluster.api("PATCH", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/matih-helm.%s" % (namespace, name),
+                {"spec": {"holderIdentity": None}}, content_type="application/merge-patch+json")
+
+
 def assert_fails_with(result, *fragments):
     assert result.get("failed"), result
     for fragment in fragments:
@@ -69,8 +75,9 @@ def test_api_server_down_before_the_rollback(helm_binary, own_cluster, tmp_path)
     cluster.stop_apiserver()
     play = Play(tmp_path, "rollback", helm, cluster.kubeconfig, [rollback_task(RELEASE, namespace)]).run()
     result = play.result("rollback")
-    assert_fails_with(result, UNREACHABLE, "connection refused")
-    assert result["error_kind"] == "cluster_unreachable"
+    # the first request is the module's own, for the release's lease: nothing was read or written
+    assert_fails_with(result, "refused the connection", "Connection refused", "leases/matih-helm.%s" % RELEASE)
+    assert result["error_kind"] == "cluster_unreachable" and result["changed"] is False
 
     cluster.start_apiserver()  # same port, same objects: the release is still there
     assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace) == ["superseded", "deployed", "failed"]
@@ -101,6 +108,12 @@ def test_api_server_down_while_helm_waits(outage, helm_binary, own_cluster, tmp_
         assert_fails_with(result, "Rolling back %s from revision 3 to revision 3 failed" % RELEASE,
                           "the history could not be read afterwards", UNREACHABLE)
         assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace)[-1] == "pending-rollback"
+        # The module could not release the lease either: until it expires, no actor of ours frees the
+        # pending revision. The operator, who knows the module is gone, frees the lease as its message says.
+        deferred = Play(tmp_path, "deferred", helm, cluster.kubeconfig, recovery_tasks(
+            RELEASE, namespace, helm, cluster.kubeconfig, release_recovery_unlock_pending=True)).run().result("recovery")
+        assert (deferred["outcome"], deferred["error_kind"]) == ("deferred", "locked"), deferred
+        free_lease(cluster, namespace)
         recover(tmp_path, helm, cluster, namespace, release_recovery_unlock_pending=True)
     else:
         # Helm's waiter usually reconnects and times out as usual (revision 4 failed); when it
@@ -128,8 +141,9 @@ API_ERRORS = {
                                      ("helm rollback exited 1", "status 500", "Helm created no new revision"), None),
     "500_on_reading_the_history": (dict(status=500, path="secrets", method="GET", seconds=60),
                                    ("helm history exited 1", "status 500"), None),
+    # the preflight's dry runs meet the throttling first: the rollback stops before Helm writes anything
     "429_on_deployments": (dict(status=429, path="deployments", method="PATCH", seconds=60, retry_after=0),
-                           ("helm rollback exited 1", "status 429", "Helm created revision 4 with status failed"), 4),
+                           ("throttled PATCH", "status 429", "retry later"), None),
 }
 
 
@@ -235,10 +249,13 @@ def test_target_objects_rejected(rejection, helm_binary, faulty_cluster, namespa
         if not real_policy:
             cluster.clear_faults()
     result = play.result("rollback")
-    assert_fails_with(result, "Rolling back %s from revision 3 to revision 2 failed" % RELEASE, message,
-                      "refused the release's objects", "Helm created revision 4 with status failed")
-    assert result["error_kind"] == "rejected" and result["changed"] is True
+    # The preflight's dry run meets the refusal before Helm runs: no failed revision is written.
+    assert_fails_with(result, "Not rolling back %s to revision 2" % RELEASE, message, "no revision was written")
+    assert result["error_kind"] == "rejected" and result["changed"] is False
+    assert [(entry["kind"], entry["name"]) for entry in result["preflight"]["refusals"]] == [("ConfigMap", "%s-config" % RELEASE)]
     assert_recovered(play)
+    # revision 4 is the recovery's: the refused rollback wrote none
+    assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace) == ["superseded", "superseded", "failed", "deployed"]
     history_digest.assert_nothing_lost(before, history_digest.snapshot(helm, cluster.kubeconfig, RELEASE, namespace))
 
 
@@ -282,6 +299,13 @@ def test_killed_mid_rollback_leaves_pending_rollback(killed, helm_binary, cluste
         finally:
             play.kill()
     assert scenarios.statuses(helm, cluster.kubeconfig, RELEASE, namespace) == ["superseded", "deployed", "failed", "pending-rollback"]
+    if killed == "ansible_playbook":
+        # The killed module still holds the release's lease: no actor of ours touches the release until
+        # it expires, or the operator, who knows the holder is gone, frees it.
+        deferred = Play(tmp_path, "deferred", helm, cluster.kubeconfig, recovery_tasks(
+            RELEASE, namespace, helm, cluster.kubeconfig, release_recovery_unlock_pending=True)).run().result("recovery")
+        assert (deferred["outcome"], deferred["error_kind"]) == ("deferred", "locked"), deferred
+        free_lease(cluster, namespace)
 
     tasks = [rollback_task(RELEASE, namespace)]
     tasks += recovery_tasks(RELEASE, namespace, helm, cluster.kubeconfig, register="left_alone")

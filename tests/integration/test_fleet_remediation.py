@@ -179,6 +179,8 @@ def test_remediate_fleet(helm_binary, faulty_cluster, namespace, tmp_path, size,
             assert [(e[0], e[2]) for e in after[key][:-1]] == [(e[0], e[2]) for e in before[key]], (key, before[key], after[key])
         summary = report["summary"]
         assert (summary["check_mode"], summary["total"], summary["recovered"], summary["failed"]) == (False, len(unhealthy), len(unhealthy), 0), summary
+        assert [summary[outcome] for outcome in ("deferred", "quarantined", "uninstalled", "would_fail")] == [0, 0, 0, 0], summary
+        assert (summary["deferred_releases"], summary["quarantined_releases"]) == ([], []), summary
         rows = {(row["namespace"], row["release"]): row for row in report["releases"]}
         assert sorted(rows) == unhealthy and len(report["releases"]) == len(unhealthy), sorted(rows)
         for key, row in rows.items():
@@ -196,6 +198,8 @@ def test_remediate_fleet(helm_binary, faulty_cluster, namespace, tmp_path, size,
         lists = [argv for argv in calls if argv[:1] == ["list"]]
         assert sorted(argv[argv.index("--namespace") + 1] for argv in lists) == sorted(fleet.namespaces), lists
         assert not calls_naming(calls, healthy), calls_naming(calls, healthy)
+        # fleet_remediation_history_max null: Helm's own bound, never --history-max 0 (unlimited)
+        assert not role_runner.unbounded_history(calls), role_runner.unbounded_history(calls)
         print("Helm calls: %d in all, %d version probes, %d list, %d naming a healthy release" % (
             len(calls), sum(1 for argv in calls if argv[:1] == ["version"]), len(lists), len(calls_naming(calls, healthy))))
 
@@ -281,9 +285,18 @@ def test_a_failed_canary_holds_the_rest(helm_binary, cluster, namespace, tmp_pat
     assert "fleet_remediation_canary" in rows["b-fixable"]["reason"], rows
     assert scenarios.history(helm, kubeconfig, "b-fixable", namespace) == fixable
     assert not [argv for argv in calls if "b-fixable" in argv and argv[0] != "history"], calls
-    # Without the canary the fixable release is recovered.
+    # Without the canary the fixable release is recovered; the broken one failed a minute ago, so it is
+    # inside its backoff (fleet_remediation_backoff 5m): deferred with the time left, nothing written.
+    broken = scenarios.history(helm, kubeconfig, "a-broken", namespace)
     result, report, rows, calls = brake_run(helm_binary, cluster, namespace, tmp_path, "no-canary")
+    output = result.stdout[-8000:] + result.stderr[-3000:]
     assert rows["b-fixable"]["outcome"] == "recovered", rows
+    assert (rows["a-broken"]["outcome"], rows["a-broken"]["error_kind"]) == ("deferred", "backoff"), rows["a-broken"]
+    assert 0 < rows["a-broken"]["retry_in"] <= 300, rows["a-broken"]
+    assert report["summary"]["deferred_releases"] == ["%s/a-broken" % namespace], report["summary"]
+    assert scenarios.history(helm, kubeconfig, "a-broken", namespace) == broken
+    # deferred is retried by the next run: it does not fail this one
+    assert result.returncode == 0, output
 
 
 def test_young_pending_left_alone_stale_pending_freed(helm_binary, cluster, namespace, tmp_path):
@@ -294,7 +307,9 @@ def test_young_pending_left_alone_stale_pending_freed(helm_binary, cluster, name
     result, report, rows, _calls = brake_run(helm_binary, cluster, namespace, tmp_path, "young", fleet_remediation_unlock_pending_after="1h")
     assert result.returncode == 0, result.stdout[-8000:]
     row = rows["web"]
-    assert row["outcome"] == "pending" and 0 <= row["pending_age"] < 3600 and "younger than unlock_pending_after 1h" in row["reason"], row
+    # the reason names the fleet's variable, not the module's option
+    assert row["outcome"] == "pending" and 0 <= row["pending_age"] < 3600, row
+    assert "younger than fleet_remediation_unlock_pending_after 1h" in row["reason"], row
     assert report["summary"]["pending"] == 1 and scenarios.history(helm, kubeconfig, "web", namespace) == stuck
     # stale for unlock_pending_after 1s: older than that (the young run took longer already, as a rule)
     time.sleep(max(0.0, pending_since + 1.2 - time.monotonic()))

@@ -1,10 +1,10 @@
 """matih.helm.release_deploy through ansible-playbook on Helm 3 and Helm 4.
 
 Atomic install and upgrade, idempotence, check mode, a failing upgrade rolled back by Helm itself
-(Helm 3 ``--atomic``, Helm 4 ``--rollback-on-failure``) and handed over to release_recovery, a
-non-atomic failure that release_recovery rolls back, and a pending release: refused, or freed
-first with ``release_deploy_on_pending: recover``. Each run's ``release_deploy_result`` is
-checked against the history Helm shows afterwards.
+(Helm 3 ``--atomic``, Helm 4 ``--rollback-on-failure``) and handed over to recovery
+(helm_release_recover with the role's variables), a non-atomic failure that the recovery rolls back,
+and a pending release: refused, or freed first with ``release_deploy_on_pending: recover``. Each
+run's ``release_deploy_result`` is checked against the history Helm shows afterwards.
 """
 
 import pytest
@@ -39,12 +39,18 @@ def state(revision, status, version):
 
 def test_atomic_install_upgrade_and_unchanged_rerun(helm_binary, cluster, namespace, release_name, tmp_path):
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig
+    helm_dir = role_runner.counting_helm(tmp_path / "bin", helm)
+    counted = {"release_deploy_connection": role_runner.connection(str(helm_dir / "helm"), kubeconfig)}
     play = deploy(tmp_path, "deploy", [
-        deploy_vars(helm_binary, cluster, release_name, namespace, "1.0.0", release_deploy_values={"config": {"revision": "1"}}),
-        deploy_vars(helm_binary, cluster, release_name, namespace, "1.1.0", release_deploy_values={"config": {"revision": "2"}}),
-        deploy_vars(helm_binary, cluster, release_name, namespace, "1.1.0", release_deploy_values={"config": {"revision": "2"}}),
+        deploy_vars(helm_binary, cluster, release_name, namespace, "1.0.0", release_deploy_values={"config": {"revision": "1"}}, **counted),
+        deploy_vars(helm_binary, cluster, release_name, namespace, "1.1.0", release_deploy_values={"config": {"revision": "2"}}, **counted),
+        deploy_vars(helm_binary, cluster, release_name, namespace, "1.1.0", release_deploy_values={"config": {"revision": "2"}}, **counted),
     ])
     assert play.returncode == 0, play.output()
+    # release_deploy_history_max null: Helm's own bound on the history, never --history-max 0 (unlimited)
+    calls = role_runner.helm_calls(helm_dir)
+    assert [argv for argv in calls if "upgrade" in argv], calls  # kubernetes.core.helm puts flags first
+    assert not role_runner.unbounded_history(calls), calls
     install, upgrade, rerun = play.results
     assert (install["outcome"], install["changed"], install["error"]) == ("deployed", True, ""), install
     assert install["before"]["status"] == "missing" and install["before"]["revision"] is None, install

@@ -7,8 +7,9 @@ tests run unchanged on a real cluster (MATIH_TEST_CLUSTER=external; see role_run
 
 Paths: (a) healthy, nothing done; (b) rollback to the last successful revision; (c) that rollback
 fails and the previous good revision is rolled back to; (d) an upgrade with the known-good
-configuration, the caller's or the last good revision's; (e) uninstall and reinstall; pending
-releases left alone or freed; check mode.
+configuration, the caller's or the last good revision's; (e) uninstall and reinstall, only when
+asked (never a default step); pending releases left alone or freed; check mode. The role's
+defaults keep Helm's own history bound (no ``--history-max 0``).
 """
 
 import functools
@@ -132,8 +133,13 @@ def test_failed_upgrade_rolled_back_to_last_successful(helm_binary, cluster, nam
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig
     good_then_failed(helm, kubeconfig, release_name, namespace)
     before = history_digest.snapshot(helm, kubeconfig, release_name, namespace)
-    play, result = recover(tmp_path, helm_binary, cluster, release_name, namespace)
+    helm_dir = role_runner.counting_helm(tmp_path / "bin", helm)
+    play, result = recover(tmp_path, helm_binary, cluster, release_name, namespace,
+                           release_recovery_connection=role_runner.connection(str(helm_dir / "helm"), kubeconfig))
     assert play.returncode == 0, play.output()
+    # release_recovery_history_max null: Helm's own bound (10, or HELM_MAX_HISTORY), never unlimited
+    calls = role_runner.helm_calls(helm_dir)
+    assert [argv for argv in calls if argv[:1] == ["rollback"]] and not role_runner.unbounded_history(calls), calls
     entries = scenarios.history(helm, kubeconfig, release_name, namespace)
     assert [e["status"] for e in entries] == ["superseded", "superseded", "failed", "deployed"], entries
     assert_copy_of(helm, kubeconfig, release_name, namespace, 4, 2)
@@ -230,6 +236,25 @@ def test_upgrade_without_chart_reference_is_skipped(helm_binary, cluster, namesp
 
 # --- (e) uninstall and reinstall ---------------------------------------------------------------
 
+def test_default_steps_never_uninstall(helm_binary, cluster, namespace, release_name, tmp_path):
+    """A failed install, no chart given: of the default steps none has a target, and reinstall is not
+    among them, so nothing is uninstalled and the history stays as it is."""
+    helm, kubeconfig = helm_binary.path, cluster.kubeconfig
+    scenarios.failed_install(helm, kubeconfig, release_name, namespace, "broken_image")
+    before = scenarios.history(helm, kubeconfig, release_name, namespace)
+    helm_dir = role_runner.counting_helm(tmp_path / "bin", helm)
+    play, result = recover(tmp_path, helm_binary, cluster, release_name, namespace,
+                           release_recovery_connection=role_runner.connection(str(helm_dir / "helm"), kubeconfig))
+    assert play.returncode == 0, play.output()
+    assert [(a["action"], a["outcome"]) for a in result["actions"]] == [
+        ("rollback_last_successful", "skipped"), ("rollback_previous_good", "skipped"), ("upgrade", "skipped")], result
+    assert result["outcome"] == "failed" and result["action"] == "none", result
+    # the skip reason names this role's variables, not the module's options
+    assert "release_recovery_chart_ref" in result["actions"][2]["reason"], result["actions"][2]
+    assert not [argv for argv in role_runner.helm_calls(helm_dir) if argv[:1] in (["uninstall"], ["install"])]
+    assert scenarios.history(helm, kubeconfig, release_name, namespace) == before
+
+
 def test_failed_install_is_reinstalled_with_given_chart(helm_binary, cluster, namespace, release_name, tmp_path):
     helm, kubeconfig = helm_binary.path, cluster.kubeconfig
     scenarios.failed_install(helm, kubeconfig, release_name, namespace, "broken_image")
@@ -297,7 +322,8 @@ def test_pending_release_is_not_touched_without_unlock(helm_binary, cluster, nam
     assert result["before"] == result["after"] and result["before"]["status"] == "pending-upgrade", result
     # With the default release_recovery_fail_on_unrecovered the play fails, after publishing the result.
     play, result = recover(tmp_path, helm_binary, cluster, release_name, namespace, label="strict", release_recovery_fail_on_unrecovered=True)
-    assert play.returncode != 0 and "was not recovered" in play.stdout, play.output()
+    assert play.returncode != 0 and "was not recovered (failed)" in play.stdout, play.output()
+    assert "release_recovery_unlock_pending=true" in play.stdout, play.output()
     assert result["outcome"] == "failed" and result["actions"] == [], result
     assert scenarios.history(helm, kubeconfig, release_name, namespace) == before
 

@@ -92,9 +92,10 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
 
     # --- plain API access, as the admin -------------------------------------------------------
 
-    def api(self, method, path, body=None, expect=None):
+    def api(self, method, path, body=None, expect=None, content_type="application/json"):
         """One API request as the admin; returns the decoded JSON body.  ``expect`` (an error
-        status code, or a tuple of them) is answered with its Status body instead of raising."""
+        status code, or a tuple of them) is answered with its Status body instead of raising;
+        ``content_type`` is the body's (a merge patch's, say)."""
         if self.plane is not None:
             url, context, headers = self.plane.url, self.plane.client_ssl_context(), {}
         elif self.emulator is not None:
@@ -102,7 +103,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
             headers = {"Authorization": "Bearer " + self.emulator.token} if self.emulator.token else {}
         else:
             raise RuntimeError("%s %s: direct API access needs the control plane or the emulator, not an external cluster" % (method, path))
-        headers.update({"Content-Type": "application/json", "Accept": "application/json"})
+        headers.update({"Content-Type": content_type, "Accept": "application/json"})
         data = json.dumps(body).encode("utf-8") if body is not None else None
         request = urllib.request.Request(url + path, data=data, method=method, headers=headers)
         try:

@@ -70,6 +70,7 @@ RESOURCE_TYPES = (
         ("clusterrolebindings", "ClusterRoleBinding", False, []),
     )
     + _types("policy", "v1", ("poddisruptionbudgets", "PodDisruptionBudget", True, ["pdb"]))
+    + _types("coordination.k8s.io", "v1", ("leases", "Lease", True, []))
     + _types("autoscaling", "v2", ("horizontalpodautoscalers", "HorizontalPodAutoscaler", True, ["hpa"]))
     + _types("apiextensions.k8s.io", "v1", ("customresourcedefinitions", "CustomResourceDefinition", False, ["crd"]))
 )

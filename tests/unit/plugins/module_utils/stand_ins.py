@@ -78,8 +78,9 @@ class Asked(NamedTuple):
 
 
 class ScriptedApi(object):
-    """Answers from ``routes``: {(method, path): (status, body), or a list of them served in turn}, else 404;
-    ``seen`` is every request, ``asked`` the same without headers and body."""
+    """Answers from ``routes``: {(method, path): (status, body), a list of them served in turn, or a function
+    of the request (a Seen) that returns one}, else 404; ``seen`` is every request, ``asked`` the same
+    without headers and body."""
 
     def __init__(self):
         self.routes = {}
@@ -102,10 +103,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         with api.lock:
-            api.seen.append(Seen(self.command, url.path, parse_qs(url.query), self.headers, self.rfile.read(length)))
+            seen = Seen(self.command, url.path, parse_qs(url.query), self.headers, self.rfile.read(length))
+            api.seen.append(seen)
             answer = api.routes.get((self.command, url.path), (404, NOT_FOUND_STATUS))
             if isinstance(answer, list):
                 answer = answer.pop(0)
+            elif callable(answer):
+                answer = answer(seen)
         status, payload = answer
         body = json.dumps(payload).encode()
         self.send_response(status)
@@ -114,7 +118,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_PATCH = _serve
+    do_GET = do_PATCH = do_POST = do_PUT = do_DELETE = _serve
 
     def log_message(self, *args):  # pylint: disable=arguments-differ
         pass

@@ -2,7 +2,7 @@
 # Copyright: (c) 2025, matih.helm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fleet decisions: overrides, the brakes, the report rows and summary."""
+"""Fleet decisions: overrides, the brakes, the report rows and summary, and the roles' words."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import os
 import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.fleet import (
-    canary_hold, fleet_plan, host_row, outcome_row, override_problems, report, unhealthy_limit,
+    ROLE_VARIABLES, canary_hold, fleet_plan, host_row, not_recovered, outcome_row, override_problems, report,
+    role_report, role_terms, unhealthy_limit,
 )
+from ansible_collections.matih.helm.plugins.module_utils.recovery import OUTCOMES
 
 
 def release(namespace, name, status="failed"):
@@ -26,6 +28,8 @@ FLEET = [release("b", "web"), release("a", "db", "pending-upgrade"), release("a"
 @pytest.mark.parametrize("overrides, problems", [
     ({}, []),
     ({"shop/web": {"timeout": "1m", "unlock_pending_after": "30m"}}, []),
+    ({"shop/web": {"clear_quarantine": True, "recover_uninstalled": True}}, []),
+    ({"shop/web": {"max_attempts": 5}}, ["unknown setting 'max_attempts'"]),
     ({"web": {}}, ["key 'web' is not namespace/name"]),
     ({"shop/web": "x"}, ["'shop/web' is not a dictionary of settings"]),
     ({"shop/web": {"timout": "1m"}}, ["unknown setting 'timout'"]),
@@ -78,7 +82,12 @@ def test_negative_canary_is_refused():
 
 @pytest.mark.parametrize("outcomes, held", [
     ([], False), (["recovered"], False), (["recovered", "healthy", "planned"], False), (["recovered", "failed"], True),
-    (["pending"], True), (["held"], True),
+    (["pending"], True), (["held"], True), (["would_fail"], True),
+    # a deferred canary (an outage, another actor, its own backoff) could not run: it proves nothing
+    (["deferred"], True), (["recovered", "deferred"], True),
+    # left alone on purpose: not counted, either way
+    (["quarantined"], False), (["uninstalled"], False), (["quarantined", "recovered"], False),
+    (["quarantined", "failed"], True), (["uninstalled", "deferred"], True),
 ])
 def test_canary_hold(outcomes, held):
     rows = [{"namespace": "a", "release": "r%d" % i, "outcome": outcome} for i, outcome in enumerate(outcomes)]
@@ -88,15 +97,51 @@ def test_canary_hold(outcomes, held):
         assert "fleet_remediation_canary" in reason and "(%s)" % outcomes[-1] in reason
 
 
+def test_canary_hold_names_why_a_canary_was_deferred():
+    reason = canary_hold([{"namespace": "a", "release": "web", "outcome": "deferred", "error_kind": "cluster_unreachable"},
+                          {"namespace": "a", "release": "db", "outcome": "quarantined", "error_kind": ""}])
+    assert reason == ("canary release(s) not recovered: a/web (deferred: cluster_unreachable); the other releases were "
+                      "held (fleet_remediation_canary)")
+
+
 def test_rows_of_hosts_that_did_not_report():
     listed = release("shop", "web")
     failed = outcome_row({"failed": True, "msg": "cluster unreachable"}, listed, "shop/web")
     assert (failed["outcome"], failed["reason"], failed["before"]["status"]) == ("failed", "cluster unreachable", "failed")
+    assert "error_kind" not in failed
     lost = host_row("shop/api", {})
     assert (lost["namespace"], lost["release"], lost["outcome"]) == ("shop", "api", "failed")
     assert "did not report back" in lost["reason"]
     kept = {"release": "web", "namespace": "shop", "outcome": "recovered"}
-    assert outcome_row({"report": kept}, listed) is kept and host_row("shop/web", {"fleet_remediation_outcome": kept}) is kept
+    assert outcome_row({"report": kept}, listed) == kept and host_row("shop/web", {"fleet_remediation_outcome": kept}) is kept
+
+
+@pytest.mark.parametrize("error_kind, outcome", [
+    # nothing is known about the target: retry later, nothing escalated
+    ("cluster_unreachable", "deferred"), ("throttled", "deferred"), ("api_error", "deferred"), ("locked", "deferred"),
+    ("operation_in_progress", "deferred"), ("revision_taken", "deferred"), ("timeout", "deferred"),
+    # a problem the next run meets too
+    ("access_denied", "failed"), ("helm_failed", "failed"), ("binary_not_found", "failed"), ("", "failed"),
+])
+def test_a_failed_recovery_task_is_deferred_when_its_error_is_transient(error_kind, outcome):
+    task = {"failed": True, "msg": "the release could not be read", "error_kind": error_kind}
+    row = outcome_row(task, release("shop", "web"), "shop/web")
+    assert row["outcome"] == outcome, row
+    assert row.get("error_kind", "") == error_kind
+    assert ("retry later" in row["reason"]) == (outcome == "deferred"), row["reason"]
+    assert row["actions"] == [] and row["before"] == row["after"]
+
+
+def test_rows_name_the_fleet_variables():
+    module_report = {"release": "web", "namespace": "shop", "outcome": "failed",
+                     "reason": "latest revision 2 is pending-upgrade; set unlock_pending=true to free it",
+                     "actions": [{"action": "upgrade", "outcome": "skipped", "reason": "no chart reference: set chart_ref"},
+                                 {"action": "rollback_last_successful", "outcome": "failed", "error": "chart_ref timeout"}]}
+    row = outcome_row({"report": module_report}, release("shop", "web"), "shop/web")
+    assert row["reason"] == "latest revision 2 is pending-upgrade; set fleet_remediation_unlock_pending=true to free it"
+    assert row["actions"][0]["reason"] == "no chart reference: set fleet_remediation_release_overrides['shop/web'].chart_ref"
+    assert row["actions"][1] == module_report["actions"][1]  # Helm's error is Helm's
+    assert module_report["reason"].endswith("set unlock_pending=true to free it")  # the module's report is not changed
 
 
 def test_report_counts_every_outcome_and_names_the_failed_and_held():
@@ -114,6 +159,66 @@ def test_report_counts_every_outcome_and_names_the_failed_and_held():
     assert report([{"outcome": "planned", "check_mode": True}], [], False, "", "/r")["summary"]["check_mode"] is True
 
 
+def test_report_counts_each_outcome_of_the_module():
+    rows = [{"namespace": "n", "release": "r%d" % index, "outcome": outcome} for index, outcome in enumerate(OUTCOMES)]
+    summary = report(rows + rows[-3:], ["n"], False, "", "")["summary"]
+    assert {outcome: summary[outcome] for outcome in OUTCOMES} == dict(
+        {outcome: 1 for outcome in OUTCOMES}, **{outcome: 2 for outcome in OUTCOMES[-3:]})
+    for outcome in ("deferred", "quarantined", "uninstalled", "would_fail"):
+        assert outcome in OUTCOMES and summary[outcome] >= 1
+
+
+DEFERRED_ROW = {"namespace": "b", "release": "api", "outcome": "deferred", "error_kind": "backoff", "retry_in": 240,
+                "reason": "1 recovery of revision 3 failed; backing off 5m"}
+QUARANTINED_ROW = {"namespace": "a", "release": "db", "outcome": "quarantined",
+                   "attempts": {"revision": 5, "attempts": 3, "last_attempt": "2026-01-31T10:00:00Z",
+                                "last_outcome": "failed", "reason": "no step brought it back"}}
+
+
+@pytest.mark.parametrize("rows, deferred, quarantined, not_recovered", [
+    ([], [], [], ""),
+    ([{"namespace": "a", "release": "web", "outcome": "recovered"}, DEFERRED_ROW], ["b/api"], [], ""),
+    ([DEFERRED_ROW, {"namespace": "a", "release": "x", "outcome": "uninstalled"},
+      {"namespace": "a", "release": "p", "outcome": "pending"}], ["b/api"], [], ""),
+    ([{"namespace": "a", "release": "web", "outcome": "failed"}, DEFERRED_ROW], ["b/api"], [],
+     "Not recovered: a/web failed (see /r/fleet-remediation.md)"),
+    ([{"namespace": "a", "release": "web", "outcome": "would_fail", "check_mode": True}], [], [],
+     "Not recovered: a/web would_fail (see /r/fleet-remediation.md)"),
+    ([QUARANTINED_ROW, DEFERRED_ROW], ["b/api"], ["a/db"],
+     "Not recovered: a/db quarantined (see /r/fleet-remediation.md). A quarantined release is left alone until its "
+     "latest revision changes (a deployment), or until a run with fleet_remediation_clear_quarantine=true (one "
+     "release: clear_quarantine in fleet_remediation_release_overrides)"),
+])
+def test_report_lists_deferred_and_quarantined_and_says_what_fails_the_run(rows, deferred, quarantined, not_recovered):
+    result = report(rows, ["a", "b"], False, "", "/r")
+    summary = result["summary"]
+    assert (summary["deferred_releases"], summary["quarantined_releases"]) == (deferred, quarantined)
+    assert result["messages"]["not_recovered"] == not_recovered
+    # the rows keep what the module said about the deferral and the memory
+    assert [row for row in result["releases"] if row["outcome"] in ("deferred", "quarantined")] == sorted(
+        [row for row in rows if row["outcome"] in ("deferred", "quarantined")], key=lambda row: row["namespace"])
+
+
+def test_without_a_report_directory_the_message_points_at_the_rows():
+    rows = [{"namespace": "a", "release": "web", "outcome": "failed"}]
+    assert report(rows, [], False, "", "")["messages"]["not_recovered"] == "Not recovered: a/web failed (see the rows above)"
+
+
+@pytest.mark.parametrize("outcomes, drifted, counts", [
+    ([], 0, "0 unhealthy release(s)"),
+    (["recovered", "recovered", "deferred"], 0, "3 unhealthy release(s): 2 recovered, 1 deferred (retry later)"),
+    (["quarantined", "healthy", "would_fail", "uninstalled"], 0,
+     "4 unhealthy release(s): 1 healthy again, 1 would fail (check mode), 1 quarantined (left alone), "
+     "1 uninstalled (left alone)"),
+    (["failed", "held"], 1, "2 unhealthy release(s) (1 drifted): 1 failed, 1 held"),
+])
+def test_report_counts_in_words(outcomes, drifted, counts):
+    rows = [{"namespace": "a", "release": "r%d" % index, "outcome": outcome} for index, outcome in enumerate(outcomes)]
+    for row in rows[:drifted]:
+        row["drift"] = {"revision": 1, "drifted": True, "objects": []}
+    assert report(rows, [], False, "", "")["messages"]["counts"] == counts
+
+
 DRIFT = {"revision": 3, "drifted": True, "summary": {"modified": 1},
          "objects": [{"kind": "ConfigMap", "namespace": "a", "name": "web", "state": "modified", "fields": ["data.mode"]}]}
 
@@ -125,7 +230,7 @@ def test_rows_keep_the_drift_discovery_found_unless_the_recovery_checked_again()
     assert outcome_row({"report": held}, listed)["drift"] == DRIFT and "drift" not in held
     assert outcome_row({"failed": True, "msg": "forbidden"}, listed)["drift"] == DRIFT
     checked = dict(held, outcome="recovered", drift=dict(DRIFT, after={"revision": 4, "drifted": False, "objects": []}))
-    assert outcome_row({"report": checked}, listed) is checked
+    assert outcome_row({"report": checked}, listed) == checked
     assert "drift" not in outcome_row({"failed": True}, release("a", "api"))
 
 
@@ -161,3 +266,78 @@ def test_report_paths_are_absolute(report_dir, expected_json):
     summary = report([], [], False, "", report_dir)["summary"]
     assert summary["report_json"] == expected_json
     assert summary["report_markdown"] == (expected_json[:-len("json")] + "md" if expected_json else "")
+
+
+# --- the roles' words ----------------------------------------------------------------------------
+
+PENDING_REASON = ("latest revision 2 is pending-upgrade (an operation may still be running); set unlock_pending=true "
+                  "to free it, or unlock_pending_after to free it once it is older than that")
+
+
+@pytest.mark.parametrize("text, role, expected", [
+    (PENDING_REASON, "release_recovery",
+     "latest revision 2 is pending-upgrade (an operation may still be running); set release_recovery_unlock_pending=true "
+     "to free it, or release_recovery_unlock_pending_after to free it once it is older than that"),
+    (PENDING_REASON, "fleet_remediation",
+     "latest revision 2 is pending-upgrade (an operation may still be running); set fleet_remediation_unlock_pending=true "
+     "to free it, or fleet_remediation_unlock_pending_after to free it once it is older than that"),
+    # release_deploy frees a pending release with on_pending=recover; it has no unlock_pending_after
+    (PENDING_REASON, "release_deploy",
+     "latest revision 2 is pending-upgrade (an operation may still be running); set release_deploy_on_pending=recover "
+     "to free it, or unlock_pending_after to free it once it is older than that"),
+    ("no chart reference: set chart_ref or chart_repo_url", "fleet_remediation",
+     "no chart reference: set fleet_remediation_release_overrides['shop/web'].chart_ref or "
+     "fleet_remediation_release_overrides['shop/web'].chart_repo_url"),
+    ("no chart reference: set chart_ref or chart_repo_url", "release_deploy",
+     "no chart reference: set release_deploy_recovery_chart_ref or release_deploy_chart_repo_url"),
+    ("quarantined until its latest revision changes or clear_quarantine=true", "release_recovery",
+     "quarantined until its latest revision changes or release_recovery_clear_quarantine=true"),
+    ("quarantined until its latest revision changes or clear_quarantine=true", "release_deploy",
+     "quarantined until its latest revision changes or release_deploy_recovery_clear_quarantine=true"),
+    ("left alone (set recover_uninstalled=true to bring it back)", "fleet_remediation",
+     "left alone (set fleet_remediation_recover_uninstalled=true to bring it back)"),
+    # one-word options only as option=value: as words they are prose (and Helm's error text)
+    ("no values are given (values, or backoff=0s); timeout: Helm timed out", "release_recovery",
+     "no values are given (values, or release_recovery_backoff=0s); timeout: Helm timed out"),
+    ("values={} and max_attempts 3", "fleet_remediation",
+     "fleet_remediation_release_overrides['shop/web'].values={} and fleet_remediation_max_attempts 3"),
+    # already a role's words: left as they are (so twice is once)
+    ("set release_recovery_unlock_pending=true", "release_recovery", "set release_recovery_unlock_pending=true"),
+    ("set fleet_remediation_release_overrides['shop/web'].chart_ref", "fleet_remediation",
+     "set fleet_remediation_release_overrides['shop/web'].chart_ref"),
+    ("set unlock_pending=true", "some_role", "set unlock_pending=true"),
+    ("", "release_recovery", ""),
+])
+def test_role_terms(text, role, expected):
+    assert role_terms(text, role, "shop/web") == expected
+    assert role_terms(expected, role, "shop/web") == expected
+
+
+def test_every_role_names_the_memory_options():
+    for role, table in ROLE_VARIABLES.items():
+        for option in ("max_attempts", "backoff", "clear_quarantine", "history_max", "strategies"):
+            assert table[option].startswith(role + "_"), (role, option)
+
+
+def test_role_report_keys_the_fleet_overrides_by_the_release():
+    module_report = {"release": "api", "namespace": "b", "outcome": "failed", "reason": "set chart_ref",
+                     "actions": [{"action": "upgrade", "outcome": "skipped", "reason": "set chart_repo_url"}]}
+    row = role_report(module_report, "fleet_remediation")
+    assert row["reason"] == "set fleet_remediation_release_overrides['b/api'].chart_ref"
+    assert row["actions"][0]["reason"] == "set fleet_remediation_release_overrides['b/api'].chart_repo_url"
+    assert module_report["reason"] == "set chart_ref"
+
+
+@pytest.mark.parametrize("outcome, fails", [
+    ("failed", True), ("would_fail", True), ("quarantined", True),
+    ("deferred", False), ("pending", False), ("uninstalled", False), ("held", False), ("healthy", False),
+    ("recovered", False), ("planned", False),
+])
+def test_not_recovered(outcome, fails):
+    result = {"release": "web", "namespace": "shop", "outcome": outcome, "reason": "set unlock_pending=true to free it",
+              "actions": [{"action": "upgrade", "outcome": "skipped"}]}
+    message = not_recovered(result, "release_recovery")
+    assert bool(message) == fails
+    if fails:
+        assert message == ('Release shop/web was not recovered (%s): set release_recovery_unlock_pending=true to free '
+                           'it. Actions: [{"action": "upgrade", "outcome": "skipped"}]' % outcome)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     install_argv,
     list_argv,
     parse_version,
+    rendered_manifest_argv,
     connection_version_problem,
     detect_version,
     version_problem,
@@ -163,6 +165,9 @@ def test_every_emitted_flag_exists_in_real_helm(major, version, path):
         (("rollback",), rollback_argv(major, "web", "shop", 2, **ALL_ROLLBACK_OPTIONS)),
         (("upgrade",), upgrade_argv(major, "web", "shop", "web", cleanup_on_fail=True, history_max=10, **chart)),
         (("install",), install_argv(major, "web", "shop", "web", replace=True, **chart)),
+        (("upgrade",), rendered_manifest_argv(major, "web", "shop", "web", "https://charts.example", "1.2.0", "v.json")),
+        (("install",), rendered_manifest_argv(major, "web", "shop", "web", "https://charts.example", "1.2.0", "v.json",
+                                              install=True)),
         (("uninstall",), uninstall_argv(major, "web", "shop", keep_history=True, wait=True, timeout="5m", dry_run=True)),
         (("list",), list_argv(major, None, "web")),
         (("history",), history_argv("web", "shop", 3)),
@@ -198,6 +203,11 @@ def test_helm4_wait_takes_a_strategy_and_helm3_list_needs_all():
          "cluster_unreachable"),
         ("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", "operation_in_progress"),
         ("Error: release: already exists", "revision_taken"),
+        # the API server answered 503 or 429: as transient as no answer
+        ("Error: create: failed to create: the server is currently unable to handle the request (post secrets)",
+         "cluster_unreachable"),
+        ("Error: the server has received too many requests and has asked us to try again later (post secrets)",
+         "throttled"),
         # a short outage logged on the way does not decide: the final error does
         ("W1126 watch failed: dial tcp 127.0.0.1:1: connect: connection refused\n"
          "Error: release shop failed: resource Deployment/faults/shop not ready\ncontext deadline exceeded", "timeout"),
@@ -419,6 +429,9 @@ def test_a_go_panic_is_reported_by_its_first_line_with_the_way_out():
     assert "kubectl get secrets -l owner=helm" in error.message and "helm.go:85" not in error.message
 
 
+ChartConfig = collections.namedtuple("ChartConfig", "chart_ref chart_repo_url chart_version")
+
+
 class StubbedHelm(HelmClient):
     """A client whose Helm calls are answered by ``answer(args)``; everything else is real."""
 
@@ -449,6 +462,34 @@ def test_get_values_many_runs_concurrently():
     values = helm.get_values_many("web", "shop", revisions)
     assert values == {rev: {"revision": rev} for rev in revisions}
     assert 1 < peak[0] <= 8
+
+
+@pytest.mark.parametrize("major, install, expected", [
+    (3, False, ["upgrade", "web", "web", "--namespace", "shop", "--reset-values", "--repo", "https://charts.example",
+                "--version", "1.2.0", "--values", "v.json", "--dry-run", "--output", "json"]),
+    (4, False, ["upgrade", "web", "web", "--namespace", "shop", "--reset-values", "--repo", "https://charts.example",
+                "--version", "1.2.0", "--values", "v.json", "--dry-run=server", "--output", "json"]),
+    (3, True, ["install", "web", "web", "--namespace", "shop", "--repo", "https://charts.example", "--version", "1.2.0",
+               "--values", "v.json", "--dry-run", "--output", "json"]),
+    (4, True, ["install", "web", "web", "--namespace", "shop", "--repo", "https://charts.example", "--version", "1.2.0",
+               "--values", "v.json", "--dry-run=server", "--output", "json"]),
+])
+def test_rendered_manifest_is_a_dry_run_printing_json(major, install, expected):
+    printed = json.dumps({"name": "web", "version": 4, "info": {"status": "pending-upgrade"}, "manifest": "---\nkind: A\n",
+                          "hooks": [{"manifest": "kind: Job"}]})
+    helm = StubbedHelm(lambda args: printed, major)
+    config = ChartConfig("web", "https://charts.example", "1.2.0")
+    # the write's own options (wait, timeout...) change nothing in what is rendered
+    assert helm.rendered_manifest("web", "shop", config, "v.json", install=install, timeout="5m", wait=True) == \
+        "---\nkind: A\n"
+    assert helm.calls == [expected]
+
+
+@pytest.mark.parametrize("printed", ["null", "[]", '{"name": "web"}', '{"manifest": 3}'])
+def test_rendered_manifest_without_a_manifest(printed):
+    with pytest.raises(HelmError) as caught:
+        StubbedHelm(lambda args: printed).rendered_manifest("web", "shop", ChartConfig("web", "", ""), None)
+    assert caught.value.kind == "invalid_output"
 
 
 def test_get_values_null_is_empty():

@@ -24,14 +24,17 @@ ALLOWED = {
     "deploy": (2, set()),
     "args": (2, {"durations"}),
     "rollback": (2, {"release", "masking"}),
-    "recovery": (2, {"release"}),
+    "recovery": (2, {"durations", "errors", "release"}),
     "fleet": (2, {"recovery"}),
     "drift": (2, {"errors", "kube_types"}),
+    "attempts": (2, {"durations"}),
     "connection": (3, {"errors", "kube_types"}),
     "kube_client": (3, {"errors", "kube_types"}),
     "helm_client": (3, {"errors", "connection"}),
     "release_store": (4, {"errors", "helm_client", "kube_client", "kube_types"}),
     "live_objects": (4, {"errors", "helm_client", "kube_types", "release_store"}),
+    "release_lease": (4, {"attempts", "errors", "kube_client", "kube_types"}),
+    "preflight": (4, {"drift", "errors", "kube_client", "kube_types", "live_objects"}),
 }
 PURE_LAYERS = (1, 2)
 

@@ -13,9 +13,11 @@ import pytest
 from ansible_collections.matih.helm.plugins.module_utils.drift import drift_digest
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
-    DRIFTED, FAILED, HEALTHY, HELD, MISSING, PENDING, PLANNED, RECOVER, RECOVERED, SKIPPED, Attempt, Options, Step,
-    format_duration, known_good, plan_recovery, previous_good_target, recheck_step, repair_outcome,
-    report_entry, revision_age, step_outcome, strategy_problems,
+    DEFER, DEFERRED, DRIFTED, ESCALATE, FAILED, HEALTHY, HELD, MISSING, PENDING, PLANNED, QUARANTINED, RECOVER,
+    RECOVERED, REFUSED, SKIPPED, STOP, UNINSTALLED, WOULD_FAIL, Attempt, Options, Step, attempt_summary, changed_since,
+    ends_ladder, failure_verdict,
+    foreign_change, format_duration, known_good, outage_seen, plan_recovery, previous_good_target, recheck_step,
+    release_outcome, repair_outcome, report_entry, revision_age, step_outcome, strategy_problems,
 )
 
 INSTALLED, UPGRADED = "Install complete", "Upgrade complete"
@@ -44,6 +46,7 @@ SAME_AS_LAST = history(("superseded", "1.0.0", INSTALLED), ("superseded", "1.0.0
 AFTER_FAILED_ROLLBACK = history(("superseded", "1.0.0", INSTALLED), ("superseded", "1.1.0", UPGRADED),
                                 ("failed", "1.2.0", UPGRADE_FAILED), ("failed", "1.1.0", ROLLBACK_FAILED))
 ALL_FAILED = history(("failed", "1.0.0", INSTALL_FAILED))
+UNINSTALLED_KEPT = history(("superseded", "1.0.0", INSTALLED), ("uninstalled", "1.1.0", "Uninstallation complete"))
 HEALTHY_HISTORY = history(("superseded", "1.0.0", INSTALLED), ("deployed", "1.1.0", UPGRADED))
 FRESH_PENDING = history(("deployed", "1.0.0", INSTALLED), ("pending-upgrade", "1.1.0", "Preparing upgrade",
                                                            "2025-01-31T11:55:00Z"))
@@ -62,22 +65,27 @@ def targets(plan):
     ("held by a brake", GOOD_THEN_FAILED, GOOD_VALUES, Options(hold="more than 2 unhealthy"), HELD, []),
     ("failed upgrade", GOOD_THEN_FAILED, GOOD_VALUES, Options(strategies=ALL), RECOVER,
      [("rollback_last_successful", 2), ("rollback_previous_good", 1), ("upgrade", "skip"), ("reinstall", "skip")]),
-    ("failed upgrade, repository known", GOOD_THEN_FAILED, GOOD_VALUES, Options(chart_repo_url="https://charts"),
-     RECOVER, [("rollback_last_successful", 2), ("rollback_previous_good", 1), ("upgrade", None), ("reinstall", None)]),
+    ("failed upgrade, repository known, reinstall not a default", GOOD_THEN_FAILED, GOOD_VALUES,
+     Options(chart_repo_url="https://charts"),
+     RECOVER, [("rollback_last_successful", 2), ("rollback_previous_good", 1), ("upgrade", None)]),
     ("identical older revisions are passed over", SAME_AS_LAST, {1: {"a": 1}, 2: {"a": 1}, 3: {"a": 1}},
-     Options(), RECOVER, [("rollback_last_successful", 3), ("rollback_previous_good", "skip"), ("upgrade", "skip"),
-                          ("reinstall", "skip")]),
+     Options(), RECOVER, [("rollback_last_successful", 3), ("rollback_previous_good", "skip"), ("upgrade", "skip")]),
     ("older revision with other values is a target", SAME_AS_LAST, {1: {"a": 0}, 2: {"a": 1}, 3: {"a": 1}},
-     Options(), RECOVER, [("rollback_last_successful", 3), ("rollback_previous_good", 1), ("upgrade", "skip"),
-                          ("reinstall", "skip")]),
+     Options(), RECOVER, [("rollback_last_successful", 3), ("rollback_previous_good", 1), ("upgrade", "skip")]),
     ("failed rollback", AFTER_FAILED_ROLLBACK, GOOD_VALUES, Options(strategies=ALL[:2]), RECOVER,
      [("rollback_last_successful", 2), ("rollback_previous_good", 1)]),
-    ("every revision failed", ALL_FAILED, {}, Options(chart_ref="oci://charts/web"), RECOVER,
+    ("every revision failed", ALL_FAILED, {}, Options(chart_ref="oci://charts/web", strategies=ALL), RECOVER,
      [("rollback_last_successful", "skip"), ("rollback_previous_good", "skip"), ("upgrade", "skip"),
       ("reinstall", "skip")]),
-    ("every revision failed, caller's configuration", ALL_FAILED, {}, Options(chart_ref="oci://c/web", values={}),
+    ("every revision failed, caller's configuration", ALL_FAILED, {},
+     Options(chart_ref="oci://c/web", values={}, strategies=ALL),
      RECOVER, [("rollback_last_successful", "skip"), ("rollback_previous_good", "skip"), ("upgrade", None),
                ("reinstall", None)]),
+    ("uninstalled on purpose is left alone", UNINSTALLED_KEPT, GOOD_VALUES, Options(), UNINSTALLED, []),
+    ("uninstalling is left alone", history(("deployed", "1.0.0", INSTALLED), ("uninstalling", "1.0.0", "Deletion")),
+     {}, Options(), UNINSTALLED, []),
+    ("uninstalled, recovery asked for", UNINSTALLED_KEPT, GOOD_VALUES,
+     Options(recover_uninstalled=True, strategies=ALL[:1]), RECOVER, [("rollback_last_successful", 1)]),
     ("fresh pending left alone", FRESH_PENDING, {1: {}}, Options(unlock_pending_after=1800), PENDING, []),
     ("stale pending freed", STALE_PENDING, {1: {}}, Options(unlock_pending_after=1800, strategies=ALL[:1]), RECOVER,
      [("rollback_last_successful", 1)]),
@@ -95,7 +103,7 @@ def test_plan(label, revisions, values, options, verdict, steps):
 
 
 @pytest.mark.parametrize("options, words", [
-    (Options(), ["latest revision 2 is pending-upgrade", "release_recovery_unlock_pending=true"]),
+    (Options(), ["latest revision 2 is pending-upgrade", "set unlock_pending=true to free it"]),
     (Options(unlock_pending_after=1800), ["for 5m", "younger than unlock_pending_after 30m", "left alone"]),
 ])
 def test_pending_reason_names_the_way_out(options, words):
@@ -145,7 +153,7 @@ def test_previous_good_ignores_revisions_newer_than_the_last_successful():
     (False, True, True, "failed", FAILED),
     (False, True, False, None, FAILED),  # no history left
     (True, False, True, "failed", PLANNED),  # the dry run succeeded
-    (True, True, False, "failed", FAILED),  # the dry run failed: the next step is planned instead
+    (True, True, False, "failed", WOULD_FAIL),  # the dry run failed: the next step is planned instead
 ])
 def test_step_outcome(check_mode, failed, changed, status, expected):
     latest = history(("superseded", "1.0.0", INSTALLED), (status, "1.0.0", "x"))[-1] if status else None
@@ -172,9 +180,9 @@ def test_report_of_a_rollback_that_failed_then_one_that_recovered():
     assert entry["after"] == {"revision": 5, "status": "deployed", "chart_version": "1.0.0", "app_version": "1.0.0"}
     assert entry["actions"] == [
         {"action": "rollback_last_successful", "target_revision": 2, "outcome": FAILED, "changed": True, "revision": 4,
-         "status": "failed", "chart_version": "1.1.0", "error": "Helm timed out"},
+         "status": "failed", "chart_version": "1.1.0", "error": "Helm timed out", "error_kind": ""},
         {"action": "rollback_previous_good", "target_revision": 1, "outcome": RECOVERED, "changed": True,
-         "revision": 5, "status": "deployed", "chart_version": "1.0.0", "error": ""},
+         "revision": 5, "status": "deployed", "chart_version": "1.0.0", "error": "", "error_kind": ""},
     ]
 
 
@@ -295,3 +303,162 @@ def test_the_report_entry_of_a_repair_holds_the_drift_and_names_the_step():
     assert entry["actions"][0]["target_revision"] == 2 and entry["after"]["revision"] == 3
     assert entry["drift"]["objects"][0]["fields"] == ["spec.replicas"] and entry["drift"]["after"]["drifted"] is False
     assert entry["reason"].endswith("; repair_drift recovered it")
+
+
+# --- safe recovery: what the ladder does after a step, and what the memory says -------------------------
+
+@pytest.mark.parametrize("error_kind, wrote_failed, expected", [
+    ("cluster_unreachable", False, DEFER),
+    ("cluster_unreachable", True, DEFER),  # Helm wrote a revision, then lost the API server: no verdict
+    ("throttled", False, DEFER),
+    ("api_error", False, DEFER),
+    ("revision_taken", False, DEFER),  # another writer got there first
+    ("operation_in_progress", False, DEFER),
+    ("locked", False, DEFER),
+    ("concurrent_change", True, DEFER),
+    ("timeout", False, DEFER),  # Helm never wrote the revision: an outage, a slow API server
+    ("timeout", True, ESCALATE),  # the rollout did not get ready in time: a verdict on the target
+    ("rejected", False, ESCALATE),  # admission refused the target
+    ("rollout_failed", True, ESCALATE),
+    ("helm_failed", True, ESCALATE),  # whatever Helm said, it wrote the target and it failed
+    ("access_denied", False, STOP),  # the next step needs the same rights
+    ("helm_failed", False, STOP),
+    ("chart_not_found", False, STOP),
+    ("", False, STOP),
+])
+def test_failure_verdict(error_kind, wrote_failed, expected):
+    assert failure_verdict(error_kind, wrote_failed) == expected
+
+
+def statuses(*pairs):
+    """A history whose revisions not named in ``pairs`` ((status, number)...) are superseded."""
+    named = {number: status for status, number in pairs}
+    return history(*[(named.get(number, "superseded"), "1.0.0", "x") for number in range(1, max(named) + 1)])
+
+
+@pytest.mark.parametrize("label, before, after, wrote, words", [
+    ("our revision", 3, [("failed", 3), ("failed", 4)], True, None),
+    ("nothing written", 3, [("failed", 3)], False, None),
+    ("another writer after ours", 3, [("failed", 4), ("deployed", 5)], True, "revision 5 was written by another"),
+    ("another writer instead of ours", 3, [("deployed", 4)], False, "revision 4 was written by another"),
+    ("another operation pending", 3, [("pending-upgrade", 4)], True, "revision 4 is pending-upgrade"),
+    ("the pending revision we freed is still the latest", 3, [("pending-upgrade", 3)], False, None),
+    ("history unreadable", 3, [], True, None),
+])
+def test_foreign_change(label, before, after, wrote, words):
+    latest_before = statuses(("failed", before))[-1]
+    reason = foreign_change(latest_before, statuses(*after) if after else [], wrote)
+    assert (words in reason) if words else reason == "", (label, reason)
+
+
+@pytest.mark.parametrize("text, seen", [
+    ("Error: timed out waiting for the condition", False),
+    ('W1206 reflector.go: Get "https://127.0.0.1:6443/apis": dial tcp: connect: connection refused\n'
+     "Error: context deadline exceeded", True),
+    ("Error: Kubernetes cluster unreachable: Get ...", True),
+    ("", False),
+])
+def test_outage_seen(text, seen):
+    assert outage_seen(text) is seen
+
+
+def attempt_of(outcome, then=ESCALATE, kind=""):
+    return Attempt(Step("rollback_last_successful", target_revision=2), outcome=outcome, then=then, error_kind=kind,
+                   error="boom" if kind else "")
+
+
+@pytest.mark.parametrize("attempt, ends", [
+    (attempt_of(RECOVERED), True),
+    (attempt_of(PLANNED), True),
+    (attempt_of(DEFERRED, DEFER, "cluster_unreachable"), True),
+    (attempt_of(FAILED, STOP, "access_denied"), True),
+    (attempt_of(FAILED, ESCALATE, "rollout_failed"), False),
+    (attempt_of(REFUSED, ESCALATE, "rejected"), False),
+    (attempt_of(WOULD_FAIL, ESCALATE, "rejected"), False),
+])
+def test_ends_ladder(attempt, ends):
+    assert ends_ladder(attempt) is ends
+
+
+@pytest.mark.parametrize("attempts, check_mode, outcome, kind, words", [
+    ([attempt_of(DEFERRED, DEFER, "cluster_unreachable")], False, DEFERRED, "cluster_unreachable",
+     "rollback_last_successful was deferred, nothing escalated (cluster_unreachable: boom); retry later"),
+    ([attempt_of(REFUSED, ESCALATE, "rejected"), attempt_of(DEFERRED, DEFER, "throttled")], False, DEFERRED,
+     "throttled", "deferred"),
+    ([attempt_of(FAILED, STOP, "access_denied")], False, FAILED, "access_denied",
+     "failed in a way the next steps would meet too (access_denied: boom)"),
+    ([attempt_of(REFUSED, ESCALATE, "rejected"), attempt_of(FAILED, ESCALATE, "rollout_failed")], False, FAILED, None,
+     "no recovery step brought the release back"),
+    ([attempt_of(WOULD_FAIL, ESCALATE, "rejected")], True, WOULD_FAIL, None, "would bring the release back"),
+    ([attempt_of(WOULD_FAIL, ESCALATE, "rejected"), attempt_of(PLANNED)], True, PLANNED, None, "would run"),
+])
+def test_outcome_after_the_ladder(attempts, check_mode, outcome, kind, words):
+    plan = plan_recovery(GOOD_THEN_FAILED, GOOD_VALUES, Options(strategies=ALL[:2]), now=NOW)
+    entry = report_entry("web", "shop", plan, attempts, GOOD_THEN_FAILED[-1], GOOD_THEN_FAILED[-1], Options(),
+                         check_mode, "4.3.1")
+    assert (entry["outcome"], entry.get("error_kind")) == (outcome, kind), entry
+    assert words in entry["reason"], entry["reason"]
+    assert release_outcome(plan, attempts, Options(), check_mode) == outcome
+
+
+class Gate(object):  # attempts.Gate's shape, as plan_recovery reads it
+    def __init__(self, verdict, reason="", retry_in=None):
+        self.verdict, self.reason, self.retry_in = verdict, reason, retry_in
+
+
+@pytest.mark.parametrize("revisions, gate, verdict", [
+    (GOOD_THEN_FAILED, Gate("quarantined", "3 recoveries of revision 3 failed"), QUARANTINED),
+    (GOOD_THEN_FAILED, Gate("deferred", "the backoff has 4m left", 240), DEFERRED),
+    (GOOD_THEN_FAILED, Gate("proceed"), RECOVER),
+    (HEALTHY_HISTORY, Gate("quarantined", "x"), HEALTHY),  # the memory applies only to a release that needs recovery
+    (UNINSTALLED_KEPT, Gate("deferred", "x", 5), UNINSTALLED),
+])
+def test_the_memory_gates_only_a_recovery(revisions, gate, verdict):
+    plan = plan_recovery(revisions, GOOD_VALUES, Options(), now=NOW, gate=gate)
+    assert plan.verdict == verdict
+    if verdict in (QUARANTINED, DEFERRED):
+        assert plan.steps == () and gate.reason in plan.reason and plan.retry_in == gate.retry_in
+        entry = report_entry("web", "shop", plan, [], revisions[-1], revisions[-1], Options(), False, "4.3.1")
+        assert entry["outcome"] == verdict
+
+
+def test_a_pending_revision_ages_from_the_last_lease_renewal():
+    renewed = datetime.datetime(2025, 1, 31, 11, 58, 0, tzinfo=datetime.timezone.utc)
+    plan = plan_recovery(STALE_PENDING, {1: {}}, Options(unlock_pending_after=1800), now=NOW, lease_renewed=renewed)
+    assert plan.verdict == PENDING and plan.pending_age == 120, plan
+    older = datetime.datetime(2025, 1, 31, 1, 0, 0, tzinfo=datetime.timezone.utc)  # before the revision's update
+    plan = plan_recovery(STALE_PENDING, {1: {}}, Options(unlock_pending_after=1800), now=NOW, lease_renewed=older)
+    assert plan.verdict == RECOVER and plan.pending_age == 3 * 3600
+
+
+@pytest.mark.parametrize("kind, freeing, expected", [
+    ("operation_in_progress", True, ESCALATE),  # the pending revision we free: an upgrade cannot run over it
+    ("operation_in_progress", False, DEFER),  # someone else's operation
+    ("cluster_unreachable", True, DEFER),
+])
+def test_an_operation_in_progress_is_ours_to_free_or_anothers(kind, freeing, expected):
+    assert failure_verdict(kind, False, freeing) == expected
+
+
+@pytest.mark.parametrize("label, seen, now, words", [
+    ("unchanged", ("failed", 3), [("failed", 3)], None),
+    ("still the pending revision being freed", ("pending-upgrade", 3), [("pending-upgrade", 3)], None),
+    ("a new revision", ("failed", 3), [("deployed", 4)], "revision 4 was written by another operation"),
+    ("a new pending revision", ("failed", 3), [("pending-rollback", 4)], "revision 4 was written by another"),
+    ("the pending operation finished after all", ("pending-upgrade", 3), [("deployed", 3)],
+     "revision 3 went from pending-upgrade to deployed"),
+    ("purged", ("failed", 3), [], "was removed"),
+])
+def test_changed_since(label, seen, now, words):
+    reason = changed_since(statuses(seen)[-1], statuses(*now) if now else [])
+    assert (words in reason) if words else reason == "", (label, reason)
+
+
+def test_the_memory_keeps_fixed_words_never_an_errors_text():
+    attempts = [Attempt(Step("rollback_last_successful", target_revision=2), outcome=REFUSED, error_kind="rejected",
+                        error='ConfigMap "web" is invalid: data.password: Invalid value: "hunter2"'),
+                Attempt(Step("rollback_previous_good"), outcome=SKIPPED),
+                Attempt(Step("upgrade"), outcome=FAILED, error_kind="rollout_failed", error="x")]
+    summary = attempt_summary(attempts)
+    assert summary == "rollback_last_successful refused (rejected); upgrade failed (rollout_failed)"
+    assert "hunter2" not in summary

@@ -569,3 +569,76 @@ def test_require_direct(api, stores, environ, api_problem, kind, problem):
         "detect_drift=true reads Helm's release records and live objects from the Kubernetes API, which is not "
         "possible here: " + problem)
     assert api.asked == []
+
+
+# --- a revision's manifest ------------------------------------------------------------------------------
+
+class ManifestHelm(FakeHelm):
+    """FakeHelm with ``helm get manifest``: "manifest of N" for each revision of ``entries``."""
+
+    def get_manifest(self, name, namespace, revision):
+        self._call("get_manifest", name, namespace, revision)
+        if self.entries is None:
+            raise HelmError("release_not_found", "Error: release: not found", rc=1)
+        return "manifest of %d" % revision
+
+
+def with_manifest(version):
+    return dict(release(version, {}), manifest="---\n# Source: web/templates/v%d.yaml\n" % version)
+
+
+@pytest.fixture
+def manifest_api(api):
+    api.routes[("GET", SECRETS)] = (200, secret_list(record(with_manifest(2)), record(with_manifest(1))))
+    return api
+
+
+def test_manifest_comes_from_the_release_last_list_without_another_request(manifest_api, stores):
+    store = stores(StandInConnection(manifest_api.url), ManifestHelm(HELM_ENTRIES))
+    store.history_and_values("web", "shop")
+    assert store.manifest("web", "shop", 1) == "---\n# Source: web/templates/v1.yaml\n"
+    assert store.manifest("web", "shop", 2) == "---\n# Source: web/templates/v2.yaml\n"
+    assert len(manifest_api.asked) == 1 and store.helm.calls == []
+
+
+def test_manifest_lists_the_records_when_they_were_not_read(manifest_api, stores):
+    store = stores(StandInConnection(manifest_api.url), ManifestHelm(HELM_ENTRIES))
+    assert store.manifest("web", "shop", 2) == "---\n# Source: web/templates/v2.yaml\n"
+    assert manifest_api.asked == [Asked("GET", SECRETS, release_list_query())] and store.helm.calls == []
+
+
+@pytest.mark.parametrize("helm", [True, False])
+def test_manifest_of_a_revision_not_stored(manifest_api, stores, helm):
+    store = stores(StandInConnection(manifest_api.url), ManifestHelm(HELM_ENTRIES) if helm else None)
+    with pytest.raises(HelmError) as failure:
+        store.manifest("web", "shop", 7)
+    assert failure.value.kind == "revision_not_found"
+    assert failure.value.message == ("Revision 7 of release web is not stored in namespace shop (stored: 1, 2); Helm may "
+                                     "have pruned it (--history-max)")
+
+
+@pytest.mark.parametrize("environ, records", [
+    ({"HELM_DRIVER": "configmap"}, True),  # the records cannot be read directly
+    ({"MATIH_HELM_READS": "helm"}, True),
+    ({}, False),  # no record: Helm says what it makes of the release
+])
+def test_manifest_through_helm(manifest_api, stores, environ, records):
+    if not records:
+        manifest_api.routes[("GET", SECRETS)] = (200, secret_list())
+    store = stores(StandInConnection(manifest_api.url), ManifestHelm(HELM_ENTRIES), environ=environ)
+    assert store.manifest("web", "shop", 2) == "manifest of 2"
+    assert store.helm.calls == [("get_manifest", "web", "shop", 2)]
+
+
+def test_manifest_without_helm_raises_what_the_records_raise(api, stores):
+    api.routes[("GET", SECRETS)] = (403, {"kind": "Status", "code": 403, "reason": "Forbidden", "message": RBAC_DENIAL})
+    with pytest.raises(KubeError) as failure:
+        stores(StandInConnection(api.url)).manifest("web", "shop", 1)
+    assert failure.value.kind == "access_denied"
+
+
+def test_record_manifest():
+    records = [with_manifest(1), dict(release(2, {}), manifest=None)]
+    assert release_store.record_manifest(records, 1) == "---\n# Source: web/templates/v1.yaml\n"
+    assert release_store.record_manifest(records, 2) == ""
+    assert release_store.record_manifest(records, 3) is None

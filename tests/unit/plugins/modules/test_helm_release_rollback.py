@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from unittest import mock
 
@@ -15,6 +16,8 @@ from ansible.module_utils import basic
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     CommandResult, HelmError, HelmVersion, error_from_result, rollback_argv,
 )
+from ansible_collections.matih.helm.plugins.module_utils.preflight import Preflight
+from ansible_collections.matih.helm.plugins.module_utils.release_lease import LeaseHeld, LeaseState
 from ansible_collections.matih.helm.plugins.modules import helm_release_rollback
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import patch_module_args
 from ansible_collections.matih.helm.tests.unit.plugins.modules.kube_fakes import StandInConnection
@@ -88,6 +91,58 @@ class FakeHelm(object):
         return [call for call in self.calls if call[0] == "rollback"]
 
 
+class FakeLease(object):
+    """ReleaseLease without the API: free unless ``holder`` is given; records what the module did with it."""
+
+    def __init__(self, holder=None):
+        self.holder = holder
+        self.events = []
+        self.previous = None
+        self.lost = None
+        self.name = "matih-helm.web"
+        self.duration_seconds = 60
+
+    def __call__(self, client, release, namespace, holder):
+        return self
+
+    def state(self):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return LeaseState(self.holder, now, now, 60, "7", 0, None) if self.holder else None
+
+    def read(self):
+        self.events.append("read")
+        return self.state()
+
+    def acquire(self):
+        self.events.append("acquire")
+        if self.holder:
+            raise LeaseHeld.of(self.state(), "web", "shop")
+        return LeaseState("us", None, None, 60, "8", 0, None)
+
+    def start_renewing(self):
+        self.events.append("renewing")
+
+    def release(self, memory=None):
+        self.events.append("release")
+        return True
+
+    def discard(self):
+        self.events.append("discard")
+        return True
+
+
+class FakePreflight(object):
+    """preflight(): passes, or refuses the one object of ``refusal``."""
+
+    def __init__(self, refusal=None):
+        self.refusal = refusal
+        self.manifests = []
+
+    def __call__(self, api, manifest, namespace, **options):
+        self.manifests.append(manifest)
+        return Preflight(objects=1, refusals=[self.refusal] if self.refusal else [], unchecked=[], requests=1)
+
+
 class ModuleExit(Exception):
     def __init__(self, failed, result):
         super(ModuleExit, self).__init__(result.get("msg"))
@@ -95,7 +150,7 @@ class ModuleExit(Exception):
         self.result = result
 
 
-def run_module(helm, check_mode=False, diff=False, **params):
+def run_module(helm, check_mode=False, diff=False, lease=None, checker=None, **params):
     args = dict(name="web", release_namespace="shop")
     if "target_revision" not in params:
         args["revision"] = "last_successful"
@@ -110,7 +165,11 @@ def run_module(helm, check_mode=False, diff=False, **params):
     with patch_module_args(args), \
             mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
             mock.patch.object(basic.AnsibleModule, "fail_json", fail_json), \
-            mock.patch.object(helm_release_rollback, "HelmClient", lambda module: helm):
+            mock.patch.object(helm_release_rollback, "HelmClient", lambda module: helm), \
+            mock.patch.object(helm_release_rollback, "ReleaseLease", lease or FakeLease()), \
+            mock.patch.object(helm_release_rollback, "lease_client", lambda store, needed_by: None), \
+            mock.patch.object(helm_release_rollback, "LiveObjects", lambda store: None), \
+            mock.patch.object(helm_release_rollback, "preflight", checker or FakePreflight()):
         with pytest.raises(ModuleExit) as outcome:
             helm_release_rollback.main()
     return outcome.value
@@ -322,3 +381,46 @@ def test_invalid_options_fail_before_helm_runs(params, fragment):
 def test_target_revision_alias():
     outcome = run_module(FakeHelm([AFTER]), target_revision=2)
     assert outcome.result["target_revision"] == 2
+
+
+def test_the_lease_is_taken_and_released_around_the_rollback():
+    lease = FakeLease()
+    outcome = run_module(FakeHelm([BEFORE, AFTER]), lease=lease)
+    assert not outcome.failed and outcome.result["changed"], outcome.result
+    assert lease.events == ["acquire", "renewing", "release"]
+
+
+def test_a_held_lease_fails_before_anything_is_read():
+    helm, lease = FakeHelm([BEFORE]), FakeLease(holder="awx@runner pid 7")
+    outcome = run_module(helm, lease=lease)
+    assert outcome.failed and outcome.result["error_kind"] == "locked", outcome.result
+    assert "awx@runner pid 7" in outcome.result["msg"]
+    assert helm.calls == [] and lease.events == ["acquire"]
+
+
+def test_check_mode_only_reads_the_lease():
+    lease = FakeLease(holder="someone")
+    outcome = run_module(FakeHelm([BEFORE]), check_mode=True, lease=lease)
+    assert outcome.failed and outcome.result["error_kind"] == "locked"
+    assert lease.events == ["read"]
+
+
+def test_a_missing_release_takes_no_lease_with_it():
+    lease = FakeLease()
+    outcome = run_module(FakeHelm([None]), lease=lease)
+    assert outcome.failed and "does not exist" in outcome.result["msg"]
+    assert lease.events == ["acquire", "renewing", "discard"]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_refused_target_writes_no_revision(check_mode):
+    helm = FakeHelm([BEFORE])
+    refusal = {"api_version": "v1", "kind": "ConfigMap", "name": "web", "namespace": "shop", "error_kind": "rejected",
+               "reason": "ConfigMap web is invalid: data: Forbidden: field is immutable when `immutable` is set"}
+    checker = FakePreflight(refusal)
+    outcome = run_module(helm, check_mode=check_mode, checker=checker)
+    assert outcome.failed and outcome.result["error_kind"] == "rejected", outcome.result
+    assert "no revision was written" in outcome.result["msg"] and "field is immutable" in outcome.result["msg"]
+    assert outcome.result["preflight"]["refusals"] == [refusal] and outcome.result["changed"] is False
+    assert helm.rollbacks() == []
+    assert checker.manifests == ["kind: ConfigMap\ndata:\n  tag: 1.1\n"]  # the target's, revision 2

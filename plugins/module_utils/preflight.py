@@ -1,0 +1,237 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The preflight: would the API server accept a Helm target, before anything is written?
+
+Each object of the target's manifest (a stored revision's, for a rollback; the rendered chart, for
+an upgrade or a reinstall) is sent as a server-side apply dry run (``dryRun=All``, forced, with our
+own field manager), one request per object, a few at a time. The API server stores nothing and
+judges the object as a real write: API versions it no longer serves, admission (ValidatingAdmission-
+Policy, webhooks, PodSecurity, ResourceQuota), immutable fields and validation. Helm returns from a
+rollback's dry run before it talks to the cluster, so for a rollback this is the only check there is.
+
+What it cannot check, and says so (``unchecked``): the objects of a kind whose CustomResourceDefinition
+is in the same manifest (the kind is served, or served with that schema, only once it is applied),
+and the objects in a namespace the manifest itself creates while that namespace does not exist yet.
+Not checked at all: hooks, which are not in a release's manifest (Helm keeps them in the record's
+``hooks`` and runs them as it goes), and a chart's ``crds/`` directory, which Helm installs apart.
+
+A verdict is only what the server said about an object. A server that could not be reached, that
+throttled, failed (5xx) or answered 401 says nothing about the target: that KubeError is raised, for
+the caller to defer. The dry runs send the manifest as it is, Secrets included; results carry no
+object body and no value, and ``on_secret_values`` gets the manifest's Secret values to mask.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+from ansible_collections.matih.helm.plugins.module_utils.drift import (
+    apply_body, load_documents, manifest_objects, object_ref, secret_values,
+)
+from ansible_collections.matih.helm.plugins.module_utils.errors import (
+    ACCESS_DENIED, API_ERROR, NOT_FOUND, REJECTED, KubeError,
+)
+from ansible_collections.matih.helm.plugins.module_utils.kube_client import rbac_right
+from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
+    ObjectRef, Resource, group_of, resource_object_path,
+)
+from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects
+
+# The field errors of an update that a new object would not get: with ``replace`` (the objects are
+# deleted before they are created again) they are no verdict. Kubernetes words them this way:
+# apimachinery's ValidateImmutableField ("field is immutable", also "... when `immutable` is set"),
+# a Service's clusterIP ("may not change once set"), a StatefulSet's and a StorageClass's "updates to
+# ... are forbidden", a PersistentVolumeClaim's "spec is immutable after creation", a Pod's "pod updates
+# may not change fields".
+IMMUTABLE = re.compile(r"field is immutable|may not change once set|updates to .+ (are|is) forbidden|"
+                       r"is immutable after creation|pod updates may not change fields")
+# A body the server could not type against the kind's schema (a string where a number belongs...):
+# deterministic, a verdict on the object, although the server answers it with a 500.
+UNTYPABLE = "failed to create typed patch object"
+MISSING_NAMESPACE = re.compile(r'namespaces "([^"]+)" not found')
+# What Helm adds to every object it writes (setMetadataVisitor): policies that require them judge them too.
+HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm"}
+SUMMARY_LIMIT = 5  # objects named in a summary line; the rest are counted
+
+
+@dataclass
+class Preflight:
+    """The API server's verdict on a target. ``objects`` is how many of the manifest's objects were
+    checked; ``refusals`` and ``unchecked`` are dicts of ``api_version``, ``kind``, ``name``,
+    ``namespace`` and ``reason``, refusals with ``error_kind`` (``rejected``: admission, quota,
+    validation, an immutable field; ``not_found``: a kind or a namespace the server does not have;
+    ``access_denied``: RBAC). ``requests`` is the API requests the check cost."""
+    objects: int = 0
+    refusals: List[Dict[str, str]] = field(default_factory=list)
+    unchecked: List[Dict[str, str]] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.refusals
+
+    def summary(self) -> str:
+        """One line: "2 of 7 objects refused: ConfigMap/web-config: ...; Deployment/web: ...", or what passed."""
+        if self.refusals and not self.objects:  # the manifest itself
+            text = "refused: %s" % _listed(self.refusals)
+        elif self.refusals:
+            text = "%d of %d objects refused: %s" % (len(self.refusals), self.objects, _listed(self.refusals))
+        elif self.objects:
+            text = "all %d objects pass the API server's dry run" % self.objects
+        else:
+            text = "no object to check"
+        if self.unchecked:
+            text += "; %d not checked: %s" % (len(self.unchecked), _listed(self.unchecked))
+        return text
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The result as modules return it (no object body, no value)."""
+        return {"passed": self.passed, "objects": self.objects, "refusals": [dict(entry) for entry in self.refusals],
+                "unchecked": [dict(entry) for entry in self.unchecked], "requests": self.requests,
+                "summary": self.summary()}
+
+
+def _listed(entries: List[Dict[str, str]]) -> str:
+    shown = "; ".join("%s: %s" % ("/".join(filter(None, (entry["kind"], entry["name"]))), entry["reason"])
+                      for entry in entries[:SUMMARY_LIMIT])
+    more = len(entries) - SUMMARY_LIMIT
+    return shown + ("; and %d more" % more if more > 0 else "")
+
+
+def _entry(ref: ObjectRef, reason: str, error_kind: Optional[str] = None) -> Dict[str, str]:
+    entry = {"api_version": ref.api_version, "kind": ref.kind, "name": ref.name, "namespace": ref.namespace,
+             "reason": reason}
+    if error_kind:
+        entry["error_kind"] = error_kind
+    return entry
+
+
+def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = False, release: Optional[str] = None,
+              load_all: Callable[[str], Iterable[Any]] = load_documents,
+              on_secret_values: Optional[Callable[[List[str]], None]] = None) -> Preflight:
+    """The API server's verdict on ``manifest`` (Helm's: YAML documents) for a release in ``namespace``.
+
+    ``api`` is a LiveObjects (or a stand-in with ``resource``, ``dry_run``, ``run_concurrently`` and
+    ``requests``). ``replace``: the step deletes the objects before it creates them (a reinstall), so an
+    immutable field is no refusal. Helm's ``--force`` is not that: Helm 3 and 4 replace the object with a
+    PUT, which the server refuses for an immutable field just the same. ``release`` (the release name)
+    adds the label and annotations Helm writes on every object. KubeError when the server gave no verdict
+    (unreachable, throttled, 5xx, 401, conflict); discovery failures likewise."""
+    before = api.requests
+    try:
+        objects = manifest_objects(manifest, load_all)
+    except Exception as error:  # pylint: disable=broad-except  # any YAML error: Helm could not apply it either
+        refusal = {"api_version": "", "kind": "manifest", "name": "", "namespace": namespace, "error_kind": REJECTED,
+                   "reason": "the manifest is not YAML (%s)" % " ".join(str(error).split())[:300]}
+        return Preflight(0, [refusal], [], api.requests - before)
+    if on_secret_values is not None:
+        on_secret_values([value for obj in objects if obj["kind"] == "Secret" for value in secret_values(obj)])
+    defined_kinds, created_namespaces = _created_by(objects)
+    # the kinds the manifest defines are not looked up: they are not checked anyway
+    kinds = list(dict.fromkeys((str(obj["apiVersion"]), str(obj["kind"])) for obj in objects
+                               if (group_of(str(obj["apiVersion"])), obj["kind"]) not in defined_kinds))
+    resources = dict(zip(kinds, api.run_concurrently(lambda kind: api.resource(*kind), kinds)))
+
+    checks, outcomes = [], []
+    for obj in objects:
+        resource = resources.get((str(obj["apiVersion"]), str(obj["kind"])))
+        ref = object_ref(obj, namespace, getattr(resource, "namespaced", None))
+        if (group_of(ref.api_version), ref.kind) in defined_kinds:
+            outcomes.append(("unchecked", _entry(ref, "its CustomResourceDefinition is in this manifest: the server "
+                                                      "serves the kind with that schema only once it is applied")))
+        elif resource is None:
+            outcomes.append(("refused", _entry(ref, "%s %s is not served by this API server (removed or never "
+                                                    "installed)" % (ref.api_version, ref.kind), NOT_FOUND)))
+        else:
+            outcomes.append(None)  # filled in by the dry run, in manifest order
+            checks.append((len(outcomes) - 1, ref, resource, _body(obj, ref, namespace, release)))
+
+    def check(item):
+        _index, ref, resource, body = item
+        try:
+            api.dry_run(resource, ref, body)
+        except KubeError as error:
+            return _verdict(error, ref, resource, replace, created_namespaces)
+        return ("passed", None)
+
+    for (index, _ref, _resource, _body_sent), outcome in zip(checks, api.run_concurrently(check, checks)):
+        outcomes[index] = outcome
+    no_verdict = [outcome[1] for outcome in outcomes if outcome[0] == "raise"]
+    if no_verdict:
+        raise no_verdict[0]  # every dry run is done (none is left running): the caller defers
+    refusals = [entry for state, entry in outcomes if state == "refused"]
+    unchecked = [entry for state, entry in outcomes if state == "unchecked"]
+    return Preflight(len(objects) - len(unchecked), refusals, unchecked, api.requests - before)
+
+
+def _created_by(objects: List[Dict[str, Any]]) -> Tuple[Set[Tuple[str, str]], Set[str]]:
+    """The (group, kind) of each CustomResourceDefinition in the manifest, and the Namespaces it creates."""
+    kinds, namespaces = set(), set()
+    for obj in objects:
+        group = group_of(str(obj["apiVersion"]))
+        if obj["kind"] == "CustomResourceDefinition" and group == "apiextensions.k8s.io":
+            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+            if spec.get("group") and names.get("kind"):
+                kinds.add((str(spec["group"]), str(names["kind"])))
+        elif obj["kind"] == "Namespace" and group == "":
+            namespaces.add(str(obj["metadata"]["name"]))
+    return kinds, namespaces
+
+
+def _body(obj: Dict[str, Any], ref: ObjectRef, namespace: str, release: Optional[str]) -> Dict[str, Any]:
+    """What the dry run sends: the object in its namespace, with Helm's ownership metadata when the release is
+    known, and as JSON (YAML's dates, which Go's YAML reader keeps as text, as text)."""
+    body = _json_ready(apply_body(obj, ref))
+    if release:
+        metadata = body["metadata"]
+        metadata["labels"] = dict(metadata.get("labels") or {}, **HELM_LABELS)
+        metadata["annotations"] = dict(metadata.get("annotations") or {}, **{
+            "meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": namespace})
+    return body
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _verdict(error: KubeError, ref: ObjectRef, resource: Resource, replace: bool,
+             created_namespaces: Set[str]) -> Tuple[str, Any]:
+    """("refused", entry), ("unchecked", entry), ("passed", None) or ("raise", error) for a refused dry run."""
+    message = error.server_message
+    if error.kind == ACCESS_DENIED and error.status == 403:
+        path = resource_object_path(ref.api_version, resource, ref.namespace, ref.name)
+        return "refused", _entry(ref, "the credentials may not %s (RBAC)" % rbac_right("PATCH", path), ACCESS_DENIED)
+    if error.kind == NOT_FOUND:
+        missing = MISSING_NAMESPACE.search(message)
+        if missing and missing.group(1) in created_namespaces:
+            return "unchecked", _entry(ref, "its namespace %s is created by this manifest" % missing.group(1))
+        if missing:
+            return "refused", _entry(ref, "namespace %s does not exist" % missing.group(1), NOT_FOUND)
+        # a kind known without discovery (kube_types.KNOWN_RESOURCES) that this server does not serve
+        return "refused", _entry(ref, "%s %s is not served by this API server (removed or never installed)" % (
+            ref.api_version, ref.kind), NOT_FOUND)
+    if error.kind == REJECTED and error.status != 415:  # 415: the server cannot apply at all, a verdict on nothing
+        if replace and error.status == 422 and IMMUTABLE.search(message):
+            return "passed", None
+        return "refused", _entry(ref, _reason(error), REJECTED)
+    if error.kind == API_ERROR and error.status == 500 and UNTYPABLE in message:
+        return "refused", _entry(ref, _reason(error), REJECTED)
+    return "raise", error
+
+
+def _reason(error: KubeError) -> str:
+    """The server's message, on one line (kube_client keeps it so). A Secret's too: the server does not quote a
+    Secret's data in a validation error, and the module masks the values (``on_secret_values``) anyway."""
+    return error.server_message or "refused (%s %s)" % (error.status, error.reason or "")

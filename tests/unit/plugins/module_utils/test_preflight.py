@@ -1,0 +1,305 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, matih.helm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""preflight: the API server's verdict on a target, object by object, through a real LiveObjects and
+KubeClient talking to a scripted API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.matih.helm.plugins.module_utils.errors import KubeError
+from ansible_collections.matih.helm.plugins.module_utils.kube_types import FIELD_MANAGER
+from ansible_collections.matih.helm.plugins.module_utils.kube_client import THROTTLE_RETRIES
+from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects
+from ansible_collections.matih.helm.plugins.module_utils.preflight import Preflight, preflight
+from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
+from ansible_collections.matih.helm.tests.unit.plugins.module_utils.stand_ins import StandInConnection, scripted_api
+
+CONFIG = "/api/v1/namespaces/shop/configmaps/web-config"
+SERVICE = "/api/v1/namespaces/shop/services/web"
+DEPLOYMENT = "/apis/apps/v1/namespaces/shop/deployments/web"
+CHART = """\
+---
+# Source: web/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+data:
+  greeting: hello
+---
+# Source: web/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  ports: [{port: 80}]
+---
+# Source: web/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "web:1"}]}
+"""
+
+
+def status(code, reason, message):
+    return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason,
+                  "message": message}
+
+
+ADMISSION = ('configmaps "web-config" is forbidden: ValidatingAdmissionPolicy \'no-reject\' with binding \'no-reject\' '
+             'denied request: refused by the admission policy')
+IMMUTABLE = ('Deployment.apps "web" is invalid: spec.selector: Invalid value: {"matchLabels":{"app":"web2"}}: '
+             'field is immutable')
+RBAC = ('deployments.apps "web" is forbidden: User "system:serviceaccount:ci:deployer" cannot patch resource '
+        '"deployments" in API group "apps" in the namespace "shop"')
+
+
+@pytest.fixture
+def api():
+    with scripted_api() as state:
+        for path in (CONFIG, SERVICE, DEPLOYMENT):
+            state.routes[("PATCH", path)] = (200, {})
+        yield state
+
+
+@pytest.fixture
+def live(api):
+    objects = LiveObjects(ReleaseStore(StandInConnection(api.url), environ={}))
+    yield objects
+    objects.client.close()
+
+
+def patched(api):
+    """(path, query, body) of every PATCH the server saw, in path order."""
+    return sorted((seen.path, seen.query, json.loads(seen.body)) for seen in api.seen if seen.method == "PATCH")
+
+
+# --- passing ---------------------------------------------------------------------------------------------
+
+def test_a_clean_manifest_passes_with_one_dry_run_per_object(api, live):
+    checked = preflight(live, CHART, "shop")
+    assert checked == Preflight(objects=3, refusals=[], unchecked=[], requests=3)
+    assert checked.passed and checked.summary() == "all 3 objects pass the API server's dry run"
+    # the built-in kinds need no discovery; each object is a server-side apply dry run, forced, as our manager
+    assert [seen.method for seen in api.seen] == ["PATCH"] * 3
+    for path, query, body in patched(api):
+        assert query == {"dryRun": ["All"], "fieldManager": [FIELD_MANAGER], "fieldValidation": ["Ignore"],
+                         "force": ["true"]}
+        assert body["metadata"]["namespace"] == "shop" and path.endswith("/" + body["metadata"]["name"])
+    assert api.seen[0].headers["Content-Type"] == "application/apply-patch+yaml"
+
+
+def test_the_release_adds_helms_ownership_metadata(api, live):
+    preflight(live, CHART, "shop", release="web")
+    for _path, _query, body in patched(api):
+        assert body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert body["metadata"]["annotations"] == {"meta.helm.sh/release-name": "web",
+                                                   "meta.helm.sh/release-namespace": "shop"}
+
+
+def test_an_empty_manifest_costs_nothing(api, live):
+    checked = preflight(live, "---\n# Source: web/templates/nothing.yaml\n", "shop")
+    assert (checked.passed, checked.objects, checked.requests, api.seen) == (True, 0, 0, [])
+    assert checked.summary() == "no object to check"
+
+
+def test_discovery_is_counted_once_per_group_version(api, live):
+    api.routes[("GET", "/apis/example.com/v1")] = (200, {"resources": [
+        {"name": "widgets", "kind": "Widget", "namespaced": True}]})
+    for name in ("a", "b"):
+        api.routes[("PATCH", "/apis/example.com/v1/namespaces/shop/widgets/" + name)] = (200, {})
+    manifest = CHART + "".join("---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: %s}\n" % name
+                               for name in ("a", "b"))
+    checked = preflight(live, manifest, "shop")
+    assert (checked.passed, checked.objects, checked.requests) == (True, 5, 6)
+
+
+def test_a_cluster_scoped_object_goes_without_namespace(api, live):
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/web"
+    api.routes[("PATCH", path)] = (200, {})
+    manifest = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: web, namespace: x}\n"
+    assert preflight(live, manifest, "shop").passed
+    assert patched(api)[0][0] == path and "namespace" not in patched(api)[0][2]["metadata"]
+
+
+def test_yaml_dates_are_sent_as_text(api, live):
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n  annotations: {released: 2026-01-02}\n"
+    assert preflight(live, manifest, "shop").passed
+    assert patched(api)[0][2]["metadata"]["annotations"] == {"released": "2026-01-02"}
+
+
+def test_secret_values_are_given_to_mask(api, live):
+    api.routes[("PATCH", "/api/v1/namespaces/shop/secrets/web")] = (200, {})
+    manifest = "apiVersion: v1\nkind: Secret\nmetadata: {name: web}\ndata: {password: c2VjcmV0LXZhbHVl}\n" \
+               "stringData: {token: plain-token}\n"
+    masked = []
+    assert preflight(live, manifest, "shop", on_secret_values=masked.extend).passed
+    assert set(masked) == {"c2VjcmV0LXZhbHVl", "secret-value", "plain-token"}
+
+
+# --- refusals and what is no verdict ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, answer, replace, error_kind, reason", [
+    # admission: a ValidatingAdmissionPolicy answers 422, a webhook 400, a quota 403
+    (CONFIG, status(422, "Invalid", ADMISSION), False, "rejected", ADMISSION),
+    (CONFIG, status(400, "BadRequest", 'admission webhook "policy.example.com" denied the request: no'), False,
+     "rejected", 'admission webhook "policy.example.com" denied the request: no'),
+    (CONFIG, status(403, "Forbidden", 'configmaps "web-config" is forbidden: exceeded quota: q, requested: count/configmaps=1'),
+     False, "rejected", 'configmaps "web-config" is forbidden: exceeded quota: q, requested: count/configmaps=1'),
+    # an immutable field, unless the objects are deleted before they are created again
+    (DEPLOYMENT, status(422, "Invalid", IMMUTABLE), False, "rejected", IMMUTABLE),
+    (DEPLOYMENT, status(422, "Invalid", IMMUTABLE), True, None, None),
+    (SERVICE, status(422, "Invalid", 'Service "web" is invalid: spec.clusterIPs[0]: Invalid value: ["10.0.0.9"]: '
+                     'may not change once set'), True, None, None),
+    # with replace, other validation errors stay refusals
+    (CONFIG, status(422, "Invalid", 'ConfigMap "web-config" is invalid: data[a b]: Invalid value: "a b"'), True,
+     "rejected", 'ConfigMap "web-config" is invalid: data[a b]: Invalid value: "a b"'),
+    # a body the schema cannot type: a verdict, although answered with a 500
+    (DEPLOYMENT, status(500, "InternalError", "failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): "
+                        ".spec.replicas: expected numeric (int or float), got string"), False, "rejected",
+     "failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.replicas: expected numeric "
+     "(int or float), got string"),
+    (DEPLOYMENT, status(403, "Forbidden", RBAC), False, "access_denied",
+     "the credentials may not patch deployments.apps in namespace shop (RBAC)"),
+    (CONFIG, status(404, "NotFound", 'namespaces "shop" not found'), False, "not_found", "namespace shop does not exist"),
+    # a kind known without discovery that this server does not serve (an old or trimmed cluster)
+    (DEPLOYMENT, status(404, "NotFound", "the server could not find the requested resource"), False, "not_found",
+     "apps/v1 Deployment is not served by this API server (removed or never installed)"),
+])
+def test_refusals(api, live, path, answer, replace, error_kind, reason):
+    api.routes[("PATCH", path)] = answer
+    checked = preflight(live, CHART, "shop", replace=replace)
+    assert (checked.objects, checked.requests, checked.unchecked) == (3, 3, [])
+    if error_kind is None:
+        assert checked.passed and checked.refusals == []
+        return
+    kind, name = {CONFIG: ("ConfigMap", "web-config"), SERVICE: ("Service", "web"), DEPLOYMENT: ("Deployment", "web")}[path]
+    assert not checked.passed
+    assert checked.refusals == [{"api_version": "apps/v1" if kind == "Deployment" else "v1", "kind": kind, "name": name,
+                                 "namespace": "shop", "error_kind": error_kind, "reason": reason}]
+    assert checked.summary() == "1 of 3 objects refused: %s/%s: %s" % (kind, name, reason)
+
+
+@pytest.mark.parametrize("answer, kind", [
+    ((503, {"kind": "Status", "code": 503, "reason": "ServiceUnavailable", "message": "etcdserver: leader changed"}),
+     "cluster_unreachable"),
+    ((429, {"kind": "Status", "code": 429, "reason": "TooManyRequests", "message": "too many requests"}), "throttled"),
+    ((500, {"kind": "Status", "code": 500, "reason": "InternalError",
+            "message": 'Internal error occurred: failed calling webhook "policy.example.com": connection refused'}),
+     "api_error"),
+    ((401, {"kind": "Status", "code": 401, "reason": "Unauthorized", "message": "Unauthorized"}), "access_denied"),
+    ((409, {"kind": "Status", "code": 409, "reason": "Conflict", "message": "the object has been modified"}), "conflict"),
+    ((415, {"kind": "Status", "code": 415, "reason": "UnsupportedMediaType", "message": "no apply"}), "rejected"),
+])
+def test_no_verdict_raises_after_every_dry_run(api, live, answer, kind):
+    api.routes[("PATCH", CONFIG)] = status(422, "Invalid", ADMISSION)  # a refusal does not hide the failure
+    api.routes[("PATCH", DEPLOYMENT)] = answer
+    with pytest.raises(KubeError) as failure:
+        preflight(live, CHART, "shop")
+    assert (failure.value.kind, failure.value.status) == (kind, answer[0])
+    # every object was tried; a throttled one again, as the client retries a 429
+    assert len(patched(api)) == 3 + (THROTTLE_RETRIES if answer[0] == 429 else 0)
+
+
+def test_an_unreachable_server_raises(live, api):
+    api.routes.clear()
+    live.client.endpoint = live.client.endpoint._replace(port=1)  # nothing listens there
+    with pytest.raises(KubeError) as failure:
+        preflight(live, CHART, "shop")
+    assert (failure.value.kind, failure.value.status) == ("cluster_unreachable", None)
+
+
+def test_discovery_failures_raise(api, live):
+    api.routes[("GET", "/apis/example.com/v1")] = status(503, "ServiceUnavailable", "down")
+    with pytest.raises(KubeError) as failure:
+        preflight(live, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\n", "shop")
+    assert failure.value.kind == "cluster_unreachable"
+
+
+def test_kinds_not_served_are_refused_without_a_dry_run(api, live):
+    manifest = CHART.replace("apiVersion: apps/v1", "apiVersion: apps/v1beta1")
+    checked = preflight(live, manifest, "shop")
+    assert checked.refusals == [{"api_version": "apps/v1beta1", "kind": "Deployment", "name": "web", "namespace": "shop",
+                                 "error_kind": "not_found",
+                                 "reason": "apps/v1beta1 Deployment is not served by this API server (removed or never "
+                                           "installed)"}]
+    # one discovery request (404: the group version is gone) and the two other objects' dry runs
+    assert [(seen.method, seen.path) for seen in api.seen if seen.method == "GET"] == [("GET", "/apis/apps/v1beta1")]
+    assert (checked.objects, checked.requests, len(patched(api))) == (3, 3, 2)
+
+
+def test_a_manifest_that_is_not_yaml_is_refused(api, live):
+    checked = preflight(live, "apiVersion: v1\nkind: [unclosed\n", "shop")
+    assert not checked.passed and checked.objects == 0 and api.seen == []
+    assert checked.refusals[0]["kind"] == "manifest" and checked.refusals[0]["reason"].startswith("the manifest is not YAML")
+    assert checked.summary().startswith("refused: manifest: the manifest is not YAML")
+
+
+# --- what cannot be checked yet ----------------------------------------------------------------------------------
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: a}
+"""
+
+
+def test_kinds_defined_in_the_manifest_are_unchecked_and_not_looked_up(api, live):
+    api.routes[("PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")] = (200, {})
+    checked = preflight(live, CRD, "shop")
+    assert checked.passed and (checked.objects, checked.requests) == (1, 1)
+    assert checked.unchecked == [{"api_version": "example.com/v1", "kind": "Widget", "name": "a", "namespace": "shop",
+                                  "reason": "its CustomResourceDefinition is in this manifest: the server serves the kind "
+                                            "with that schema only once it is applied"}]
+    assert checked.summary().startswith("all 1 objects pass the API server's dry run; 1 not checked: Widget/a: its "
+                                        "CustomResourceDefinition")
+
+
+def test_objects_in_a_namespace_the_manifest_creates(api, live):
+    api.routes[("PATCH", "/api/v1/namespaces/new")] = (200, {})
+    api.routes[("PATCH", "/api/v1/namespaces/new/configmaps/a")] = status(404, "NotFound", 'namespaces "new" not found')
+    api.routes[("PATCH", "/api/v1/namespaces/old/configmaps/b")] = status(404, "NotFound", 'namespaces "old" not found')
+    manifest = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: new}\n---\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: new}\n---\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: old}\n")
+    checked = preflight(live, manifest, "shop")
+    assert checked.unchecked == [{"api_version": "v1", "kind": "ConfigMap", "name": "a", "namespace": "new",
+                                  "reason": "its namespace new is created by this manifest"}]
+    assert checked.refusals == [{"api_version": "v1", "kind": "ConfigMap", "name": "b", "namespace": "old",
+                                 "error_kind": "not_found", "reason": "namespace old does not exist"}]
+    # while the namespace does not exist, its objects are tried (and cost a request) to find out
+    assert (checked.objects, checked.requests) == (2, 3)
+
+
+# --- results ---------------------------------------------------------------------------------------------------
+
+def test_as_dict_and_a_long_summary():
+    refusals = [{"api_version": "v1", "kind": "ConfigMap", "name": "c%d" % index, "namespace": "shop",
+                 "error_kind": "rejected", "reason": "no"} for index in range(7)]
+    checked = Preflight(objects=9, refusals=refusals, unchecked=[], requests=10)
+    assert checked.summary() == ("7 of 9 objects refused: ConfigMap/c0: no; ConfigMap/c1: no; ConfigMap/c2: no; "
+                                 "ConfigMap/c3: no; ConfigMap/c4: no; and 2 more")
+    assert checked.as_dict() == {"passed": False, "objects": 9, "refusals": refusals, "unchecked": [], "requests": 10,
+                                 "summary": checked.summary()}
+    json.dumps(checked.as_dict())  # as a module returns it
