@@ -110,8 +110,8 @@ def memory_from_annotation(text: Any) -> Optional[Memory]:
         return None
     revision, attempts = fields.get("revision"), fields.get("attempts")
     last_attempt, last_outcome, reason = fields.get("last_attempt"), fields.get("last_outcome", ""), fields.get("reason", "")
-    if not (_positive_int(revision) and _positive_int(attempts) and isinstance(last_outcome, str)
-            and isinstance(reason, str) and isinstance(last_attempt, str)):
+    texts_are_text = all(isinstance(value, str) for value in (last_outcome, reason, last_attempt))
+    if not (texts_are_text and _positive_int(revision) and _positive_int(attempts)):
         return None
     moment = parse_time(last_attempt)
     if moment is None:

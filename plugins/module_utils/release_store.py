@@ -251,10 +251,9 @@ class ReleaseStore(object):
             return self.helm.get_manifest(name, namespace, revision)
         found = record_manifest(stored, revision)
         if found is None:
+            stored_numbers = ", ".join(str(release["version"]) for release in stored) or "none"
             raise HelmError("revision_not_found", "Revision %d of release %s is not stored in namespace %s (stored: %s); "
-                            "Helm may have pruned it (--history-max)" % (
-                                revision, name, namespace, ", ".join(str(release["version"]) for release in stored)
-                                or "none"))
+                            "Helm may have pruned it (--history-max)" % (revision, name, namespace, stored_numbers))
         return found
 
     # --- reads that need the records (drift, the fleet's drift scan) -----------------------------------
