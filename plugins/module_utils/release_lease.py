@@ -59,7 +59,8 @@ from typing import Any, Callable, Dict, Iterator, Optional, Union
 
 from ansible_collections.matih.helm.plugins.module_utils.attempts import Memory, memory_from_annotation, parse_time
 from ansible_collections.matih.helm.plugins.module_utils.errors import (
-    ACCESS_DENIED, API_ERROR, CONFLICT, LOCKED, NOT_FOUND, UNSUPPORTED_KUBECONFIG, KubeError,
+    ACCESS_DENIED, API_ERROR, CLUSTER_UNREACHABLE, CONFLICT, LOCKED, NOT_FOUND, THROTTLED, UNSUPPORTED_KUBECONFIG,
+    KubeError,
 )
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import KubeClient
 from ansible_collections.matih.helm.plugins.module_utils.kube_types import collection_path, object_path, without_userinfo
@@ -72,6 +73,8 @@ ATTEMPTS_ANNOTATION = "matih.helm/attempts"
 DEFAULT_DURATION = 60
 # A renewal every third of the duration leaves two more chances before the lease expires.
 RENEWALS_PER_DURATION = 3
+# How often release() tries through an unreachable or throttling API server, and the pause between tries.
+RELEASE_TRIES, RELEASE_RETRY_PAUSE = 10, 1.0
 _KEEP = object()  # release() without a memory: write the lease's own
 
 
@@ -156,6 +159,7 @@ class ReleaseLease(object):
 
     def __init__(self, client: KubeClient, release: str, namespace: str, holder: Optional[str] = None,
                  duration_seconds: int = DEFAULT_DURATION, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep,
                  renew_interval: Optional[float] = None):
         if int(duration_seconds) < 1:
             raise ValueError("a lease lasts at least 1 second, not %r" % duration_seconds)
@@ -166,6 +170,7 @@ class ReleaseLease(object):
         self.holder = holder or holder_identity()
         self.duration_seconds = int(duration_seconds)
         self.clock = clock
+        self.sleep = sleep
         self.renew_interval = float(renew_interval or float(self.duration_seconds) / RENEWALS_PER_DURATION)
         self.path = object_path(LEASE_API_VERSION, "leases", namespace, self.name)
         self.collection = collection_path(LEASE_API_VERSION, "leases", namespace)
@@ -288,7 +293,8 @@ class ReleaseLease(object):
 
     def release(self, memory: Any = _KEEP) -> bool:
         """Stop renewing, clear the holder and write ``memory`` (default: ``self.memory``; None removes
-        the annotation). The object stays: it carries the memory. Never raises for the API: False (and
+        the annotation). The object stays: it carries the memory. Tries RELEASE_TRIES times, a second
+        apart, through an unreachable or throttling API server. Never raises for the API: False (and
         ``last_error`` or ``lost``) when the Lease was lost or could not be written; it then expires on
         its own."""
         if memory is not _KEEP:
@@ -300,11 +306,17 @@ class ReleaseLease(object):
             spec.pop("holderIdentity", None)
             spec["renewTime"] = micro_time(self.clock())  # when an actor was last here
             _set_memory(metadata, chosen)
-        try:
-            written = self._write(freed)
-        except KubeError as error:
-            self.last_error = error
-            written = False
+        written = False
+        for tried in range(1, RELEASE_TRIES + 1):
+            try:
+                written = self._write(freed)
+                break
+            except KubeError as error:
+                self.last_error = error
+                # a short outage (an API server restarting) must not leave the release locked for a minute
+                if error.kind not in (CLUSTER_UNREACHABLE, THROTTLED, API_ERROR) or tried == RELEASE_TRIES:
+                    break
+                self.sleep(RELEASE_RETRY_PAUSE)
         with self._write_lock:
             self._object = None
         return written

@@ -21,7 +21,7 @@ from ansible_collections.matih.helm.plugins.module_utils.kube_client import erro
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import KubeClient
 from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
     ATTEMPTS_ANNOTATION, LOCKED, LeaseHeld, LeaseState, ReleaseLease, holder_identity, lease_client, lease_error,
-    lease_name, micro_time,
+    RELEASE_TRIES, lease_name, micro_time,
 )
 from ansible_collections.matih.helm.tests.unit.plugins.module_utils.stand_ins import (
     NOT_FOUND_STATUS, Asked, StandInAccess, StandInConnection, scripted_api,
@@ -334,11 +334,23 @@ def test_a_release_after_another_took_over_writes_nothing(api, client):
 
 def test_a_release_the_api_refuses_is_not_fatal(api, client):
     server = LeaseServer(api)
-    lease = ReleaseLease(client, "web", "shop", holder="me", clock=Clock())
+    pauses = []
+    lease = ReleaseLease(client, "web", "shop", holder="me", clock=Clock(), sleep=pauses.append)
     lease.acquire()
-    server.faults.append(("PUT", UNAVAILABLE_STATUS))
+    server.faults += [("PUT", UNAVAILABLE_STATUS)] * RELEASE_TRIES
     assert lease.release(MEMORY) is False
     assert lease.last_error.kind == "cluster_unreachable" and lease.lost is None
+    assert pauses == [1.0] * (RELEASE_TRIES - 1)
+
+
+def test_a_release_tries_again_through_a_short_outage(api, client):
+    server = LeaseServer(api)
+    pauses = []
+    lease = ReleaseLease(client, "web", "shop", holder="me", clock=Clock(), sleep=pauses.append)
+    lease.acquire()
+    server.faults += [("PUT", UNAVAILABLE_STATUS)] * 2  # an API server restarting
+    assert lease.release(MEMORY) is True and pauses == [1.0, 1.0]
+    assert LeaseState.from_object(server.lease).holder == "" and LeaseState.from_object(server.lease).memory == MEMORY
 
 
 def test_held_releases_however_the_block_ends(api, client):
