@@ -395,6 +395,20 @@ def attempt_summary(attempts: Sequence["Attempt"]) -> str:
                      for attempt in attempts if attempt.outcome != SKIPPED)
 
 
+def remembered_outcome(verdict: str, attempts: Sequence["Attempt"], outcome: str) -> Optional[str]:
+    """What the memory of attempts learns from a run (attempts.remember's outcome), or None: it stays as it
+    is. A healthy release forgets it. A run that tried no step is no attempt (a pending release left alone, a
+    ladder of skipped steps wrote nothing). A run that wrote a revision is one even when it ended deferred:
+    the memory must follow the revision it left, or the next run takes ours for someone's deploy."""
+    if verdict == HEALTHY:
+        return HEALTHY
+    if not any(attempt.outcome != SKIPPED for attempt in attempts):
+        return None
+    if outcome == DEFERRED and any(attempt.changed for attempt in attempts):
+        return FAILED
+    return outcome
+
+
 def foreign_change(before: Optional[Revision], after: Sequence[Revision], wrote: bool) -> str:
     """Why the history after a step is not what our own step explains (another writer was at work), or
     "" when it is: the latest revision is the one we saw, or (``wrote``: Helm stored a revision for us)

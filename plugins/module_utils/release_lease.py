@@ -244,6 +244,32 @@ class ReleaseLease(object):
             return None
         return self.renewed_at + self.duration_seconds - self.clock()
 
+    def take(self, check_mode: bool) -> Optional[LeaseState]:
+        """What a writing task does first: acquire() the Lease, or in check mode only read it, when a live
+        holder raises LeaseHeld as well. The Lease as it is then (None: there is none, in check mode);
+        KubeError as acquire() and read() raise it."""
+        if not check_mode:
+            return self.acquire()
+        state = self.read()
+        now = self.clock()
+        if state is not None and state.alive(now):
+            raise LeaseHeld.of(state, self.release_name, self.namespace, now)
+        return state
+
+    def finish(self, memory: Any = _KEEP, discard: bool = False) -> str:
+        """What a writing task does last: discard() the Lease (made for a release that does not exist) or
+        release() it with ``memory``. The warning for the task, or "" when the Lease was ours to the end and
+        is free again."""
+        done = self.discard() if discard else self.release(memory)
+        if self.lost:
+            return ("The release's lease was lost while this task ran (%s): another actor may have worked on the "
+                    "release meanwhile." % self.lost)
+        if not done:
+            return "The release's lease %s/%s could not be released%s; it expires by itself within %d seconds%s." % (
+                self.namespace, self.name, ": %s" % self.last_error.message if self.last_error else "",
+                self.duration_seconds, "" if memory is _KEEP else ", and the memory of this run is not recorded")
+        return ""
+
     @property
     def lost(self) -> Optional[str]:
         """Why the Lease is no longer ours (another holder took it, or it was deleted), else None."""

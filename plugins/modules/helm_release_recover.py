@@ -538,14 +538,15 @@ from ansible_collections.matih.helm.plugins.module_utils.errors import (
 from ansible_collections.matih.helm.plugins.module_utils.attempts import gate as memory_gate, memory_view, remember
 from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight
 from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
-    LeaseHeld, ReleaseLease, holder_identity, lease_client, lease_error,
+    LeaseHeld, ReleaseLease, lease_client, lease_error,
 )
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
     DEFAULT_STRATEGIES, DEFER, DEFERRED, ESCALATE, FAILED, HEALTHY, MISSING, REFUSED, REINSTALL, REPAIR_DRIFT,
     ROLLBACK_STEPS, SKIPPED, STOP, STRATEGIES, TRANSIENT_KINDS, UPGRADE, WOULD_FAIL, Attempt, Options, Plan,
     attempt_summary, changed_since, ends_ladder, failure_verdict, foreign_change, outage_seen, plan_recovery,
-    recheck_step, repair_outcome, report_entry, settles, step_outcome, strategy_problems, unknown_snapshot,
+    recheck_step, remembered_outcome, repair_outcome, report_entry, settles, step_outcome, strategy_problems,
+    unknown_snapshot,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release import last_successful, parse_history, values_to_read
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore, driver_problem
@@ -599,19 +600,16 @@ class ReleaseRecovery(object):
         self.lease = None  # the release's lease while this run holds it (not in check mode)
 
     def run(self):
-        lease = ReleaseLease(lease_client(self.store, "helm_release_recover"), self.name, self.namespace,
-                             holder_identity())
+        lease = ReleaseLease(lease_client(self.store, "helm_release_recover"), self.name, self.namespace)
         try:
-            state = lease.read() if self.check_mode else lease.acquire()
+            state = lease.take(self.check_mode)
         except KubeError as error:
             if error.kind == NOT_FOUND:
                 return self.recover(None)  # no such namespace, so no release: nothing to keep others off
             if error.kind not in TRANSIENT_KINDS:
                 raise lease_error(error, self.namespace)
-            return self.deferred(error)
+            return self.deferred(error)  # LeaseHeld (locked) too
         if self.check_mode:
-            if state is not None and state.alive(utc_now()):
-                return self.deferred(LeaseHeld.of(state, self.name, self.namespace))
             return self.recover(state)
         lease.start_renewing()
         self.lease = lease
@@ -626,18 +624,10 @@ class ReleaseRecovery(object):
     def let_go(self, lease, result):
         """Release the lease with the memory of this run (the one read when the task failed); a lease made for a
         release that does not exist is deleted."""
-        if result is not None and result["verdict"] == MISSING and lease.previous is None:
-            done = lease.discard()
-        else:
-            done = lease.release(self.memory_after if result is not None else lease.memory)
-        if lease.lost:
-            self.module.warn("The release's lease was lost while this recovery ran (%s): another actor may have "
-                             "worked on the release meanwhile." % lease.lost)
-        elif not done:
-            self.module.warn("The release's lease %s/%s could not be released%s; it expires by itself within %d "
-                             "seconds, and the memory of this run is not recorded." % (
-                                 self.namespace, lease.name, ": %s" % lease.last_error.message if lease.last_error else "",
-                                 lease.duration_seconds))
+        missing = result is not None and result["verdict"] == MISSING and lease.previous is None
+        warning = lease.finish(self.memory_after if result is not None else lease.memory, discard=missing)
+        if warning:
+            self.module.warn(warning)
 
     def recover(self, lease_state):
         # From the release records, one request gives every revision's values with the history.
@@ -679,19 +669,11 @@ class ReleaseRecovery(object):
         after = current[-1] if current else None
         report = report_entry(self.name, self.namespace, plan, attempts, latest_before, after, self.options,
                               self.check_mode, self.helm_version(), drift=drift)
-        # Only a run that tried a step is an attempt (a pending release left alone, or a ladder of skipped steps,
-        # wrote nothing); the backoff counts from the end of it.
-        tried = any(attempt.outcome != SKIPPED for attempt in attempts)
-        memory = gate.memory
-        if plan.verdict == HEALTHY:
-            memory = None
-        elif tried and after is not None:
-            # A run that wrote a revision is an attempt, even when it ended deferred: the memory follows the
-            # revision it left, or the next run would take our own revision for someone's deploy and forget.
-            outcome = FAILED if report["outcome"] == DEFERRED and any(attempt.changed for attempt in attempts) else (
-                report["outcome"])
-            memory = remember(gate.memory, latest_before.revision if latest_before else None, after.revision, outcome,
-                              attempt_summary(attempts), utc_now())
+        # the backoff counts from the end of the run; a history that could not be read after it keeps the memory
+        learned, memory = remembered_outcome(plan.verdict, attempts, report["outcome"]), gate.memory
+        if learned is not None and (after is not None or learned == HEALTHY):
+            memory = remember(gate.memory, latest_before.revision if latest_before else None,
+                              after.revision if after else None, learned, attempt_summary(attempts), utc_now())
         report["attempts"] = memory_view(memory, self.params["max_attempts"], self.backoff_seconds())
         result = dict(report, report=report, verdict=plan.verdict, plan=[self.describe(step) for step in plan.steps],
                       changed=any(attempt.changed for attempt in attempts),

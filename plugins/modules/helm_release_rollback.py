@@ -417,8 +417,6 @@ diff:
                       "values": {"image": {"tag": "******** (changed)"}}}}]
 """
 
-import datetime
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.matih.helm.plugins.module_utils.args import (
@@ -432,7 +430,7 @@ from ansible_collections.matih.helm.plugins.module_utils.live_objects import Liv
 from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
 from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
-    LeaseHeld, ReleaseLease, holder_identity, lease_client, lease_error,
+    ReleaseLease, lease_client, lease_error,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
 from ansible_collections.matih.helm.plugins.module_utils.rollback import (
@@ -471,15 +469,9 @@ class ReleaseRollback(object):
     def run(self):
         """Under the release's lease (read only, in check mode): read, plan, check the target with the API
         server, roll back, verify."""
-        lease = ReleaseLease(lease_client(self.store, "helm_release_rollback"), self.name, self.namespace,
-                             holder_identity())
+        lease = ReleaseLease(lease_client(self.store, "helm_release_rollback"), self.name, self.namespace)
         try:
-            if self.module.check_mode:
-                state = lease.read()
-                if state is not None and state.alive(datetime.datetime.now(datetime.timezone.utc)):
-                    raise LeaseHeld.of(state, self.name, self.namespace)
-            else:
-                lease.acquire()
+            lease.take(self.module.check_mode)  # LeaseHeld (locked) fails the task
         except KubeError as error:
             if error.kind != NOT_FOUND:
                 raise lease_error(error, self.namespace)
@@ -491,13 +483,9 @@ class ReleaseRollback(object):
             return self.roll_back()
         finally:
             # fail_json ends the process through here too; a lease made for a release that does not exist goes
-            done = lease.discard() if self.missing and lease.previous is None else lease.release()
-            if lease.lost:
-                self.module.warn("The release's lease was lost while the rollback ran (%s): another actor may have "
-                                 "worked on the release meanwhile." % lease.lost)
-            elif not done and not self.missing:
-                self.module.warn("The release's lease %s/%s could not be released; it expires by itself within %d "
-                                 "seconds." % (self.namespace, lease.name, lease.duration_seconds))
+            warning = lease.finish(discard=self.missing and lease.previous is None)
+            if warning:
+                self.module.warn(warning)
 
     def roll_back(self):
         history, values = self.read_history()

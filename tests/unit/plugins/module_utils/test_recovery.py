@@ -17,7 +17,7 @@ from ansible_collections.matih.helm.plugins.module_utils.recovery import (
     RECOVERED, REFUSED, SKIPPED, STOP, UNINSTALLED, WOULD_FAIL, Attempt, Options, Step, attempt_summary, changed_since,
     ends_ladder, failure_verdict,
     foreign_change, format_duration, known_good, outage_seen, plan_recovery, previous_good_target, recheck_step,
-    release_outcome, repair_outcome, report_entry, revision_age, step_outcome, strategy_problems,
+    release_outcome, remembered_outcome, repair_outcome, report_entry, revision_age, step_outcome, strategy_problems,
 )
 
 INSTALLED, UPGRADED = "Install complete", "Upgrade complete"
@@ -462,3 +462,22 @@ def test_the_memory_keeps_fixed_words_never_an_errors_text():
     summary = attempt_summary(attempts)
     assert summary == "rollback_last_successful refused (rejected); upgrade failed (rollout_failed)"
     assert "hunter2" not in summary
+
+
+def tried(outcome, changed=False):
+    return Attempt(Step("rollback_last_successful", target_revision=2), outcome=outcome, changed=changed)
+
+
+@pytest.mark.parametrize("label, verdict, attempts, outcome, learned", [
+    ("healthy forgets", HEALTHY, [], HEALTHY, HEALTHY),
+    ("recovered", RECOVER, [tried(RECOVERED, True)], RECOVERED, RECOVERED),
+    ("a failed ladder is an attempt", RECOVER, [tried(FAILED, True)], FAILED, FAILED),
+    ("a refusal wrote nothing but was tried", RECOVER, [tried(REFUSED)], FAILED, FAILED),
+    ("deferred before any write: no attempt", RECOVER, [tried(DEFERRED)], DEFERRED, DEFERRED),
+    ("deferred after a write: an attempt", RECOVER, [tried(FAILED, True), tried(DEFERRED)], DEFERRED, FAILED),
+    ("only skipped steps: nothing tried", RECOVER, [Attempt(Step("upgrade"), outcome=SKIPPED)], FAILED, None),
+    ("a pending release left alone", PENDING, [], FAILED, None),
+    ("quarantined", QUARANTINED, [], QUARANTINED, None),
+])
+def test_what_the_memory_learns_from_a_run(label, verdict, attempts, outcome, learned):
+    assert remembered_outcome(verdict, attempts, outcome) == learned, label

@@ -556,3 +556,39 @@ def test_how_long_the_lease_stays_ours_without_a_renewal(api, client):
     assert lease.renew() is True and lease.still_ours_for() == 60
     lease.release()
     assert lease.still_ours_for() is None
+
+
+# --- what a writing task does first and last ------------------------------------------------------------
+
+def test_take_acquires_or_in_check_mode_only_reads(api, client):
+    server = LeaseServer(api, lease_object(holder="", memory=MEMORY))
+    lease = ReleaseLease(client, "web", "shop", holder="me", clock=Clock())
+    assert lease.take(check_mode=True).memory == MEMORY and [seen.method for seen in api.seen] == ["GET"]
+    assert lease.take(check_mode=False).holder == "me" and LeaseState.from_object(server.lease).holder == "me"
+
+
+def test_take_in_check_mode_names_a_live_holder(api, client):
+    LeaseServer(api, lease_object(holder="awx@runner", renewed=0))
+    with pytest.raises(LeaseHeld) as held:
+        ReleaseLease(client, "web", "shop", holder="me", clock=Clock(T0 + 10)).take(check_mode=True)
+    assert held.value.kind == LOCKED and "awx@runner" in held.value.message
+    assert [seen.method for seen in api.seen] == ["GET"]
+
+
+def test_finish_releases_with_the_memory_and_warns_only_when_it_could_not(api, client):
+    server = LeaseServer(api)
+    lease = ReleaseLease(client, "web", "shop", holder="me", clock=Clock(), sleep=lambda seconds: None)
+    lease.acquire()
+    assert lease.finish(MEMORY) == "" and LeaseState.from_object(server.lease).memory == MEMORY
+    lease.acquire()
+    server.faults += [("PUT", UNAVAILABLE_STATUS)] * RELEASE_TRIES
+    warning = lease.finish(MEMORY)
+    assert "could not be released: " in warning and "expires by itself within 60 seconds" in warning
+    assert warning.endswith(", and the memory of this run is not recorded.")
+
+
+def test_finish_discards_a_lease_made_for_a_release_that_does_not_exist(api, client):
+    server = LeaseServer(api)
+    lease = ReleaseLease(client, "web", "shop", holder="me", clock=Clock())
+    lease.acquire()
+    assert lease.finish(discard=True) == "" and server.lease is None

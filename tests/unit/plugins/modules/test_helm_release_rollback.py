@@ -102,7 +102,7 @@ class FakeLease(object):
         self.name = "matih-helm.web"
         self.duration_seconds = 60
 
-    def __call__(self, client, release, namespace, holder):
+    def __call__(self, client, release, namespace):
         return self
 
     def state(self):
@@ -118,6 +118,17 @@ class FakeLease(object):
         if self.holder:
             raise LeaseHeld.of(self.state(), "web", "shop")
         return LeaseState("us", None, None, 60, "8", 0, None)
+
+    def take(self, check_mode):
+        if check_mode:
+            state = self.read()
+            if state is not None:
+                raise LeaseHeld.of(state, "web", "shop")
+            return None
+        return self.acquire()
+
+    def finish(self, memory=None, discard=False):
+        return "" if (self.discard() if discard else self.release(memory)) else "not released"
 
     def start_renewing(self):
         self.events.append("renewing")
