@@ -378,6 +378,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+# First: the module_utils below then load through the bytecode cache (module_utils/bytecode_cache.py).
+from ansible_collections.matih.helm.plugins.module_utils import bytecode_cache  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, CONNECTION_MUTUALLY_EXCLUSIVE, namespace_problem
 from ansible_collections.matih.helm.plugins.module_utils.drift import Target, check_records_drift, drift_digest, parse_ignore_fields
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, run_task, version_string

@@ -524,6 +524,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+# First: the module_utils below then load through the bytecode cache (module_utils/bytecode_cache.py).
+from ansible_collections.matih.helm.plugins.module_utils import bytecode_cache  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.matih.helm.plugins.module_utils.args import (
     CONNECTION_MUTUALLY_EXCLUSIVE, argument_spec, name_problems, step_option_problems,
 )

@@ -6,8 +6,9 @@ Every figure is measured in one run, side by side for Helm 3 and Helm 4:
 
 a. rollback: ``matih.helm.helm_release_rollback`` vs an ``ansible.builtin.command`` task running
    ``helm rollback NAME N``: one ansible-playbook run of K rollbacks each (every rollback targets
-   the revision before the latest, so each one really creates a revision), wait disabled on both;
-   plus the same rollbacks as plain Python subprocess calls (Helm's own time). Ratios are to the
+   the revision before the latest, so each one really creates a revision), wait disabled on both,
+   timed in 5 rounds where the variants take turns (the best run counts, as for the start-up; the
+   machine's speed drifts); the module once more with its bytecode cache off; plus the same rollbacks as plain Python subprocess calls (Helm's own time). Ratios are to the
    command task, after start-up. Then the exec-plugin variant: the same module and command runs
    against a second emulator that serves TLS and refuses requests without its bearer token, with a
    kubeconfig whose user is an exec credential plugin (client.authentication.k8s.io/v1, a small
@@ -55,6 +56,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -241,6 +243,7 @@ def parse_args(argv):
     parser.add_argument("--helm", choices=("3", "4", "both"), default="both", help="Helm major(s) to measure (default both)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d,e)")
     parser.add_argument("--rollbacks", type=int, help="rollbacks per run in (a) (default 10, quick 4)")
+    parser.add_argument("--rounds", type=int, help="timed runs per variant in (a), taking turns; the best counts (default 5, quick 1)")
     parser.add_argument("--revisions", type=int, help="revisions of the release in (b) (default 50, quick 10)")
     parser.add_argument("--fleet-sizes", help="comma-separated release counts for (c) and (d) (default 10,30,100, quick 10)")
     parser.add_argument("--forks", type=int, default=10, help="ansible-playbook --forks for (c) (default 10)")
@@ -251,6 +254,7 @@ def parse_args(argv):
     if unknown:
         parser.error("unknown section(s) %s; choose from %s" % (",".join(unknown), ",".join(SECTIONS)))
     args.rollbacks = args.rollbacks or (4 if args.quick else 10)
+    args.rounds = args.rounds or (1 if args.quick else 5)
     args.revisions = args.revisions or (10 if args.quick else 50)
     sizes = args.fleet_sizes or ("10" if args.quick else "10,30,100")
     args.fleet_sizes = [int(size) for size in sizes.split(",")]
@@ -293,6 +297,10 @@ class Bench:
                         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                         ANSIBLE_LOCAL_TEMP=os.path.join(REPO_ROOT, ".cache", "ansible-tmp"))
         self.env.pop("HELM_KUBETOKEN", None)
+        # Python's default: bytecode written. The modules keep theirs in a cache of the bench's own,
+        # empty at the start, so the first task of a run pays the compilation as on a fresh machine.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env["MATIH_HELM_BYTECODE_CACHE"] = os.path.join(workdir, "bytecode")
         self.env.setdefault("ANSIBLE_COLLECTIONS_PATH", collections_path())
         self.exec_emulator = None  # section (a)'s TLS emulator for the exec plugin, made on first use
         self.exec_kubeconfig = None
@@ -399,32 +407,62 @@ class Bench:
 
     def section_a(self, label, helm):
         startup = self.measure_startup()
-        variants = (("module", "rollback-module", ROLLBACK_MODULE_PLAYBOOK), ("command", "rollback-command", ROLLBACK_COMMAND_PLAYBOOK))
-        rows = [self._rollback_playbook(label, helm, variant, self.playbook(name, text), startup) for variant, name, text in variants]
+        module = self.playbook("rollback-module", ROLLBACK_MODULE_PLAYBOOK)
+        command = self.playbook("rollback-command", ROLLBACK_COMMAND_PLAYBOOK)
+        # "module (no bytecode cache)": MATIH_HELM_BYTECODE_CACHE=off, what a task costs where the
+        # modules' cache directory cannot be written.
+        rows = self._rollback_variants(label, helm, startup, [("module", module, None), ("command", command, None),
+                                                              ("module (no bytecode cache)", module, {"MATIH_HELM_BYTECODE_CACHE": "off"})])
         rows.append(self._rollback_python(label, helm))
-        command = rows[1]
         for row in rows:
-            row["ratio_vs_command"] = ratio(row["s_per_op_net"], command["s_per_op_net"])
+            row["ratio_vs_command"] = ratio(row["s_per_op_net"], rows[1]["s_per_op_net"])
         self.results["a"] += rows
 
         # The same with an exec credential plugin in the kubeconfig (TLS, token required).
         emulator, kubeconfig = self.start_exec_emulator()
-        rows = [self._rollback_playbook(label, helm, variant + " (exec plugin)", self.playbook(name, text), startup,
-                                        emulator=emulator, kubeconfig=kubeconfig) for variant, name, text in variants]
-        command = rows[1]
+        rows = self._rollback_variants(label, helm, startup, [("module (exec plugin)", module, None), ("command (exec plugin)", command, None)],
+                                       emulator=emulator, kubeconfig=kubeconfig)
         for row in rows:
-            row["ratio_vs_command"] = ratio(row["s_per_op_net"], command["s_per_op_net"])
+            row["ratio_vs_command"] = ratio(row["s_per_op_net"], rows[1]["s_per_op_net"])
         self.results["a"] += rows
 
-    def _rollback_playbook(self, label, helm, variant, playbook, startup, emulator=None, kubeconfig=None):  # pylint: disable=too-many-arguments
-        """K rollbacks in one timed ansible-playbook run, then 2 in an untimed run counting Helm execs
-        (and exec plugin runs); ``emulator``/``kubeconfig``: another emulator than the default one."""
+    def _rollback_variants(self, label, helm, startup, variants, emulator=None, kubeconfig=None):  # pylint: disable=too-many-arguments,too-many-locals
+        """For each (variant, playbook, environment): its own release, then ROUNDS timed runs of K
+        rollbacks, the variants taking turns (module, command, module, command...) so that a machine
+        that slows down during the section weighs on each alike; a variant's figure is its best run, as
+        for the start-up (the least disturbed by other work on the machine).
+        Then 2 rollbacks in an untimed run counting Helm execs (and exec plugin runs).
+        ``emulator``/``kubeconfig``: another emulator than the default one."""
         k = self.args.rollbacks
         kubeconfig = kubeconfig or self.emulator.kubeconfig_path
-        env_overrides = {"KUBECONFIG": kubeconfig}
-        namespace, release = self.namespace("a", label, variant.split()[0], emulator=emulator), "rb"
-        scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
-        scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
+        runners = []
+        for variant, playbook, env in variants:
+            namespace = self.namespace("a", label, "-".join(re.findall("[a-z0-9]+", variant)), emulator=emulator)
+            scenarios.install(helm, kubeconfig, "rb", namespace, "1.0.0", {"config.side": "one"})
+            scenarios.upgrade(helm, kubeconfig, "rb", namespace, "1.1.0", {"config.side": "two"})
+            runners.append((variant, self._rollback_runner(label, helm, variant, playbook, namespace, kubeconfig,
+                                                           dict(env or {}, KUBECONFIG=kubeconfig))))
+        timed = {variant: [] for variant, _runner in runners}
+        for _round in range(self.args.rounds):
+            for variant, runner in runners:
+                timed[variant].append(runner(k)[:2])
+        rows = []
+        for variant, runner in runners:
+            seconds, requests = min(timed[variant])
+            runs = timed[variant]
+            _seconds, _requests, execs, plugin_runs = runner(2, count=True)
+            rows.append({"helm": label, "variant": variant, "rollbacks": k, "rounds": len(runs),
+                         "kubeconfig_user": "exec plugin" if emulator else "token",
+                         "seconds": seconds, "seconds_all": [round(run[0], 3) for run in timed[variant]],
+                         "s_per_op": seconds / k, "s_per_op_net": (seconds - startup) / k, "requests_per_op": requests / k,
+                         "helm_execs_per_op": len(execs) / 2, "helm_execs": summarize(execs, 2),
+                         "exec_plugin_runs_per_op": plugin_runs / 2 if emulator else None})
+        return rows
+
+    def _rollback_runner(self, label, helm, variant, playbook, namespace, kubeconfig, env_overrides):  # pylint: disable=too-many-arguments
+        """run(rollbacks, count=False): one ansible-playbook run of that many rollbacks of the release,
+        each checked in the history; (seconds, requests, helm execs, exec plugin runs)."""
+        release = "rb"
 
         def run(rollbacks, count=False):
             latest = scenarios.history(helm, kubeconfig, release, namespace)[-1]["revision"]
@@ -439,13 +477,7 @@ class Bench:
             if [entry["description"] for entry in made] != expected or made[-1]["status"] != "deployed":
                 raise BenchError("%s %s: expected revisions %s, got %s" % (label, variant, expected, made))
             return measured + (plugin_runs,)
-
-        seconds, requests = run(k)[:2]
-        _seconds, _requests, execs, plugin_runs = run(2, count=True)
-        return {"helm": label, "variant": variant, "rollbacks": k, "kubeconfig_user": "exec plugin" if emulator else "token",
-                "seconds": seconds, "s_per_op": seconds / k, "s_per_op_net": (seconds - startup) / k, "requests_per_op": requests / k,
-                "helm_execs_per_op": len(execs) / 2, "helm_execs": summarize(execs, 2),
-                "exec_plugin_runs_per_op": plugin_runs / 2 if emulator else None}
+        return run
 
     def _rollback_python(self, label, helm, section="a"):
         """The same K rollbacks as plain ``helm rollback`` subprocess calls: Helm's own time."""

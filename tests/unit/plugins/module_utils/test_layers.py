@@ -31,6 +31,7 @@ ALLOWED = {
     "connection": (3, {"errors", "kube_types"}),
     "kube_client": (3, {"errors", "kube_types"}),
     "helm_client": (3, {"errors", "connection"}),
+    "bytecode_cache": (3, set()),
     "release_store": (4, {"errors", "helm_client", "kube_client", "kube_types"}),
     "live_objects": (4, {"errors", "helm_client", "kube_types", "release_store"}),
     "release_lease": (4, {"attempts", "errors", "kube_client", "kube_types"}),
