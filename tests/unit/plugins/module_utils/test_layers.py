@@ -36,6 +36,7 @@ ALLOWED = {
     "live_objects": (4, {"errors", "helm_client", "kube_types", "release_store"}),
     "release_lease": (4, {"attempts", "errors", "kube_client", "kube_types"}),
     "preflight": (4, {"drift", "errors", "kube_client", "kube_types", "live_objects"}),
+    "release_inventory": (4, {"errors", "helm_client", "kube_types", "release_store"}),
 }
 PURE_LAYERS = (1, 2)
 
