@@ -5,20 +5,23 @@
 """Compiled code of this collection's module_utils, kept between module runs.
 
 Ansible runs a module from a zip file (AnsiballZ), and Python's zipimport never writes or reads a
-``.pyc`` there: every task compiles the module_utils it imports again, about 60 ms of a rollback
-task for this collection's client, connection and release store. Importing this file (the modules
-do it before their other module_utils) puts a finder in front of zipimport for this package only.
-It loads code compiled by an earlier run from a private cache directory, keyed on a SHA-256 of the
-source and Python's bytecode magic number, so a changed collection or Python never meets stale
-code; otherwise it compiles and stores the code for the next run.
+``.pyc`` there: every task compiles the module_utils it imports again (zipimport even compiles
+each file twice), about 60 ms of a rollback task for this collection's client, connection and
+release store. Importing this file (the modules do it before their other module_utils) puts a
+finder in front of zipimport for this package only. It compiles each file once, and loads code
+compiled by an earlier run from a private cache directory, keyed on a SHA-256 of the source,
+Python's bytecode magic number and optimisation level, so a changed collection or Python never
+meets stale code.
 
 It does nothing when the package is not imported from a zip (tests, ``ansible-test``, a module run
 from the source tree: Python's own ``__pycache__`` serves those). The directory is
 ``$XDG_CACHE_HOME/matih.helm/bytecode`` (``~/.cache/...``), or ``MATIH_HELM_BYTECODE_CACHE``;
-``MATIH_HELM_BYTECODE_CACHE=off`` turns the cache off. It is only used when it belongs to the
-user running the module and no one else may write to it (as ssh checks its keys); with
-``PYTHONDONTWRITEBYTECODE`` set, code is read but never written. Any failure to read or write
-falls back to compiling, as zipimport does.
+``MATIH_HELM_BYTECODE_CACHE=off`` turns the cache off. It is trusted only when the directory and
+every directory above it belong to root or to the user running the module and no one else may
+write to them (sticky directories such as /tmp excepted), as ssh's StrictModes checks, and each
+cached file is opened without following links and must be this user's, unwritable by others.
+With ``PYTHONDONTWRITEBYTECODE`` set, code is read but never written (and no directory made).
+Any failure to read or write falls back to compiling.
 """
 
 from __future__ import annotations
@@ -27,8 +30,17 @@ import hashlib
 import importlib.util
 import marshal
 import os
+import stat
 import sys
+import tempfile
+import types
 import zipimport
+
+try:
+    from _imp import _fix_co_filename  # what CPython's own .pyc loader uses; present since 3.4
+except ImportError:  # another Python implementation: code keeps the path it was compiled with
+    def _fix_co_filename(code, path):  # pylint: disable=unused-argument
+        return None
 
 PACKAGE = __name__.rpartition(".")[0]
 SETTING = "MATIH_HELM_BYTECODE_CACHE"
@@ -36,32 +48,77 @@ OFF = ("off", "false", "no", "0")
 
 
 def cache_directory(environ=None):
-    """The cache directory to use, or None when the cache is off."""
+    """The cache directory to use (an absolute path), or None when the cache is off or no absolute
+    path can be made (no home directory, a relative setting)."""
     environ = os.environ if environ is None else environ
     chosen = environ.get(SETTING, "").strip()
     if chosen.lower() in OFF:
         return None
     if chosen:
-        return os.path.expanduser(chosen)
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "matih.helm", "bytecode")
+        path = os.path.expanduser(chosen)
+    else:
+        base = environ.get("XDG_CACHE_HOME", "")
+        if not os.path.isabs(base):  # the XDG rule: a relative XDG_CACHE_HOME is ignored
+            base = os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "matih.helm", "bytecode")
+    return path if os.path.isabs(path) else None
 
 
-def private_directory(path):
-    """``path`` made if missing (0700): True when it is a directory of this user that no one else may
-    write to, the condition for loading code from it."""
+def _safe(state, final):
+    """A directory no one but root and this user may change: the final one must be this user's."""
+    if not stat.S_ISDIR(state.st_mode):
+        return False
+    owner = os.geteuid()
+    if final:
+        return state.st_uid == owner and not state.st_mode & 0o022
+    writable_by_others = state.st_mode & 0o022 and not state.st_mode & stat.S_ISVTX
+    return state.st_uid in (0, owner) and not writable_by_others
+
+
+def trusted_directory(path, make=True):
+    """True when ``path`` (made 0700 first when ``make``) and every directory above it, as written and
+    with links resolved, are safe (see _safe): then no one else can put code where it is read from."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        state = os.stat(path)
+        if make:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        chains = (os.path.abspath(path), os.path.realpath(path))
+        for chain in chains:
+            parts = chain.split(os.sep)
+            for depth in range(1, len(parts) + 1):
+                prefix = os.sep.join(parts[:depth]) or os.sep
+                state = os.lstat(prefix)
+                if stat.S_ISLNK(state.st_mode):
+                    continue  # its directory was checked one step up; the resolved chain checks where it leads
+                if not _safe(state, final=depth == len(parts)):
+                    return False
     except OSError:
         return False
-    return os.path.isdir(path) and state.st_uid == os.getuid() and not state.st_mode & 0o022
+    return True
 
 
 def cache_file(directory, module_name, source):
     """Where the code of ``module_name`` compiled from ``source`` (bytes) is kept."""
-    digest = hashlib.sha256(importlib.util.MAGIC_NUMBER + source).hexdigest()[:40]
+    key = importlib.util.MAGIC_NUMBER + b"%d:" % sys.flags.optimize + source
+    digest = hashlib.sha256(key).hexdigest()[:40]
     return os.path.join(directory, "%s.%s.%s.bin" % (module_name.rpartition(".")[2], digest, sys.implementation.cache_tag))
+
+
+def read_cached(path):
+    """The code stored at ``path``, or None: missing, a link, not a regular file of this user that no one
+    else may write, or not code."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        state = os.fstat(handle.fileno())
+        if not stat.S_ISREG(state.st_mode) or state.st_uid != os.geteuid() or state.st_mode & 0o022:
+            return None
+        try:
+            code = marshal.loads(handle.read())
+        except (EOFError, ValueError, TypeError):
+            return None
+    return code if isinstance(code, types.CodeType) else None
 
 
 class CachedLoader(object):
@@ -83,12 +140,11 @@ class CachedLoader(object):
     def get_code(self, fullname):
         source, self.source = self.source or self.archive.get_data(self.filename), None
         cached = cache_file(self.directory, fullname, source) if self.directory else None
-        if cached:
-            try:
-                with open(cached, "rb") as handle:
-                    return marshal.loads(handle.read())
-            except (OSError, EOFError, ValueError, TypeError):
-                pass
+        code = read_cached(cached) if cached else None
+        if code is not None:
+            # the code names the zip of the run that compiled it: name this run's, as a .pyc loader does
+            _fix_co_filename(code, self.filename)
+            return code
         code = compile(source, self.filename, "exec", dont_inherit=True)
         if cached and self.write:
             _store(cached, code)
@@ -96,7 +152,7 @@ class CachedLoader(object):
 
     def get_source(self, fullname):  # pylint: disable=unused-argument
         """For tracebacks (linecache asks the module's loader)."""
-        return self.archive.get_data(self.filename).decode("utf-8")
+        return importlib.util.decode_source(self.archive.get_data(self.filename))
 
     def get_filename(self, fullname):  # pylint: disable=unused-argument
         return self.filename
@@ -106,19 +162,23 @@ class CachedLoader(object):
 
 
 def _store(cached, code):
-    """Write ``code`` next to its final name and move it there, so that a reader never sees half a file;
-    older entries of the same module (another version of the collection) go."""
-    prefix = os.path.basename(cached).split(".", 1)[0] + "."
-    temporary = "%s.%d.tmp" % (cached, os.getpid())
+    """Write ``code`` to a temporary file of its own and move it to its name, so that a reader never sees
+    half a file; older entries of the same module for the same Python (another version of the
+    collection) go."""
+    directory, name = os.path.split(cached)
+    prefix = name.split(".", 1)[0] + "."
+    suffix = ".%s.bin" % sys.implementation.cache_tag  # another Python's entries stay: both may run here
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
+    except OSError:
+        return
+    try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(marshal.dumps(code))
         os.replace(temporary, cached)
-        directory = os.path.dirname(cached)
-        for name in os.listdir(directory):
-            if name.startswith(prefix) and name.endswith(".bin") and os.path.join(directory, name) != cached:
-                os.unlink(os.path.join(directory, name))
+        for other in os.listdir(directory):
+            if other.startswith(prefix) and other.endswith(suffix) and other != name:
+                os.unlink(os.path.join(directory, other))
     except OSError:
         try:
             os.unlink(temporary)
@@ -160,10 +220,11 @@ def install():
         return False
     if any(isinstance(finder, CachedFinder) for finder in sys.meta_path):
         return True
+    write = not sys.dont_write_bytecode
     directory = cache_directory()
-    if directory is not None and not private_directory(directory):
+    if directory is not None and not trusted_directory(directory, make=write):
         directory = None
-    sys.meta_path.insert(0, CachedFinder(archive, directory, write=not sys.dont_write_bytecode))
+    sys.meta_path.insert(0, CachedFinder(archive, directory, write=write))
     return True
 
 

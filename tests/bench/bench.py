@@ -8,8 +8,10 @@ a. rollback: ``matih.helm.helm_release_rollback`` vs an ``ansible.builtin.comman
    ``helm rollback NAME N``: one ansible-playbook run of K rollbacks each (every rollback targets
    the revision before the latest, so each one really creates a revision), wait disabled on both,
    timed in 5 rounds where the variants take turns (the best run counts, as for the start-up; the
-   machine's speed drifts); the module once more with its bytecode cache off; plus the same rollbacks as plain Python subprocess calls (Helm's own time). Ratios are to the
-   command task, after start-up. Then the exec-plugin variant: the same module and command runs
+   machine's speed drifts); the module once more with its bytecode cache off; plus the same
+   rollbacks as plain Python subprocess calls (Helm's own time). Ratios are to the command task,
+   after start-up, in wall time and in CPU time (ansible-playbook and every process under it,
+   which other work on the machine moves far less). Then the exec-plugin variant: the same module and command runs
    against a second emulator that serves TLS and refuses requests without its bearer token, with a
    kubeconfig whose user is an exec credential plugin (client.authentication.k8s.io/v1, a small
    Python script in the bench's scratch directory printing the emulator's token, valid for an
@@ -57,6 +59,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -308,6 +311,8 @@ class Bench:
         self._playbooks = {}
         self.last_releases_named = []
         self.startup_seconds = None
+        self.startup_cpu_seconds = None
+        self.last_cpu_seconds = None
         self.results = {section: [] for section in SECTIONS}
 
     def close(self):
@@ -374,9 +379,13 @@ class Bench:
         extra_vars = dict(extra_vars, ansible_python_interpreter=sys.executable)
         argv = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars)] + list(options) + [playbook]
         before = self.requests()
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=self.workdir)
         seconds = time.perf_counter() - started
+        # CPU time of ansible-playbook and every process under it (modules, Helm, exec plugins): far less
+        # moved than wall time by other work on the machine
+        self.last_cpu_seconds = _children_cpu() - cpu_before
         requests = self.requests() - before
         if result.returncode != 0:
             raise BenchError("ansible-playbook %s failed (rc=%d):\n%s\n%s" % (
@@ -393,9 +402,12 @@ class Bench:
 
     def measure_startup(self):
         if self.startup_seconds is None:
-            runs = [self.ansible_playbook(self.playbook("empty", EMPTY_PLAYBOOK), {})[0] for attempt in range(3)]
-            self.startup_seconds = min(runs)
-            print("ansible-playbook start-up (empty playbook, best of 3): %.3f s" % self.startup_seconds)
+            runs = []
+            for _attempt in range(3):
+                runs.append((self.ansible_playbook(self.playbook("empty", EMPTY_PLAYBOOK), {})[0], self.last_cpu_seconds))
+            self.startup_seconds = min(seconds for seconds, _cpu in runs)
+            self.startup_cpu_seconds = min(cpu for _seconds, cpu in runs)
+            print("ansible-playbook start-up (empty playbook, best of 3): %.3f s, %.3f s CPU" % (self.startup_seconds, self.startup_cpu_seconds))
         return self.startup_seconds
 
     def namespace(self, *parts, emulator=None):
@@ -416,6 +428,7 @@ class Bench:
         rows.append(self._rollback_python(label, helm))
         for row in rows:
             row["ratio_vs_command"] = ratio(row["s_per_op_net"], rows[1]["s_per_op_net"])
+            row["cpu_ratio_vs_command"] = ratio(row.get("cpu_s_per_op_net"), rows[1]["cpu_s_per_op_net"])
         self.results["a"] += rows
 
         # The same with an exec credential plugin in the kubeconfig (TLS, token required).
@@ -424,6 +437,7 @@ class Bench:
                                        emulator=emulator, kubeconfig=kubeconfig)
         for row in rows:
             row["ratio_vs_command"] = ratio(row["s_per_op_net"], rows[1]["s_per_op_net"])
+            row["cpu_ratio_vs_command"] = ratio(row["cpu_s_per_op_net"], rows[1]["cpu_s_per_op_net"])
         self.results["a"] += rows
 
     def _rollback_variants(self, label, helm, startup, variants, emulator=None, kubeconfig=None):  # pylint: disable=too-many-arguments,too-many-locals
@@ -445,16 +459,18 @@ class Bench:
         timed = {variant: [] for variant, _runner in runners}
         for _round in range(self.args.rounds):
             for variant, runner in runners:
-                timed[variant].append(runner(k)[:2])
+                timed[variant].append(runner(k)[:2] + (self.last_cpu_seconds,))
         rows = []
         for variant, runner in runners:
-            seconds, requests = min(timed[variant])
             runs = timed[variant]
+            seconds, requests, _cpu = min(runs)
+            cpu = min(run[2] for run in runs)
             _seconds, _requests, execs, plugin_runs = runner(2, count=True)
             rows.append({"helm": label, "variant": variant, "rollbacks": k, "rounds": len(runs),
                          "kubeconfig_user": "exec plugin" if emulator else "token",
                          "seconds": seconds, "seconds_all": [round(run[0], 3) for run in timed[variant]],
                          "s_per_op": seconds / k, "s_per_op_net": (seconds - startup) / k, "requests_per_op": requests / k,
+                         "cpu_s_per_op_net": (cpu - self.startup_cpu_seconds) / k,
                          "helm_execs_per_op": len(execs) / 2, "helm_execs": summarize(execs, 2),
                          "exec_plugin_runs_per_op": plugin_runs / 2 if emulator else None})
         return rows
@@ -485,15 +501,16 @@ class Bench:
         namespace, release = self.namespace(section, label, "python"), "rb"
         scenarios.install(helm, kubeconfig, release, namespace, "1.0.0", {"config.side": "one"})
         scenarios.upgrade(helm, kubeconfig, release, namespace, "1.1.0", {"config.side": "two"})
-        before, started = self.requests(), time.perf_counter()
+        before, cpu_before, started = self.requests(), _children_cpu(), time.perf_counter()
         for target in range(1, k + 1):
             subprocess.run([helm, "rollback", release, str(target), "-n", namespace], env=self.env, capture_output=True, check=True)
-        seconds, requests = time.perf_counter() - started, self.requests() - before
+        seconds, requests, cpu = time.perf_counter() - started, self.requests() - before, _children_cpu() - cpu_before
         descriptions = [entry["description"] for entry in scenarios.history(helm, kubeconfig, release, namespace)[-k:]]
         if descriptions != ["Rollback to %d" % target for target in range(1, k + 1)]:
             raise BenchError("%s plain Python rollbacks: unexpected history %s" % (label, descriptions))
         return {"helm": label, "variant": "plain Python", "rollbacks": k, "seconds": seconds, "s_per_op": seconds / k,
-                "s_per_op_net": seconds / k, "requests_per_op": requests / k, "helm_execs_per_op": 1.0, "helm_execs": "rollback 1"}
+                "s_per_op_net": seconds / k, "cpu_s_per_op_net": cpu / k, "requests_per_op": requests / k, "helm_execs_per_op": 1.0,
+                "helm_execs": "rollback 1"}
 
     # --- (b) history ------------------------------------------------------------------------
 
@@ -705,10 +722,10 @@ class Bench:
     def print_tables(self):
         if self.results["a"]:
             table("(a) rollback: %d rollbacks per ansible-playbook run, no --wait" % self.args.rollbacks,
-                  ["helm", "variant", "seconds", "s/rollback", "s/rollback net", "ratio net", "requests/rollback", "helm execs/rollback",
-                   "helm execs (counted run)", "exec plugin runs/rollback"],
-                  [[r["helm"], r["variant"], r["seconds"], r["s_per_op"], r["s_per_op_net"], r["ratio_vs_command"],
-                    r["requests_per_op"], r["helm_execs_per_op"], r["helm_execs"], r.get("exec_plugin_runs_per_op")]
+                  ["helm", "variant", "seconds", "s/rollback", "s/rollback net", "ratio net", "CPU s/rollback net", "CPU ratio net",
+                   "requests/rollback", "helm execs/rollback", "helm execs (counted run)", "exec plugin runs/rollback"],
+                  [[r["helm"], r["variant"], r["seconds"], r["s_per_op"], r["s_per_op_net"], r["ratio_vs_command"], r.get("cpu_s_per_op_net"),
+                    r.get("cpu_ratio_vs_command"), r["requests_per_op"], r["helm_execs_per_op"], r["helm_execs"], r.get("exec_plugin_runs_per_op")]
                    for r in self.results["a"]])
         if self.results["b"]:
             table("(b) history with values of a %d-revision release" % self.args.revisions,
@@ -769,6 +786,12 @@ class Bench:
                 check(row["helm"], "(c) remediate 100: Helm calls per unhealthy release", row["helm_execs_per_unhealthy"], 6)
                 check(row["helm"], "(c) remediate 100: Helm calls naming a healthy release", row["helm_calls_naming_healthy"], 0)
         return rows
+
+
+def _children_cpu():
+    """User and system CPU seconds of the finished child processes (and theirs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def naive_history(helm, env, release, namespace):

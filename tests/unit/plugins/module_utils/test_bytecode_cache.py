@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import marshal
 import os
 import stat
 import sys
@@ -19,7 +20,7 @@ import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils import bytecode_cache
 from ansible_collections.matih.helm.plugins.module_utils.bytecode_cache import (
-    CachedFinder, cache_directory, cache_file, install, private_directory,
+    CachedFinder, cache_directory, cache_file, install, read_cached, trusted_directory,
 )
 
 HOME = os.path.expanduser("~")
@@ -35,6 +36,8 @@ DIRECTORIES = {
     "false": ({"MATIH_HELM_BYTECODE_CACHE": "false"}, None),
     "0": ({"MATIH_HELM_BYTECODE_CACHE": "0"}, None),
     "empty means default": ({"MATIH_HELM_BYTECODE_CACHE": ""}, os.path.join(HOME, ".cache", "matih.helm", "bytecode")),
+    "a relative XDG_CACHE_HOME is ignored": ({"XDG_CACHE_HOME": "cache"}, os.path.join(HOME, ".cache", "matih.helm", "bytecode")),
+    "a relative directory: off": ({"MATIH_HELM_BYTECODE_CACHE": "pyc"}, None),
 }
 
 
@@ -43,10 +46,15 @@ def test_cache_directory(environ, expected):
     assert cache_directory(environ) == expected
 
 
-def test_private_directory_is_made_private(tmp_path):
+def test_trusted_directory_is_made_private(tmp_path):
     made = tmp_path / "a" / "b"
-    assert private_directory(str(made))
+    assert trusted_directory(str(made))
     assert stat.S_IMODE(os.stat(made).st_mode) & 0o077 == 0
+
+
+def test_nothing_is_made_when_nothing_may_be_written(tmp_path):
+    assert not trusted_directory(str(tmp_path / "absent"), make=False)
+    assert not (tmp_path / "absent").exists()
 
 
 @pytest.mark.parametrize("mode", [0o770, 0o777, 0o720, 0o702])
@@ -54,12 +62,55 @@ def test_a_directory_others_may_write_is_not_trusted(tmp_path, mode):
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, mode)
-    assert not private_directory(str(shared))
+    assert not trusted_directory(str(shared))
+
+
+@pytest.mark.parametrize("mode, trusted", [(0o777, False), (0o775, False), (0o1777, True), (0o755, True)],
+                         ids=["world-writable", "group-writable", "sticky like /tmp", "private"])
+def test_every_directory_above_counts(tmp_path, mode, trusted):
+    above = tmp_path / "above"
+    above.mkdir()
+    os.chmod(above, mode)
+    assert trusted_directory(str(above / "cache")) is trusted
+
+
+def test_a_link_through_a_directory_others_may_write_is_not_trusted(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    (shared / "link").symlink_to(real)
+    assert trusted_directory(str(real))
+    assert not trusted_directory(str(shared / "link"))
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "link").symlink_to(real)
+    assert trusted_directory(str(private / "link"))
 
 
 def test_a_file_in_the_way_is_not_a_cache(tmp_path):
     (tmp_path / "file").write_text("x")
-    assert not private_directory(str(tmp_path / "file"))
+    assert not trusted_directory(str(tmp_path / "file"))
+
+
+def test_read_cached_takes_only_private_code(tmp_path):
+    code = compile("VALUE = 1\n", "x.py", "exec")
+    good = tmp_path / "good.bin"
+    good.write_bytes(marshal.dumps(code))
+    good.chmod(0o600)
+    assert read_cached(str(good)) == code
+    writable = tmp_path / "writable.bin"
+    writable.write_bytes(marshal.dumps(code))
+    writable.chmod(0o666)
+    assert read_cached(str(writable)) is None
+    link = tmp_path / "link.bin"
+    link.symlink_to(good)
+    assert read_cached(str(link)) is None
+    not_code = tmp_path / "not-code.bin"
+    not_code.write_bytes(marshal.dumps({"a": 1}))
+    assert read_cached(str(not_code)) is None
+    assert read_cached(str(tmp_path / "missing.bin")) is None
 
 
 def test_cache_file_follows_the_source():
@@ -111,9 +162,12 @@ def test_a_changed_source_is_compiled_again_and_the_old_entry_goes(tmp_path):
     cache.mkdir(mode=0o700)
     old = make_zip(tmp_path / "old.zip", {"mod": "VALUE = 'old'\n"})
     assert load(CachedFinder(old, str(cache), write=True, package="zchanged"), "zchanged.mod").VALUE == "old"
+    other_python = cache / ("mod.%s.other-python-99.bin" % ("0" * 40))
+    other_python.write_bytes(b"another Python's code")
     new = make_zip(tmp_path / "new.zip", {"mod": "VALUE = 'new'\n"})
     assert load(CachedFinder(new, str(cache), write=True, package="zchanged"), "zchanged.mod").VALUE == "new"
-    assert len(os.listdir(cache)) == 1
+    assert sorted(os.listdir(cache)) == sorted([os.path.basename(cache_file(str(cache), "zchanged.mod", b"VALUE = 'new'\n")),
+                                                other_python.name])
 
 
 def test_nothing_written_without_permission_to_write_bytecode(tmp_path):
@@ -145,6 +199,19 @@ def test_other_names_are_left_to_the_other_finders(tmp_path):
     assert finder.find_spec("elsewhere.mod") is None
     assert finder.find_spec("zothers.missing") is None
     assert finder.find_spec("zothers.mod.deeper") is None
+
+
+def test_code_from_the_cache_names_this_run_s_zip(tmp_path):
+    """AnsiballZ unpacks each task into a new directory: cached code must name the current one (tracebacks,
+    debuggers and coverage go by it), not the zip of the run that compiled it."""
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    source = "def where():\n    return 1\n"
+    first = make_zip(tmp_path / "run1.zip", {"mod": source})
+    load(CachedFinder(first, str(cache), write=True, package="zpath"), "zpath.mod")
+    second = make_zip(tmp_path / "run2.zip", {"mod": source})
+    module = load(CachedFinder(second, str(cache), write=True, package="zpath"), "zpath.mod")
+    assert module.where.__code__.co_filename == os.path.join(second.archive, "pkg", "mod.py") == module.__file__
 
 
 def test_tracebacks_show_the_source(tmp_path):
