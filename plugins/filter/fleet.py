@@ -41,9 +41,31 @@ def fleet_canary_hold(canary_hosts, hostvars, host=""):
 
 
 def fleet_report(hosts, hostvars, held=None, namespaces=None, check_mode=False, generated_at="", report_dir="",
-                 hold_reason=""):
+                 hold_reason="", problems=None):
     rows = _rows(hosts, hostvars) + list(held or [])
-    return fleet.report(rows, list(namespaces or []), bool(check_mode), generated_at, report_dir, hold_reason)
+    return fleet.report(rows, list(namespaces or []), bool(check_mode), generated_at, report_dir, hold_reason,
+                        list(problems or []))
+
+
+def fleet_clusters(clusters, connection=None):
+    return fleet.fleet_clusters(clusters, connection)
+
+
+def fleet_discovered(results):
+    return fleet.fleet_discovered([dict(result or {}) for result in results or []])
+
+
+def fleet_inventory_plan(hosts, hostvars, targets=None, max_unhealthy=None, canary=0):
+    hosts = list(hosts or [])
+    releases = {host: dict(hostvars[host]["helm_release"]) for host in hosts if "helm_release" in hostvars[host]}
+    try:
+        return fleet.inventory_plan(hosts, releases, list(targets or []), max_unhealthy, int(canary or 0))
+    except (TypeError, ValueError) as error:
+        raise AnsibleFilterError(str(error))
+
+
+def fleet_host_failure(row):
+    return fleet.host_failure(dict(row or {}))
 
 
 def _pick(variables, names):
@@ -59,4 +81,8 @@ class FilterModule(object):
             "fleet_outcome": fleet_outcome,
             "fleet_canary_hold": fleet_canary_hold,
             "fleet_report": fleet_report,
+            "fleet_clusters": fleet_clusters,
+            "fleet_discovered": fleet_discovered,
+            "fleet_inventory_plan": fleet_inventory_plan,
+            "fleet_host_failure": fleet_host_failure,
         }

@@ -150,7 +150,7 @@ EXAMPLES = r"""
 #   ansible-inventory -i prod.helm_releases.yml --graph
 plugin: matih.helm.helm_releases
 
-# ---
+---
 # tenants.helm_releases.yml: the unhealthy releases of two clusters, with their charts
 plugin: matih.helm.helm_releases
 clusters:
@@ -177,7 +177,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: /tmp/helm-releases-cache
 cache_timeout: 300
 
-# ---
+---
 # A play on those hosts (ansible-playbook -i tenants.helm_releases.yml recover.yml --limit 'eu/shop/*'):
 #
 # - hosts: helm_unhealthy

@@ -25,7 +25,11 @@ from ansible_collections.matih.helm.plugins.module_utils.recovery import (
 
 OVERRIDE_SETTINGS = ("strategies", "unlock_pending", "unlock_pending_after", "chart_ref", "chart_repo_url",
                      "chart_version", "values", "timeout", "clear_quarantine", "recover_uninstalled")
-_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# namespace/name, or cluster/namespace/name (the host name of a release of several clusters)
+_KEY = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# The connection options of the modules (module_utils/args.py CONNECTION_ARGS) and their aliases
+CONNECTION_OPTIONS = ("binary_path", "kubeconfig", "kubeconfig_path", "context", "kube_context", "host", "api_key",
+                      "ca_cert", "ssl_ca_cert", "validate_certs", "verify_ssl")
 _LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
 
 # The canary brake. A canary lets the other releases run only when it shows the way is safe: it was
@@ -47,7 +51,8 @@ def override_problems(overrides: Any) -> List[str]:
     """Why ``fleet_remediation_release_overrides`` cannot be used; empty when it can."""
     if not isinstance(overrides, dict):
         return ["must be a dictionary keyed \"namespace/name\", got %s" % type(overrides).__name__]
-    problems = ["key '%s' is not namespace/name" % key for key in overrides if not _KEY.match(str(key))]
+    problems = ["key '%s' is not namespace/name (or cluster/namespace/name)" % key for key in overrides
+                if not _KEY.match(str(key))]
     problems += ["'%s' is not a dictionary of settings" % key for key, value in overrides.items()
                  if not isinstance(value, dict)]
     given = {str(setting) for value in overrides.values() if isinstance(value, dict) for setting in value}
@@ -90,7 +95,7 @@ def fleet_plan(releases: Sequence[Dict[str, Any]], scanned: int, max_unhealthy: 
     canary = int(canary or 0)
     if canary < 0:
         raise ValueError("fleet_remediation_canary must be 0 (off) or more, got %d" % canary)
-    ordered = sorted(releases, key=lambda release: (release.get("namespace") or "", release.get("name") or ""))
+    ordered = sorted(releases, key=release_order)
     if limit is not None and len(ordered) > limit:
         reason = ("%d releases are unhealthy, more than fleet_remediation_max_unhealthy %s allows (%d of %d listed): "
                   "none was recovered, since a cluster-wide cause is likelier; find it, or raise "
@@ -100,6 +105,17 @@ def fleet_plan(releases: Sequence[Dict[str, Any]], scanned: int, max_unhealthy: 
     return {"canary": ordered[:canary], "rest": ordered[canary:], "held": [], "hold_reason": ""}
 
 
+def release_order(release: Dict[str, Any]):
+    """Releases (and report rows) are ordered by cluster, namespace, then name."""
+    return (release.get("cluster") or "", release.get("namespace") or "", release.get("name") or release.get("release") or "")
+
+
+def host_name(release: Dict[str, Any]) -> str:
+    """The inventory host of a release: namespace/name, cluster/namespace/name when it names its cluster."""
+    key = "%s/%s" % (release.get("namespace"), release.get("name"))
+    return "%s/%s" % (release["cluster"], key) if release.get("cluster") else key
+
+
 def canary_hold(canary_rows: Sequence[Dict[str, Any]]) -> str:
     """The reason to hold the releases after the canaries, or "" when no canary says to (see
     CANARY_PASSES and CANARY_NEUTRAL)."""
@@ -107,8 +123,7 @@ def canary_hold(canary_rows: Sequence[Dict[str, Any]]) -> str:
            if (row or {}).get("outcome") not in CANARY_PASSES + CANARY_NEUTRAL]
     if not bad:
         return ""
-    names = ", ".join("%s/%s (%s)" % (row.get("namespace"), row.get("release"), _outcome_words(row))
-                      for row in bad)
+    names = ", ".join("%s (%s)" % (row_name(row), _outcome_words(row)) for row in bad)
     return ("canary release(s) not recovered: %s; the other releases were held (fleet_remediation_canary)" % names)
 
 
@@ -121,9 +136,21 @@ def _outcome_words(row: Dict[str, Any]) -> str:
 
 def held_row(release: Dict[str, Any], reason: str) -> Dict[str, Any]:
     state = listed_state(release)
-    return with_listed_drift({"release": release.get("name"), "namespace": release.get("namespace"), "check_mode": False,
-                              "before": state, "after": state, "actions": [], "action": "none", "outcome": HELD,
-                              "reason": reason}, release)
+    return with_cluster(with_listed_drift({"release": release.get("name"), "namespace": release.get("namespace"),
+                                           "check_mode": False, "before": state, "after": state, "actions": [],
+                                           "action": "none", "outcome": HELD, "reason": reason}, release), release)
+
+
+def with_cluster(row: Dict[str, Any], release: Dict[str, Any]) -> Dict[str, Any]:
+    """The row naming the release's cluster, when the run reaches several (or a named one)."""
+    cluster = (release or {}).get("cluster")
+    return dict(row, cluster=cluster) if cluster else row
+
+
+def row_name(row: Dict[str, Any]) -> str:
+    """namespace/release, or cluster/namespace/release for a row that names its cluster."""
+    key = "%s/%s" % (row.get("namespace"), row.get("release"))
+    return "%s/%s" % (row["cluster"], key) if row.get("cluster") else key
 
 
 def with_listed_drift(row: Dict[str, Any], release: Dict[str, Any]) -> Dict[str, Any]:
@@ -147,10 +174,12 @@ def outcome_row(recovery: Dict[str, Any], release: Dict[str, Any], host: str = "
     ``deferred`` row with its ``error_kind``: the next run retries it, nothing was escalated."""
     release = release or {}
     recovery = recovery or {}
-    namespace, _slash, name = host.partition("/")
-    key = "%s/%s" % (release.get("namespace", namespace), release.get("name", name))
+    parts = host.split("/")
+    namespace, name = (parts[-2], parts[-1]) if len(parts) >= 2 else (host, "")
+    # the key of the release in fleet_remediation_release_overrides: its host name
+    key = host or "%s/%s" % (release.get("namespace", namespace), release.get("name", name))
     if recovery.get("report"):
-        return with_listed_drift(role_report(recovery["report"], "fleet_remediation", key), release)
+        return with_cluster(with_listed_drift(role_report(recovery["report"], "fleet_remediation", key), release), release)
     state = listed_state(release)
     reason = recovery.get("msg") or "the recovery of this release did not report back (host failed or unreachable)"
     kind = recovery.get("error_kind") or ""
@@ -162,7 +191,7 @@ def outcome_row(recovery: Dict[str, Any], release: Dict[str, Any], host: str = "
            "action": "none", "outcome": outcome, "reason": role_terms(reason, "fleet_remediation", key)}
     if kind:
         row["error_kind"] = kind
-    return with_listed_drift(row, release)
+    return with_cluster(with_listed_drift(row, release), release)
 
 
 def host_row(host: str, variables: Dict[str, Any]) -> Dict[str, Any]:
@@ -171,15 +200,16 @@ def host_row(host: str, variables: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def report(rows: Sequence[Dict[str, Any]], namespaces: Sequence[str], check_mode: bool, generated_at: str,
-           report_dir: str, hold_reason: str = "") -> Dict[str, Any]:
+           report_dir: str, hold_reason: str = "", problems: Sequence[Dict[str, Any]] = ()) -> Dict[str, Any]:
     """The fleet report: ``summary`` (counts per outcome, the failed, held, deferred and quarantined
     releases, file paths), ``releases`` (the rows, sorted by namespace and release) and ``messages``
     (``counts``: the counts in words, ``not_recovered``: why the run fails, "" when it does not). A
     relative ``report_dir`` is taken from the directory ansible-playbook runs in (this process's), not
     the playbook's, where Ansible runs local modules: inside an installed collection for
-    ``matih.helm.remediate``."""
+    ``matih.helm.remediate``. ``problems``: what discovery could not read (a namespace, on a cluster), in the
+    summary's ``discovery_problems``; they do not fail the run (the next run lists them again)."""
     report_dir = os.path.abspath(os.path.expanduser(report_dir)) if report_dir else ""
-    ordered = sorted(rows, key=lambda row: (row.get("namespace") or "", row.get("release") or ""))
+    ordered = sorted(rows, key=release_order)
     counts = {outcome: sum(1 for row in ordered if row.get("outcome") == outcome) for outcome in OUTCOMES}
     summary = dict(
         check_mode=bool(check_mode or any(row.get("check_mode") for row in ordered)),
@@ -192,6 +222,7 @@ def report(rows: Sequence[Dict[str, Any]], namespaces: Sequence[str], check_mode
         failed_releases=_names(ordered, FAILED), held_releases=_names(ordered, HELD),
         deferred_releases=_names(ordered, DEFERRED), quarantined_releases=_names(ordered, QUARANTINED),
         hold_reason=hold_reason or (held_reasons[0] if held_reasons else ""),
+        discovery_problems=list(problems),
         report_json=os.path.join(report_dir, "fleet-remediation.json") if report_dir else "",
         report_markdown=markdown)
     messages = {"counts": counts_text(counts, len(ordered), len(drifted)),
@@ -219,8 +250,7 @@ def not_recovered_text(rows: Sequence[Dict[str, Any]], see: str) -> str:
     bad = [row for row in rows if row.get("outcome") in NOT_RECOVERED]
     if not bad:
         return ""
-    text = "Not recovered: %s (%s)" % (", ".join("%s/%s %s" % (row.get("namespace"), row.get("release"), row.get("outcome"))
-                                                 for row in bad), see)
+    text = "Not recovered: %s (%s)" % (", ".join("%s %s" % (row_name(row), row.get("outcome")) for row in bad), see)
     if any(row.get("outcome") == QUARANTINED for row in bad):
         text += (". A quarantined release is left alone until its latest revision changes (a deployment), or until a "
                  "run with fleet_remediation_clear_quarantine=true (one release: clear_quarantine in "
@@ -234,13 +264,116 @@ def drift_row(row: Dict[str, Any]) -> Dict[str, Any]:
     repair ran: check mode, held, or the release changed meanwhile)."""
     drift = row["drift"]
     after = drift.get("after")
-    return {"release": "%s/%s" % (row.get("namespace"), row.get("release")), "revision": drift.get("revision"),
+    return {"release": row_name(row), "revision": drift.get("revision"),
             "outcome": row.get("outcome"), "objects": list(drift.get("objects") or []),
             "still_drifted": bool(after.get("drifted")) if after else None}
 
 
 def _names(rows: Sequence[Dict[str, Any]], outcome: str) -> List[str]:
-    return ["%s/%s" % (row.get("namespace"), row.get("release")) for row in rows if row.get("outcome") == outcome]
+    return [row_name(row) for row in rows if row.get("outcome") == outcome]
+
+
+# --- several clusters, and inventory hosts -----------------------------------------------------------
+
+def fleet_clusters(clusters: Any, connection: Any) -> Dict[str, Any]:
+    """``fleet_remediation_clusters`` as ``clusters``: [{name, connection}]; when empty, the one cluster of
+    ``fleet_remediation_connection`` (name ""). ``problems``: what is wrong with them (never a credential), and
+    ``secret``: whether a connection carries a credential (an api_key, an inline kubeconfig), so the output of a
+    task that repeats them must be hidden."""
+    if not clusters:
+        if connection is not None and not isinstance(connection, dict):
+            return _reach([], ["fleet_remediation_connection must be a dictionary of connection options, got %s"
+                               % type(connection).__name__])
+        return _reach([{"name": "", "connection": dict(connection or {})}], [])
+    if not isinstance(clusters, list):
+        return _reach([], ["fleet_remediation_clusters must be a list of clusters, each a dictionary with a name and "
+                           "connection options, got %s" % type(clusters).__name__])
+    found, problems = [], []
+    for index, cluster in enumerate(clusters):
+        if not isinstance(cluster, dict) or not str(cluster.get("name") or "").strip():
+            problems.append("clusters[%d] has no name (each cluster is a dictionary with a name and connection options)"
+                            % index)
+            continue
+        name = str(cluster["name"])
+        unknown = sorted(str(key) for key in cluster if key != "name" and key not in CONNECTION_OPTIONS)
+        if unknown:
+            problems.append("cluster %s has unknown option(s) %s; a cluster takes name and %s"
+                            % (name, ", ".join(unknown), ", ".join(CONNECTION_OPTIONS)))
+        if "/" in name or not re.match(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$", name):
+            problems.append("cluster name %r must be letters, digits, '-', '_' and '.' (it prefixes host names)" % name)
+        if name in [one["name"] for one in found]:
+            problems.append("two clusters are named %s; give each a name of its own" % name)
+        found.append({"name": name, "connection": {key: value for key, value in cluster.items() if key != "name"}})
+    return _reach(found, problems)
+
+
+def _reach(clusters: List[Dict[str, Any]], problems: List[str]) -> Dict[str, Any]:
+    secret = any("api_key" in cluster["connection"] or isinstance(cluster["connection"].get("kubeconfig"), dict)
+                 for cluster in clusters)
+    return {"clusters": clusters if not problems else [], "problems": problems, "secret": secret}
+
+
+def fleet_discovered(results: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """The discovery of every cluster (the results of a helm_release_list task looped over fleet_clusters, each
+    with its ``item``) as one: ``releases`` (each naming its ``cluster`` and ``host`` when the run reaches several
+    clusters), ``scanned`` (every cluster's), ``problems`` (what could not be read, naming the cluster),
+    ``drift_scan`` (summed, or None), ``connections`` ({cluster: connection options}), ``secret`` (whether a
+    connection carries a credential, so task output naming it must be hidden), and ``error`` ({msg, error_kind}
+    of the first cluster whose discovery failed, naming it; None when none did)."""
+    several = len(results) > 1
+    releases, problems, connections, error = [], [], {}, None
+    scanned, drift, secret = 0, None, False
+    for result in results:
+        cluster = (result.get("item") or {}).get("name") or ""
+        connection = (result.get("item") or {}).get("connection") or {}
+        connections[cluster] = connection
+        secret = secret or "api_key" in connection or isinstance(connection.get("kubeconfig"), dict)
+        if result.get("failed"):
+            if error is None:
+                msg = result.get("msg") or "discovery failed"
+                error = {"msg": ("cluster %s: %s" % (cluster, msg)) if several else msg,
+                         "error_kind": result.get("error_kind") or "invalid_input"}
+            continue
+        scanned += int(result.get("scanned") or 0)
+        for release in result.get("releases") or []:
+            release = dict(release, cluster=cluster) if cluster else dict(release)
+            if several:
+                release["host"] = host_name(release)
+            else:
+                release["host"] = "%s/%s" % (release.get("namespace"), release.get("name"))
+            releases.append(release)
+        problems += [dict(problem, cluster=cluster) if cluster else dict(problem) for problem in result.get("problems") or []]
+        if result.get("drift_scan") is not None:
+            drift = {key: (drift or {}).get(key, 0) + int(value or 0) for key, value in result["drift_scan"].items()}
+    releases.sort(key=release_order)
+    return {"releases": releases, "scanned": scanned, "problems": problems, "drift_scan": drift,
+            "connections": connections, "secret": secret, "error": error}
+
+
+def inventory_plan(hosts: Sequence[str], releases: Dict[str, Dict[str, Any]], targets: Sequence[str],
+                   max_unhealthy: Any = None, canary: int = 0) -> Dict[str, Any]:
+    """The brakes over inventory hosts (matih.helm.recover): ``hosts`` are the run's release hosts (after a Limit,
+    or a job slice's share), ``releases`` their helm_release variables by host, ``targets`` the hosts to recover
+    (the play's pattern, among ``hosts``). fleet_plan's plan with hosts instead of releases (``canary``, ``rest``),
+    ``held`` rows (and ``held_hosts``: each held host's row), ``hold_reason``, and ``namespaces`` (of the targets). A percentage in ``max_unhealthy`` is a share
+    of ``hosts``: the brakes count within the hosts of the run, so each job slice counts its own."""
+    wanted = set(targets)
+    chosen = [dict(releases[host], host=host) for host in hosts if host in wanted and host in releases]
+    plan = fleet_plan(chosen, len([host for host in hosts if host in releases]), max_unhealthy, canary)
+    held_hosts = dict(zip([release["host"] for release in sorted(chosen, key=release_order)], plan["held"]))
+    return {"canary": [release["host"] for release in plan["canary"]], "rest": [release["host"] for release in plan["rest"]],
+            "held": plan["held"], "held_hosts": held_hosts if plan["held"] else {}, "hold_reason": plan["hold_reason"],
+            "namespaces": sorted({release.get("namespace") for release in chosen if release.get("namespace")})}
+
+
+def host_failure(row: Dict[str, Any]) -> str:
+    """Why the host of a recovered release fails (matih.helm.recover: "relaunch on failed hosts" relaunches exactly
+    those): a NOT_RECOVERED outcome, or held by a brake; "" for every other outcome (deferred included: the next
+    run retries it)."""
+    row = row or {}
+    if row.get("outcome") not in NOT_RECOVERED + (HELD,):
+        return ""
+    return "Release %s %s: %s" % (row_name(row), row.get("outcome"), row.get("reason") or "no reason given")
 
 
 # --- the roles' words ---------------------------------------------------------------------------

@@ -13,8 +13,18 @@ version_added: 0.1.0
 description:
   - Lists the Helm releases of some or all namespaces with the status of their latest revision,
     for example every C(failed) or C(pending-*) release of a set of tenant namespaces.
-  - Runs one C(helm list) per namespace named in O(namespaces), concurrently, or a single
-    C(helm list --all-namespaces) when O(namespaces) is empty; never one per release.
+  - Lists from the labels of Helm's release Secrets when it can, which costs one request per cluster whatever the
+    number of releases and namespaces. The labels carry each revision's release name, status and number, so one
+    metadata-only LIST of the Secrets labelled C(owner=helm) in every namespace finds every release and its latest
+    revision without downloading any release record (C(helm list) downloads and decodes every revision of every
+    release). When the credentials may not list Secrets cluster-wide and O(namespaces) is set, each namespace is
+    listed instead (one request each, at once), and one that cannot be read is reported in RV(problems) while the
+    others are listed. The chart fields of each release returned cost one GET of its latest release record (the
+    whole record, tens to hundreds of KB), at once; a release that is not returned costs nothing more.
+  - Lists through Helm instead, one C(helm list) per namespace named in O(namespaces), concurrently, or a single
+    C(helm list --all-namespaces) when O(namespaces) is empty (never one per release), when the records cannot be
+    read from the API - E(HELM_DRIVER) other than C(secret), a kubeconfig only Helm supports (such as an
+    C(auth-provider)), or E(MATIH_HELM_READS=helm). RV(discovery) says which way was taken.
   - Releases in every status are listed, also with Helm 3, which hides pending, superseded and
     uninstalled releases unless asked; a release whose latest revision is C(pending-upgrade)
     is therefore never missed.
@@ -33,11 +43,15 @@ options:
       - Namespaces to list releases from.
       - An empty list means all namespaces.
       - Each is validated as a Kubernetes namespace name before Helm runs.
-      - Each named namespace is listed with its own C(helm list) call (run concurrently), so
+      - From the API, the releases of every namespace are listed in one request when the credentials may list
+        Secrets cluster-wide; otherwise each named namespace is listed on its own, so rights on those namespaces
+        suffice, and a namespace that cannot be read is reported in RV(problems) (the task fails only when none
+        can be read). An empty list needs the right to list Secrets cluster-wide.
+      - Through Helm, each named namespace is listed with its own C(helm list) call (run concurrently), so
         rights on those namespaces suffice and a broken release record in another namespace
         cannot fail the listing. An empty list makes one C(helm list --all-namespaces) call, which
         needs permission to list Secrets cluster-wide (or ConfigMaps, with Helm's ConfigMap
-        storage driver). Either way the number of Helm calls does not grow with the number of
+        storage driver). Either way the number of requests or Helm calls does not grow with the number of
         releases.
     type: list
     elements: str
@@ -186,7 +200,10 @@ releases:
       type: int
       sample: 4
     updated:
-      description: When the latest revision was last updated, ISO 8601 in UTC with microseconds; null if Helm recorded no time.
+      description:
+        - When the latest revision was last updated, ISO 8601 in UTC with microseconds; null if Helm recorded no time.
+        - Listed from the API, it is when Helm last wrote the revision's record (its C(modifiedAt) label, Helm 3.13 and
+          later, else when the record was created), in whole seconds; through Helm, the revision's C(last_deployed).
       type: str
       sample: "2025-01-31T10:00:00.123456Z"
     status:
@@ -199,7 +216,10 @@ releases:
       type: bool
       sample: false
     chart:
-      description: Chart name and version as Helm shows them.
+      description:
+        - Chart name and version as Helm shows them.
+        - Listed from the API, read from the release's latest record (one GET); null, like the other chart fields, when
+          that record cannot be read (RV(problems) says why).
       type: str
       sample: web-1.4.0
     chart_name:
@@ -271,6 +291,55 @@ drift_scan:
       description: Server-side apply dry runs among them (one per object the comparison flagged).
       type: int
       sample: 1
+problems:
+  description:
+    - What could not be read, each with its RV(error_kind) (the same closed set), without failing the task - a
+      namespace whose releases could not be listed (its releases are missing from RV(releases)), or a release whose
+      chart could not be read (its chart fields are null).
+    - Only when listing from the API (RV(discovery.source=api)) and O(namespaces) is set; through Helm, or when no
+      namespace can be read, the task fails instead.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    namespace:
+      description: The namespace.
+      type: str
+      sample: tenant-b
+    release:
+      description: The release whose chart could not be read; absent for a namespace that could not be listed.
+      type: str
+      sample: web
+    error_kind:
+      description: Why, as RV(error_kind) says it.
+      type: str
+      sample: access_denied
+    msg:
+      description: What the API server answered, and what to check.
+      type: str
+      sample: 'secrets is forbidden: User "system:serviceaccount:ops:fleet" cannot list resource "secrets" in the namespace "tenant-b"'
+discovery:
+  description: How the releases were listed, and what it cost.
+  returned: success
+  type: dict
+  contains:
+    source:
+      description: V(api) (the labels of Helm's release Secrets) or V(helm) (C(helm list)).
+      type: str
+      choices: [api, helm]
+      sample: api
+    scope:
+      description:
+        - From the API, V(cluster) (one LIST of every namespace) or V(namespaces) (one LIST per namespace named in
+          O(namespaces), since the credentials may not list cluster-wide); null through Helm.
+      type: str
+      sample: cluster
+    api_requests:
+      description:
+        - Kubernetes API requests the listing made (the LISTs, a denied cluster-wide LIST, the GETs of the chart
+          fields, and the drift scan's); 0 through Helm.
+      type: int
+      sample: 3
 helm_version:
   description: Version of the Helm binary that was run.
   returned: success
@@ -382,12 +451,19 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.matih.helm.plugins.module_utils import bytecode_cache  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.matih.helm.plugins.module_utils.args import CONNECTION_ARGS, CONNECTION_MUTUALLY_EXCLUSIVE, namespace_problem
 from ansible_collections.matih.helm.plugins.module_utils.drift import Target, check_records_drift, drift_digest, parse_ignore_fields
+from ansible_collections.matih.helm.plugins.module_utils.errors import KubeError
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmClient, run_task, version_string
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
-from ansible_collections.matih.helm.plugins.module_utils.release import DRIFTED, STATUSES, list_entry, listed_matches
+from ansible_collections.matih.helm.plugins.module_utils.release import (
+    DRIFTED, PENDING_STATUSES, STATUSES, iso8601, list_entry, listed_matches, split_chart,
+)
+from ansible_collections.matih.helm.plugins.module_utils.release_inventory import (
+    Release, discover, latest_revisions, read_charts, select_rows,
+)
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore, driver_problem
 
 STATUS_CHOICES = list(STATUSES) + ["pending", DRIFTED]
+CHART_FIELDS = ("chart", "chart_name", "chart_version", "app_version")
 
 
 def argument_spec():
@@ -418,26 +494,125 @@ def input_problems(params, ignore_problems):
     return problems
 
 
-def list_releases(helm, namespaces, statuses, name_pattern, scan_drift=None):
-    """The module result: one ``helm list`` call per namespace (or one for all), releases sorted by namespace and
-    name. ``scan_drift(deployed)`` (with drifted among ``statuses``) adds each deployed release's drift."""
-    listed = [list_entry(entry) for entry in helm.list_releases(namespaces, None, name_pattern)]
+class HelmListing(object):
+    """The releases as ``helm list`` prints them: one Helm call per namespace (or one for all). Helm fails the task
+    for a namespace it cannot read, so there are never problems."""
+
+    source = "helm"
+
+    def __init__(self, helm):
+        self.helm = helm
+        self.problems = []
+        self.api_requests = 0
+        self.scope = None
+
+    def rows(self, namespaces, name_pattern):
+        return [list_entry(entry) for entry in self.helm.list_releases(namespaces, None, name_pattern)]
+
+    def add_charts(self, releases):
+        """Helm's list has them already."""
+
+
+class ApiListing(object):
+    """The releases from the labels of Helm's release Secrets: one metadata-only LIST for the cluster (one per
+    namespace when the identity may not list Secrets cluster-wide), then one GET of the latest record of each
+    release returned that needs its chart (none for the deployed releases whose record the drift scan read)."""
+
+    source = "api"
+
+    def __init__(self, client):
+        self.client = client
+        self.problems = []
+        self.scope = None
+        self._releases = {}
+
+    @property
+    def api_requests(self):
+        return self.client.requests
+
+    def rows(self, namespaces, name_pattern):
+        discovery = discover(self.client, sorted(set(namespaces)))
+        self.scope = discovery.scope
+        self.problems = [problem_entry(problem.namespace, problem.error_kind, problem.message)
+                         for problem in discovery.problems]
+        if namespaces and len(discovery.problems) == len(set(namespaces)):
+            raise unreadable_namespaces(discovery.problems)
+        releases = select_rows(latest_revisions(discovery.items), namespaces=namespaces, name_regex=name_pattern)
+        self._releases = {release.key(): release for release in releases}
+        return [api_entry(release) for release in releases]
+
+    def add_charts(self, releases):
+        wanted = [self._releases[(release["namespace"], release["name"])] for release in releases
+                  if "chart" not in release]
+        charts = read_charts(self.client, wanted) if wanted else {}
+        for release in releases:
+            if "chart" in release:
+                continue
+            chart = charts.get((release["namespace"], release["name"]))
+            if isinstance(chart, dict):
+                release.update(chart_entry(chart["chart"], chart["app_version"]))
+            else:
+                release.update(dict.fromkeys(CHART_FIELDS))
+                if chart is not None:
+                    self.problems.append(problem_entry(chart.namespace, chart.error_kind, chart.message, release["name"]))
+
+
+def api_entry(release: Release):
+    """A release from its labels, shaped as list_entry shapes ``helm list``'s (the chart fields come later)."""
+    return {"name": release.name, "namespace": release.namespace, "revision": release.revision,
+            "updated": iso8601(release.updated) if release.updated else None, "status": release.status,
+            "pending": release.status in PENDING_STATUSES}
+
+
+def chart_entry(chart, app_version):
+    chart_name, chart_version = split_chart(chart)
+    return {"chart": chart or "", "chart_name": chart_name, "chart_version": chart_version,
+            "app_version": app_version or None}
+
+
+def record_chart(record):
+    """chart_entry of a decoded release record, as helm list prints its chart."""
+    metadata = (record.get("chart") or {}).get("metadata") or {}
+    chart = "%s-%s" % (metadata.get("name"), metadata.get("version")) if metadata.get("name") else ""
+    return chart_entry(chart, metadata.get("appVersion"))
+
+
+def problem_entry(namespace, error_kind, message, release=None):
+    entry = {"namespace": namespace, "error_kind": error_kind, "msg": message}
+    if release:
+        entry["release"] = release
+    return entry
+
+
+def unreadable_namespaces(problems):
+    """The KubeError of a listing in which no namespace could be read: the first one's kind, every one named."""
+    return KubeError(problems[0].error_kind, "No namespace could be read: %s" % "; ".join(
+        "%s (%s): %s" % (problem.namespace, problem.error_kind, problem.message) for problem in problems))
+
+
+def list_releases(listing, version, namespaces, statuses, name_pattern, scan_drift=None):
+    """The module result from ``listing`` (HelmListing or ApiListing), releases sorted by namespace and name.
+    ``scan_drift(deployed)`` (with drifted among ``statuses``) adds each deployed release's drift."""
+    listed = listing.rows(namespaces, name_pattern)
     result = dict(changed=False, scanned=len(listed))
     if scan_drift is not None:
         result["drift_scan"] = scan_drift([release for release in listed if release["status"] == "deployed"])
     releases = [release for release in listed if listed_matches(release, statuses)]
     releases.sort(key=lambda release: (release["namespace"] or "", release["name"] or ""))
-    result.update(releases=releases, helm_version=version_string(helm.version()))
+    listing.add_charts(releases)
+    result.update(releases=releases, helm_version=version_string(version), problems=listing.problems,
+                  discovery=dict(source=listing.source, scope=listing.scope, api_requests=listing.api_requests))
     return result
 
 
-def drift_scanner(module, helm, namespaces, ignore):
+def drift_scanner(module, store, namespaces, ignore):
     """``scan_drift`` of list_releases: the deployed releases' records in one LIST per namespace (of those
-    named that hold one; one LIST for all when none is named), their objects compared in one pass."""
+    named that hold one; one LIST for all when none is named), their objects compared in one pass. A deployed
+    release whose record was read gets its chart from it."""
     def scan(deployed):
-        store = ReleaseStore(helm.connection, helm)
         store.require_direct("statuses: drifted")
         api = LiveObjects(store)
+        before = api.requests  # the listing's own requests are not the scan's
         scanned = sorted({release["namespace"] for release in deployed}) if namespaces else []
         records = {}
         if deployed:
@@ -450,9 +625,20 @@ def drift_scanner(module, helm, namespaces, ignore):
         for release in deployed:
             digest = digests.get((release["namespace"], release["name"]))
             release.update(drifted=digest["drifted"] if digest else None, drift=digest)
+            record = records.get((release["namespace"], release["name"], release["revision"]))
+            if record is not None and "chart" not in release:
+                release.update(record_chart(record))
         return dict(releases=len(targets), drifted=sum(1 for check in checks if check["drifted"]),
-                    api_requests=api.requests, dry_runs=sum(check["dry_runs"] for check in checks))
+                    api_requests=api.requests - before, dry_runs=sum(check["dry_runs"] for check in checks))
     return scan
+
+
+def listing_of(helm, store):
+    """Where the releases are listed: from the API when the records can be read directly (Helm's Secrets
+    driver, a connection our client reproduces, MATIH_HELM_READS not set to helm), else through Helm."""
+    if store.direct_problem or store.helm_reads:
+        return HelmListing(helm)
+    return ApiListing(store.client)
 
 
 def main():
@@ -464,8 +650,10 @@ def main():
 
     def task():
         helm = HelmClient(module)
-        scan = drift_scanner(module, helm, params["namespaces"], ignore) if DRIFTED in params["statuses"] else None
-        return list_releases(helm, params["namespaces"], params["statuses"], params["name_regex"], scan)
+        store = ReleaseStore(helm.connection, helm)
+        scan = drift_scanner(module, store, params["namespaces"], ignore) if DRIFTED in params["statuses"] else None
+        return list_releases(listing_of(helm, store), helm.version(), params["namespaces"], params["statuses"],
+                             params["name_regex"], scan)
     run_task(module, problems, task)
 
 

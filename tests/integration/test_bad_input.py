@@ -169,8 +169,8 @@ CASES = [
          release="corrupt"),
     case("corrupt-release-rollback", R, {"name": "corrupt", "revision": "last_successful"},
          ["Helm crashed", "delete or restore the broken one"], release="corrupt"),
-    case("corrupt-release-list", L, {"namespaces": ["{ns}"]}, ["Helm crashed", "helm list exited 2"],
-         release="corrupt"),
+    # (helm_release_list reads the labels, which a corrupt record keeps: its listing does not fail, the release's
+    # chart fields are null and problems names it; tests/unit/plugins/modules/test_helm_release_list.py)
 ]
 
 

@@ -11,8 +11,8 @@ import os
 import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.fleet import (
-    ROLE_VARIABLES, canary_hold, fleet_plan, host_row, not_recovered, outcome_row, override_problems, report,
-    role_report, role_terms, unhealthy_limit,
+    ROLE_VARIABLES, canary_hold, fleet_clusters, fleet_discovered, fleet_plan, host_failure, host_row, inventory_plan,
+    not_recovered, outcome_row, override_problems, report, role_report, role_terms, unhealthy_limit,
 )
 from ansible_collections.matih.helm.plugins.module_utils.recovery import OUTCOMES
 
@@ -30,7 +30,9 @@ FLEET = [release("b", "web"), release("a", "db", "pending-upgrade"), release("a"
     ({"shop/web": {"timeout": "1m", "unlock_pending_after": "30m"}}, []),
     ({"shop/web": {"clear_quarantine": True, "recover_uninstalled": True}}, []),
     ({"shop/web": {"max_attempts": 5}}, ["unknown setting 'max_attempts'"]),
-    ({"web": {}}, ["key 'web' is not namespace/name"]),
+    ({"web": {}}, ["key 'web' is not namespace/name (or cluster/namespace/name)"]),
+    ({"eu-1/shop/web": {"timeout": "1m"}}, []),
+    ({"a/b/c/d": {}}, ["key 'a/b/c/d' is not namespace/name (or cluster/namespace/name)"]),
     ({"shop/web": "x"}, ["'shop/web' is not a dictionary of settings"]),
     ({"shop/web": {"timout": "1m"}}, ["unknown setting 'timout'"]),
     ([], ["must be a dictionary keyed \"namespace/name\", got list"]),
@@ -341,3 +343,109 @@ def test_not_recovered(outcome, fails):
     if fails:
         assert message == ('Release shop/web was not recovered (%s): set release_recovery_unlock_pending=true to free '
                            'it. Actions: [{"action": "upgrade", "outcome": "skipped"}]' % outcome)
+
+
+# --- several clusters, and inventory hosts -------------------------------------------------------------
+
+@pytest.mark.parametrize("clusters, connection, expected, problems, secret", [
+    ([], {"kubeconfig": "/k"}, [{"name": "", "connection": {"kubeconfig": "/k"}}], [], False),
+    (None, None, [{"name": "", "connection": {}}], [], False),
+    ([], {"api_key": "t"}, [{"name": "", "connection": {"api_key": "t"}}], [], True),
+    ([{"name": "eu", "kubeconfig": "/eu"}, {"name": "us", "host": "https://us", "api_key": "t"}], {"ignored": 1},
+     [{"name": "eu", "connection": {"kubeconfig": "/eu"}}, {"name": "us", "connection": {"host": "https://us", "api_key": "t"}}],
+     [], True),
+    ([{"name": "eu", "kubeconfig": {"apiVersion": "v1"}}], {}, [{"name": "eu", "connection": {"kubeconfig": {"apiVersion": "v1"}}}],
+     [], True),
+    ([{"kubeconfig": "/x"}], {}, [], ["clusters[0] has no name (each cluster is a dictionary with a name and connection options)"],
+     False),
+    ([{"name": "eu"}, {"name": "eu"}], {}, [], ["two clusters are named eu; give each a name of its own"], False),
+    ([{"name": "e/u", "token": "x"}], {}, [],
+     ["cluster e/u has unknown option(s) token; a cluster takes name and binary_path, kubeconfig, kubeconfig_path, context, "
+      "kube_context, host, api_key, ca_cert, ssl_ca_cert, validate_certs, verify_ssl",
+      "cluster name 'e/u' must be letters, digits, '-', '_' and '.' (it prefixes host names)"], False),
+    ("eu", {}, [], ["fleet_remediation_clusters must be a list of clusters, each a dictionary with a name and connection "
+                    "options, got str"], False),
+])
+def test_fleet_clusters(clusters, connection, expected, problems, secret):
+    assert fleet_clusters(clusters, connection) == {"clusters": expected, "problems": problems, "secret": secret}
+
+
+def listed_result(cluster, connection, releases, scanned, problems=(), drift=None, **failure):
+    result = {"item": {"name": cluster, "connection": connection}, "releases": releases, "scanned": scanned,
+              "problems": list(problems)}
+    if drift is not None:
+        result["drift_scan"] = drift
+    result.update(failure)
+    return result
+
+
+def test_fleet_discovered_joins_the_clusters():
+    problem = {"namespace": "b", "error_kind": "access_denied", "msg": "forbidden"}
+    joined = fleet_discovered([
+        listed_result("us", {"api_key": "t"}, [release("a", "web")], 5, [problem], {"releases": 2, "drifted": 1, "api_requests": 4, "dry_runs": 1}),
+        listed_result("eu", {"kubeconfig": "/eu"}, [release("a", "web"), release("a", "api")], 7,
+                      drift={"releases": 1, "drifted": 0, "api_requests": 3, "dry_runs": 0}),
+    ])
+    assert [item["host"] for item in joined["releases"]] == ["eu/a/api", "eu/a/web", "us/a/web"]
+    assert [item["cluster"] for item in joined["releases"]] == ["eu", "eu", "us"]
+    assert joined["scanned"] == 12 and joined["problems"] == [dict(problem, cluster="us")]
+    assert joined["drift_scan"] == {"releases": 3, "drifted": 1, "api_requests": 7, "dry_runs": 1}
+    assert joined["connections"] == {"us": {"api_key": "t"}, "eu": {"kubeconfig": "/eu"}}
+    assert (joined["secret"], joined["error"]) == (True, None)
+
+
+def test_fleet_discovered_of_one_cluster_keeps_the_host_names():
+    joined = fleet_discovered([listed_result("", {}, [release("a", "web")], 1)])
+    assert [(item["host"], "cluster" in item) for item in joined["releases"]] == [("a/web", False)]
+    assert (joined["drift_scan"], joined["connections"], joined["secret"]) == (None, {"": {}}, False)
+    one_named = fleet_discovered([listed_result("eu", {}, [release("a", "web")], 1)])
+    assert [(item["host"], item["cluster"]) for item in one_named["releases"]] == [("a/web", "eu")]
+
+
+def test_fleet_discovered_names_the_cluster_that_failed():
+    joined = fleet_discovered([listed_result("eu", {}, [], 0),
+                               listed_result("us", {}, None, None, failed=True, msg="unreachable", error_kind="cluster_unreachable")])
+    assert joined["error"] == {"msg": "cluster us: unreachable", "error_kind": "cluster_unreachable"}
+    alone = fleet_discovered([listed_result("", {}, None, None, failed=True, msg="bad option")])
+    assert alone["error"] == {"msg": "bad option", "error_kind": "invalid_input"}
+
+
+def test_rows_name_their_cluster():
+    listed = dict(release("a", "web"), cluster="us")
+    failed = outcome_row({"failed": True, "msg": "boom"}, listed, "us/a/web")
+    assert (failed["cluster"], failed["namespace"], failed["release"], failed["outcome"]) == ("us", "a", "web", "failed")
+    rows = [failed, outcome_row({"failed": True, "msg": "boom"}, release("a", "web"), "a/web")]
+    summary = report(rows, [], False, "now", "", problems=[{"namespace": "b", "cluster": "us"}])["summary"]
+    assert summary["failed_releases"] == ["a/web", "us/a/web"]
+    assert summary["discovery_problems"] == [{"namespace": "b", "cluster": "us"}]
+
+
+HOSTS = {"eu/a/web": dict(release("a", "web"), cluster="eu"), "eu/a/ok": dict(release("a", "ok", "deployed"), cluster="eu"),
+         "us/b/api": dict(release("b", "api"), cluster="us"), "us/b/db": dict(release("b", "db", "pending-install"), cluster="us")}
+UNHEALTHY_HOSTS = ["eu/a/web", "us/b/api", "us/b/db"]
+
+
+@pytest.mark.parametrize("hosts, max_unhealthy, canary, expected_canary, expected_rest, held", [
+    (sorted(HOSTS), None, 0, [], ["eu/a/web", "us/b/api", "us/b/db"], []),
+    (sorted(HOSTS), None, 1, ["eu/a/web"], ["us/b/api", "us/b/db"], []),
+    # a slice: the brakes count within its hosts (2 unhealthy of 3 here: 66% > 50%)
+    (["eu/a/ok", "us/b/api", "us/b/db"], "50%", 0, [], [], ["us/b/api", "us/b/db"]),
+    (["eu/a/ok", "eu/a/web"], "50%", 1, ["eu/a/web"], [], []),
+    (["us/b/db"], None, 1, ["us/b/db"], [], []),
+])
+def test_inventory_plan(hosts, max_unhealthy, canary, expected_canary, expected_rest, held):
+    plan = inventory_plan(hosts, {host: HOSTS[host] for host in hosts}, UNHEALTHY_HOSTS, max_unhealthy, canary)
+    assert (plan["canary"], plan["rest"], sorted(plan["held_hosts"])) == (expected_canary, expected_rest, held)
+    assert [row["cluster"] for row in plan["held"]] == [HOSTS[host]["cluster"] for host in held]
+    assert all(plan["held_hosts"][host]["release"] == HOSTS[host]["name"] for host in held)
+    assert plan["namespaces"] == sorted({HOSTS[host]["namespace"] for host in hosts if host in UNHEALTHY_HOSTS})
+
+
+@pytest.mark.parametrize("outcome, fails", [
+    ("recovered", False), ("healthy", False), ("planned", False), ("deferred", False), ("pending", False),
+    ("uninstalled", False), ("failed", True), ("would_fail", True), ("quarantined", True), ("held", True),
+])
+def test_host_failure(outcome, fails):
+    message = host_failure({"cluster": "eu", "namespace": "a", "release": "web", "outcome": outcome, "reason": "why"})
+    assert message == ("Release eu/a/web %s: why" % outcome if fails else "")
+    assert host_failure(None) == ""

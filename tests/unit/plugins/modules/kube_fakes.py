@@ -23,6 +23,7 @@ from ansible_collections.matih.helm.plugins.module_utils import release_store
 from ansible_collections.matih.helm.plugins.module_utils.connection import Connection
 from ansible_collections.matih.helm.plugins.module_utils.drift import desired_object
 from ansible_collections.matih.helm.plugins.module_utils.errors import NOT_FOUND, UNSUPPORTED_KUBECONFIG, KubeError
+from ansible_collections.matih.helm.plugins.module_utils.kube_client import MetadataList
 from ansible_collections.matih.helm.plugins.module_utils.kube_types import KNOWN_RESOURCES, ObjectRef, resource_collection_path
 
 # The built-in kinds the tests' manifests use: kind -> (apiVersion, Resource)
@@ -88,8 +89,8 @@ class FakeApi(object):
     by (kind, name), each in its metadata.namespace; ``errors``: {path: KubeError} raised by every request to
     that path; ``broken``: a KubeError the connection's api_access() raises (a connection that cannot work);
     ``apply(live, body)``: the server-side apply dry run. ``calls`` are the requests, ("list", path,
-    label_selector), ("get", path) or ("apply", path); ``connections`` are (release name, kubeconfig path) of
-    each Connection.from_module (connection_class)."""
+    label_selector), ("list_metadata", path, label_selector), ("get", path) or ("apply", path); ``connections``
+    are (release name, kubeconfig path) of each Connection.from_module (connection_class)."""
 
     def __init__(self):
         self.releases = []
@@ -147,6 +148,10 @@ class FakeApi(object):
         return copy.deepcopy(found)
 
     def find(self, path):
+        for release in self.releases:
+            secret = release_secret(release)
+            if release_store.secrets_path(release["namespace"]) + "/" + secret["metadata"]["name"] == path:
+                return secret
         for (kind, name), obj in self.live.items():
             if object_path(kind, name, obj["metadata"].get("namespace") or "") == path:
                 return obj
@@ -214,6 +219,13 @@ class FakeKubeClient(object):
     def list(self, path, label_selector=None, field_selector=None, limit=500):
         for items, _metadata in self.list_pages(path, label_selector, field_selector, limit):
             yield from items
+
+    def list_metadata(self, path, label_selector=None, field_selector=None, limit=500):
+        """The items with their metadata only, as a PartialObjectMetadataList gives them."""
+        self._request(("list_metadata", path, label_selector))
+        items = [{"metadata": item["metadata"]} for item in self.api.items(path)
+                 if _matches(item, label_selector, field_selector)]
+        return MetadataList(items, "1")
 
     def get(self, path, query=None):
         self._request(("get", path))

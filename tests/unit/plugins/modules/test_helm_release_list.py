@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 import yaml
@@ -22,7 +23,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
 from ansible_collections.matih.helm.plugins.modules import helm_release_list
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
 from ansible_collections.matih.helm.tests.unit.plugins.modules.kube_fakes import (
-    FakeApi, StandInConnection, object_path, use_fake_client,
+    FakeApi, StandInConnection, object_path, release_secret, use_fake_client,
 )
 
 
@@ -43,13 +44,17 @@ CLUSTER = [
 ]
 
 
+# A kubeconfig our API client does not reproduce: the module lists through Helm (the drift scan refuses).
+HELM_ONLY = "the kubeconfig user 'ci' authenticates with auth-provider oidc (deprecated)"
+
+
 class FakeHelm(HelmClient):
     """HelmClient whose `helm list` answers from CLUSTER; list_releases' filtering is the real one."""
 
     calls = []
     error = None
     major = 3
-    connection = None  # the drift scan's: a StandInConnection (fake_api)
+    connection = None  # a StandInConnection: HELM_ONLY (fake_helm), or the FakeApi's (fake_api)
 
     def __init__(self, module):  # pylint: disable=super-init-not-called
         self.module = module
@@ -72,7 +77,7 @@ def fake_helm(monkeypatch):
     FakeHelm.calls = []
     FakeHelm.error = None
     FakeHelm.major = 3
-    FakeHelm.connection = None
+    FakeHelm.connection = StandInConnection(api_problem=HELM_ONLY)
     monkeypatch.setattr(helm_release_list, "HelmClient", FakeHelm)
     return FakeHelm
 
@@ -88,28 +93,28 @@ def names(result):
 ALL = ["team-a/db", "team-a/old", "team-a/web", "team-b/api", "team-b/web-canary", "team-c/web", "team-c/worker"]
 
 
-@pytest.mark.parametrize(
-    "args, expected, namespace_flags",
-    [
-        ({}, ALL, [None]),
-        ({"namespaces": []}, ALL, [None]),
-        ({"namespaces": ["team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], ["team-a"]),
-        ({"namespaces": ["team-a", "team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], ["team-a"]),
-        ({"namespaces": ["team-b", "team-c"]}, ["team-b/api", "team-b/web-canary", "team-c/web", "team-c/worker"], ["team-b", "team-c"]),
-        ({"namespaces": ["nowhere", "team-z"]}, [], ["nowhere", "team-z"]),
-        ({"statuses": ["failed"]}, ["team-b/api"], [None]),
-        ({"statuses": ["pending"]}, ["team-b/web-canary", "team-c/web", "team-c/worker"], [None]),
-        ({"statuses": ["pending-install", "deployed"]}, ["team-a/web", "team-c/worker"], [None]),
-        ({"statuses": ["superseded", "uninstalled"]}, ["team-a/db", "team-a/old"], [None]),
-        ({"statuses": ["unknown"]}, [], [None]),
-        ({"namespaces": ["team-a", "team-b"], "statuses": ["failed", "pending"]}, ["team-b/api", "team-b/web-canary"], ["team-a", "team-b"]),
-        ({"name_regex": "web"}, ["team-a/web", "team-b/web-canary", "team-c/web"], [None]),
-        ({"name_regex": "^web$"}, ["team-a/web", "team-c/web"], [None]),
-        ({"name_regex": "^w(eb|orker)$", "namespaces": ["team-c"]}, ["team-c/web", "team-c/worker"], ["team-c"]),
-        ({"name_regex": "", "statuses": ["failed"]}, ["team-b/api"], [None]),
-        ({"name_regex": "(?i)^API"}, ["team-b/api"], [None]),
-    ],
-)
+LISTINGS = [
+    ({}, ALL, [None]),
+    ({"namespaces": []}, ALL, [None]),
+    ({"namespaces": ["team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], ["team-a"]),
+    ({"namespaces": ["team-a", "team-a"]}, ["team-a/db", "team-a/old", "team-a/web"], ["team-a"]),
+    ({"namespaces": ["team-b", "team-c"]}, ["team-b/api", "team-b/web-canary", "team-c/web", "team-c/worker"], ["team-b", "team-c"]),
+    ({"namespaces": ["nowhere", "team-z"]}, [], ["nowhere", "team-z"]),
+    ({"statuses": ["failed"]}, ["team-b/api"], [None]),
+    ({"statuses": ["pending"]}, ["team-b/web-canary", "team-c/web", "team-c/worker"], [None]),
+    ({"statuses": ["pending-install", "deployed"]}, ["team-a/web", "team-c/worker"], [None]),
+    ({"statuses": ["superseded", "uninstalled"]}, ["team-a/db", "team-a/old"], [None]),
+    ({"statuses": ["unknown"]}, [], [None]),
+    ({"namespaces": ["team-a", "team-b"], "statuses": ["failed", "pending"]}, ["team-b/api", "team-b/web-canary"], ["team-a", "team-b"]),
+    ({"name_regex": "web"}, ["team-a/web", "team-b/web-canary", "team-c/web"], [None]),
+    ({"name_regex": "^web$"}, ["team-a/web", "team-c/web"], [None]),
+    ({"name_regex": "^w(eb|orker)$", "namespaces": ["team-c"]}, ["team-c/web", "team-c/worker"], ["team-c"]),
+    ({"name_regex": "", "statuses": ["failed"]}, ["team-b/api"], [None]),
+    ({"name_regex": "(?i)^API"}, ["team-b/api"], [None]),
+]
+
+
+@pytest.mark.parametrize("args, expected, namespace_flags", LISTINGS)
 @pytest.mark.parametrize("major", [3, 4])
 def test_one_helm_list_per_namespace(fake_helm, capsys, args, expected, namespace_flags, major):
     fake_helm.major = major
@@ -183,13 +188,27 @@ def test_name_is_a_deprecated_alias_of_name_regex(fake_helm, capsys):
 
 SETTINGS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"greeting": "hello"}}
 TOKEN = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token"}, "data": {"token": "c2VjcmV0LXRva2Vu"}}
-DEPLOYED_RECORDS = [
-    {"name": "web", "namespace": "team-a", "version": 12, "info": {"status": "deployed"},
-     "manifest": "---\n" + yaml.safe_dump(SETTINGS) + "---\n" + yaml.safe_dump(TOKEN)},
-]
+WEB_MANIFEST = "---\n" + yaml.safe_dump(SETTINGS) + "---\n" + yaml.safe_dump(TOKEN)
+
+
+def record(entry, version=None):
+    """The release record of a CLUSTER entry (its revision, or ``version``), as Helm stores it."""
+    chart_name, _dash, chart_version = entry["chart"].rpartition("-")
+    if chart_name.endswith("-2.0.0"):  # web-2.0.0-rc.1
+        chart_name, chart_version = "web", "2.0.0-rc.1"
+    status = entry["status"] if version is None else "superseded"
+    return {"name": entry["name"], "namespace": entry["namespace"], "version": int(version or entry["revision"]),
+            "info": {"status": status, "last_deployed": "2025-01-31T10:00:00.5Z"},
+            "chart": {"metadata": {"name": chart_name, "version": chart_version, "appVersion": entry["app_version"]}},
+            "manifest": WEB_MANIFEST if (entry["name"], entry["namespace"]) == ("web", "team-a") else ""}
+
+
+# Every release of CLUSTER with its latest revision and an older one.
+CLUSTER_RECORDS = [record(entry) for entry in CLUSTER] + [record(entry, 1) for entry in CLUSTER if entry["revision"] != "1"]
 
 
 ALL_SECRETS = "/api/v1/secrets"
+SECRETS_OF = {namespace: "/api/v1/namespaces/%s/secrets" % namespace for namespace in ("team-a", "team-b", "team-c")}
 DEPLOYED = "owner=helm,status=deployed"
 SETTINGS_PATH = object_path("ConfigMap", "settings", "team-a")
 TOKEN_PATH = object_path("Secret", "token", "team-a")
@@ -209,7 +228,7 @@ def fake_api(fake_helm, monkeypatch):
     """The API of the drift scan, from memory: the module's real ReleaseStore and LiveObjects (and the real
     check_records_drift) over a FakeKubeClient, through the Helm client's connection."""
     api = FakeApi()
-    api.releases = copy.deepcopy(DEPLOYED_RECORDS)
+    api.releases = copy.deepcopy(CLUSTER_RECORDS)
     api.live = {("ConfigMap", "settings"): live(SETTINGS), ("Secret", "token"): live(TOKEN)}
     fake_helm.connection = StandInConnection(api)
     use_fake_client(monkeypatch)
@@ -229,12 +248,15 @@ def test_drifted_selects_the_deployed_releases_whose_objects_drifted(fake_api, c
                                          "fields": ["data.greeting"]},
                                         {"kind": "Secret", "namespace": "team-a", "name": "token", "state": "missing", "fields": []}]}
     assert "drifted" not in result["releases"][1]  # failed: not checked
-    # every namespace: one LIST of the deployed records, one read per kind (at once), one dry run for the flagged object
-    assert fake_api.calls[0] == ("list", ALL_SECRETS, DEPLOYED)
-    assert sorted(fake_api.calls[1:3]) == [("get", SETTINGS_PATH), ("get", TOKEN_PATH)]
-    assert fake_api.calls[3:] == [("apply", SETTINGS_PATH)]
+    # the metadata LIST; every namespace: one LIST of the deployed records, one read per kind (at once), one dry run
+    # for the flagged object; the failed release's chart from its latest record (web's from the deployed record)
+    assert fake_api.calls[:2] == [("list_metadata", ALL_SECRETS, "owner=helm"), ("list", ALL_SECRETS, DEPLOYED)]
+    assert sorted(fake_api.calls[2:4]) == [("get", SETTINGS_PATH), ("get", TOKEN_PATH)]
+    assert fake_api.calls[4:] == [("apply", SETTINGS_PATH), ("get", SECRETS_OF["team-b"] + "/sh.helm.release.v1.api.v3")]
     assert result["drift_scan"] == {"releases": 1, "drifted": 1, "api_requests": 4, "dry_runs": 1}
+    assert (web["chart"], result["releases"][1]["chart"]) == ("web-2.0.0-rc.1", "web-1.0.0")
     assert result["scanned"] == len(ALL)
+    assert result["discovery"] == {"source": "api", "scope": "cluster", "api_requests": 6}
 
 
 def test_deployed_releases_in_sync_are_not_drifted(fake_api, capsys):
@@ -242,7 +264,7 @@ def test_deployed_releases_in_sync_are_not_drifted(fake_api, capsys):
     assert names(result) == ["team-a/web"] and result["releases"][0]["drifted"] is False
     assert result["releases"][0]["drift"]["objects"] == []
     # only the named namespaces that hold a deployed release
-    assert fake_api.calls[0] == ("list", "/api/v1/namespaces/team-a/secrets", DEPLOYED)
+    assert fake_api.calls[1] == ("list", "/api/v1/namespaces/team-a/secrets", DEPLOYED)
     assert run_module({"statuses": ["drifted"]}, capsys)["releases"] == []
 
 
@@ -252,8 +274,18 @@ def test_ignored_fields_are_not_drift(fake_api, capsys):
     assert result["releases"] == [] and result["drift_scan"]["drifted"] == 0
 
 
-def test_a_release_that_changed_during_the_scan_is_not_judged(fake_api, capsys):
-    fake_api.releases[0]["version"] = 11  # the list saw revision 12, the records read an older one
+def test_a_release_that_changed_during_the_scan_is_not_judged(fake_api, capsys, monkeypatch):
+    records = [dict(release, version=11) if release["version"] == 12 else release for release in fake_api.releases]
+    listed = FakeApi.items
+
+    def items(api, path):  # the metadata LIST saw revision 12, the records LIST reads an older one
+        found = listed(api, path)
+        if api.calls and api.calls[-1][0] == "list":
+            found = [item for item in found if item["metadata"]["name"] != "sh.helm.release.v1.web.v12"]
+            found += [item for item in (release_secret(one) for one in records) if item["metadata"]["name"].endswith(".web.v11")
+                      and path in (ALL_SECRETS, SECRETS_OF["team-a"])]
+        return found
+    monkeypatch.setattr(FakeApi, "items", items)
     result = run_module({"namespaces": ["team-a"], "statuses": ["deployed", "drifted"]}, capsys)
     assert (result["releases"][0]["drifted"], result["releases"][0]["drift"]) == (None, None)
     assert result["drift_scan"]["releases"] == 0
@@ -261,7 +293,9 @@ def test_a_release_that_changed_during_the_scan_is_not_judged(fake_api, capsys):
 
 def test_no_deployed_release_sends_no_request(fake_api, capsys):
     result = run_module({"namespaces": ["team-b"], "statuses": ["drifted", "failed"]}, capsys)
-    assert names(result) == ["team-b/api"] and fake_api.calls == []
+    assert names(result) == ["team-b/api"]
+    # the metadata LIST and the failed release's record: no drift request
+    assert [call[0] for call in fake_api.calls] == ["list_metadata", "get"]
     assert result["drift_scan"] == {"releases": 0, "drifted": 0, "api_requests": 0, "dry_runs": 0}
 
 
@@ -274,7 +308,8 @@ def test_the_secret_values_read_are_masked(fake_api, capsys):
 
 def test_without_drifted_no_drift_is_checked(fake_api, capsys):
     result = run_module({"statuses": ["deployed"]}, capsys)
-    assert "drift_scan" not in result and "drifted" not in result["releases"][0] and fake_api.calls == []
+    assert "drift_scan" not in result and "drifted" not in result["releases"][0]
+    assert [call[0] for call in fake_api.calls] == ["list_metadata", "get"]  # the listing and web's chart
 
 
 @pytest.mark.parametrize("args, environ, message", [
@@ -294,10 +329,9 @@ def test_drift_option_problems_fail_before_helm_runs(fake_api, capsys, monkeypat
 
 
 def test_drifted_with_a_kubeconfig_only_helm_can_use_fails_as_unsupported(fake_api, capsys):
-    problem = "the kubeconfig user 'ci' authenticates with auth-provider oidc (deprecated)"
-    FakeHelm.connection.api_problem = problem
+    FakeHelm.connection.api_problem = HELM_ONLY
     result = run_module({"statuses": ["drifted"]}, capsys)
-    assert (result["failed"], result["error_kind"], result["msg"]) == (True, "unsupported_kubeconfig", REFUSAL + problem)
+    assert (result["failed"], result["error_kind"], result["msg"]) == (True, "unsupported_kubeconfig", REFUSAL + HELM_ONLY)
     assert "releases" not in result and fake_api.calls == []
 
 
@@ -308,4 +342,71 @@ def test_drifted_fails_with_what_the_api_answered(fake_api, capsys):
     result = run_module({"statuses": ["drifted"]}, capsys)
     assert (result["failed"], result["error_kind"], result["msg"], result["api_status"]) == (
         True, "access_denied", denied.message, 403)
-    assert fake_api.calls == [("list", ALL_SECRETS, DEPLOYED)]
+    assert fake_api.calls == [("list_metadata", ALL_SECRETS, "owner=helm")]
+
+
+# --- from the API: one metadata LIST, the chart of each release returned -----------------------------------
+
+@pytest.mark.parametrize("args, expected, namespace_flags", LISTINGS)
+def test_from_the_api_one_list_for_the_cluster(fake_api, capsys, args, expected, namespace_flags):
+    result = run_module(args, capsys)
+    assert names(result) == expected and not result.get("failed"), result
+    assert fake_helm_lists() == []
+    # one metadata LIST of every namespace, whatever the namespaces named; then one GET per release returned
+    assert fake_api.calls[0] == ("list_metadata", ALL_SECRETS, "owner=helm")
+    assert sorted(call[1].rsplit(".", 1)[0] for call in fake_api.calls[1:]) == sorted(
+        "%s/sh.helm.release.v1.%s" % (SECRETS_OF[key.partition("/")[0]], key.partition("/")[2]) for key in expected)
+    assert result["discovery"] == {"source": "api", "scope": "cluster", "api_requests": 1 + len(expected)}
+    assert result["problems"] == [] and result["scanned"] == len(
+        [key for key in ALL if not args.get("namespaces") or key.partition("/")[0] in args["namespaces"]
+         if not args.get("name_regex") or re.search(args["name_regex"], key.partition("/")[2])])
+    assert namespace_flags  # the Helm listing's expectation, unused here
+
+
+def fake_helm_lists():
+    return [call for call in FakeHelm.calls if call[:1] == ["list"]]
+
+
+def test_from_the_api_entries_are_those_of_helm_list(fake_api, capsys):
+    result = run_module({"namespaces": ["team-a", "team-c"], "name_regex": "^web$"}, capsys)
+    # the time is the label's (whole seconds): the fake records have none, so the Secret's creation; none here
+    for release in result["releases"]:
+        assert release.pop("updated") is None
+    assert result["releases"] == [
+        {"name": "web", "namespace": "team-a", "revision": 12, "status": "deployed", "pending": False,
+         "chart": "web-2.0.0-rc.1", "chart_name": "web", "chart_version": "2.0.0-rc.1", "app_version": "1.0"},
+        {"name": "web", "namespace": "team-c", "revision": 5, "status": "pending-upgrade", "pending": True,
+         "chart": "web-1.0.0", "chart_name": "web", "chart_version": "1.0.0", "app_version": "1.0"},
+    ]
+
+
+def test_from_the_api_an_unreadable_namespace_is_a_problem(fake_api, capsys):
+    denied = KubeError(ACCESS_DENIED, "secrets is forbidden at the cluster scope", status=403)
+    fake_api.errors[ALL_SECRETS] = denied
+    fake_api.errors[SECRETS_OF["team-b"]] = KubeError(ACCESS_DENIED, "secrets is forbidden in team-b", status=403)
+    result = run_module({"namespaces": ["team-a", "team-b"], "statuses": ["deployed", "failed"]}, capsys)
+    assert not result.get("failed") and names(result) == ["team-a/web"], result
+    assert result["problems"] == [{"namespace": "team-b", "error_kind": "access_denied", "msg": "secrets is forbidden in team-b"}]
+    assert result["discovery"] == {"source": "api", "scope": "namespaces", "api_requests": 4}
+    # no namespace readable: the task fails, naming each
+    failed = run_module({"namespaces": ["team-b"]}, capsys)
+    assert (failed["failed"], failed["error_kind"]) == (True, "access_denied")
+    assert failed["msg"] == "No namespace could be read: team-b (access_denied): secrets is forbidden in team-b"
+
+
+def test_from_the_api_an_unreadable_record_leaves_the_chart_null(fake_api, capsys):
+    fake_api.errors[SECRETS_OF["team-b"] + "/sh.helm.release.v1.api.v3"] = KubeError(ACCESS_DENIED, "get is forbidden")
+    result = run_module({"statuses": ["failed"]}, capsys)
+    assert [(release["name"], release["chart"], release["app_version"]) for release in result["releases"]] == [("api", None, None)]
+    assert result["problems"] == [{"namespace": "team-b", "release": "api", "error_kind": "access_denied", "msg": "get is forbidden"}]
+
+
+def test_helm_driver_or_helm_reads_list_through_helm(fake_api, capsys, monkeypatch):
+    for name, value in (("HELM_DRIVER", "configmap"), ("MATIH_HELM_READS", "helm")):
+        with monkeypatch.context() as patch:
+            patch.setenv(name, value)
+            FakeHelm.calls = []
+            result = run_module({"statuses": ["failed"]}, capsys)
+            assert names(result) == ["team-b/api"] and fake_helm_lists() == [list_argv(3, None)]
+            assert result["discovery"] == {"source": "helm", "scope": None, "api_requests": 0}
+    assert fake_api.calls == []
