@@ -8,6 +8,7 @@ the logic is in module_utils/fleet.py, with its unit tests."""
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.inventory.manager import split_host_pattern
 
 from ansible_collections.matih.helm.plugins.module_utils import fleet
 
@@ -56,12 +57,22 @@ def fleet_discovered(results):
 
 
 def fleet_inventory_plan(hosts, hostvars, targets=None, max_unhealthy=None, canary=0):
-    hosts = list(hosts or [])
-    releases = {host: dict(hostvars[host]["helm_release"]) for host in hosts if "helm_release" in hostvars[host]}
+    hosts, targets = list(hosts or []), list(targets or [])
+    # the run's release hosts, and the targets out of the run (a Limit): their cluster counts for the brakes
+    releases = {host: dict(hostvars[host]["helm_release"]) for host in dict.fromkeys(hosts + targets)
+                if host in hostvars and "helm_release" in hostvars[host]}
     try:
-        return fleet.inventory_plan(hosts, releases, list(targets or []), max_unhealthy, int(canary or 0))
+        return fleet.inventory_plan(hosts, releases, targets, max_unhealthy, int(canary or 0))
     except (TypeError, ValueError) as error:
         raise AnsibleFilterError(str(error))
+
+
+def fleet_host_pattern_problem(pattern, groups, variable="helm_recover_hosts"):
+    try:
+        terms = split_host_pattern(pattern)
+    except Exception as error:  # pylint: disable=broad-exception-caught  # ansible-core's own words for a bad pattern
+        return "%s '%s' is not a host pattern: %s" % (variable, pattern, error)
+    return fleet.host_pattern_problem(terms, dict(groups or {}), str(pattern), variable)
 
 
 def fleet_host_failure(row):
@@ -85,4 +96,5 @@ class FilterModule(object):
             "fleet_discovered": fleet_discovered,
             "fleet_inventory_plan": fleet_inventory_plan,
             "fleet_host_failure": fleet_host_failure,
+            "fleet_host_pattern_problem": fleet_host_pattern_problem,
         }

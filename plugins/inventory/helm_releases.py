@@ -15,14 +15,17 @@ description:
   - "Reads the file named C(*.helm_releases.yml) or C(*.helm_releases.yaml) given as the inventory source; the file
     starts with C(plugin: matih.helm.helm_releases)."
   - The discovery costs one request per cluster, whatever the number of releases and namespaces. It is one
-    metadata-only LIST of Helm's release Secrets (label C(owner=helm)) in every namespace, whose labels carry each
-    revision's release name, status and revision number; no release record is downloaded. When the identity may
+    metadata-only LIST of Helm's release Secrets (label C(owner=helm)) in every namespace, not paged (about 0.4 KB
+    an item, so 10,000 revisions are one answer of about 4 MB), whose labels carry each revision's release name,
+    status and revision number; no release record is downloaded. When the identity may
     not list Secrets cluster-wide and O(namespaces) is set, each of O(namespaces) is listed instead (one request
     each).
   - Each host is a release, as its latest revision (the highest revision number stored) describes it; its status
     is that revision's status, so a release whose upgrade failed and that was rolled back since is C(deployed).
   - A namespace or a cluster that cannot be read is reported with a warning and the other releases are still
-    listed, unless O(strict) is V(true), which fails the inventory with the error.
+    listed, unless O(strict) is V(true), which fails the inventory with the error. When no cluster can be read at
+    all, the inventory fails whatever O(strict) says, so that an outage or an expired token never looks like a
+    cluster without releases (an AWX inventory source that overwrites would drop every host and its history).
   - Reads Helm's default Secrets storage driver only (not C(HELM_DRIVER=configmap) or C(sql)).
   - The connection to each cluster follows the modules' rules (client-go's kubeconfig loading, as in
     M(matih.helm.helm_release_drift)); a kubeconfig that only Helm can use (an C(auth-provider), a username and
@@ -41,6 +44,8 @@ options:
         E(K8S_AUTH_VERIFY_SSL), then E(KUBECONFIG) or C(~/.kube/config)). Its hosts get an empty
         C(matih_helm_connection), so the modules connect through the same environment when the play runs.
       - With more than one cluster, host names are C(cluster/namespace/release) instead of C(namespace/release).
+      - An option a cluster does not set is taken from its E(K8S_AUTH_*) variable when set, for the discovery as
+        the modules do when the play runs, so that both reach the same cluster.
       - String values may be Jinja2 templates (for example a lookup of an environment variable); they are rendered
         for the discovery, and O(clusters[].api_key) is handed to the hosts unrendered.
     type: list
@@ -50,12 +55,13 @@ options:
       name:
         description:
           - The cluster's name, in host names, in C(helm_release.cluster) and in its group C(helm_cluster_<name>).
-          - Unique among O(clusters).
+          - Unique among O(clusters); letters, digits, C(-), C(_) and C(.), starting with a letter or digit.
         type: str
         required: true
       kubeconfig:
         description:
           - Path of a kubeconfig file on the controller (the modules' O(matih.helm.helm_release_list#module:kubeconfig)).
+          - A path only; an inline kubeconfig holds credentials that every host's variables would show.
         type: path
         aliases: [ kubeconfig_path ]
       context:
@@ -72,7 +78,7 @@ options:
             would show. Give it vault-encrypted (C(ansible-vault encrypt_string --name api_key)), which the hosts
             get as the encrypted value, or as a template that reads it where it is kept (for example
             C("{{ lookup('ansible.builtin.env', 'CLUSTER_B_TOKEN') }}")), which the hosts get unrendered. A
-            plain-text value fails the inventory with that advice.
+            plain-text value fails the inventory with that advice, and so does a template that renders empty.
         type: str
       ca_cert:
         description: Path of the certificate authority file that signed the API server's certificate.
@@ -127,7 +133,9 @@ extends_documentation_fragment:
 notes:
   - "Each host has these variables: C(helm_release), a dictionary with the release's C(name), C(namespace),
     C(cluster), latest C(revision), its C(status), C(updated) (when the latest revision last changed, ISO 8601 in
-    UTC) and C(age_seconds) (seconds since then, when the inventory was built), and the chart fields with
+    UTC), C(age_seconds) (seconds since then, when the inventory was built), C(cluster_releases) (how many releases
+    the discovery found in that cluster, before O(namespaces), O(statuses) and the other filters: the fleet's
+    percentage brake counts against it, whatever a Limit or a job slice leaves), and the chart fields with
     O(include_chart); C(ansible_connection=local) and C(ansible_python_interpreter={{ ansible_playbook_python }}),
     because the modules run on the controller and talk to the cluster; C(matih_helm_connection), the cluster's
     connection options for the modules, meant for C(module_defaults: {group/matih.helm.helm: '{{ matih_helm_connection
@@ -136,8 +144,10 @@ notes:
     C(helm_unhealthy), the releases whose status is C(failed) or C(pending-*) (always defined, possibly empty);
     C(helm_namespace_<namespace>) and C(helm_cluster_<cluster>), with characters other than letters, digits and
     C(_) replaced by C(_). Then O(compose), O(groups) and O(keyed_groups)."
-  - The cache, when enabled, keeps the discovered releases of each cluster (not the filters' result), so a change of
-    O(namespaces), O(statuses) or O(name_regex) applies to cached data without a request.
+  - The cache, when enabled, keeps the discovered releases of each cluster under a key that names the source file,
+    the clusters' connection options (not the token), O(namespaces) and O(include_chart); without O(include_chart)
+    a change of O(statuses), O(exclude_namespaces) or O(name_regex) applies to cached data without a request. A
+    discovery in which a cluster could not be read is not cached.
 seealso:
   - module: matih.helm.helm_release_list
   - module: matih.helm.helm_release_recover
@@ -146,12 +156,9 @@ author:
 """
 
 EXAMPLES = r"""
-# prod.helm_releases.yml: every release of the cluster of KUBECONFIG (or K8S_AUTH_*), as ansible-inventory shows it:
-#   ansible-inventory -i prod.helm_releases.yml --graph
-plugin: matih.helm.helm_releases
-
----
 # tenants.helm_releases.yml: the unhealthy releases of two clusters, with their charts
+# (the smallest source, every release of the cluster of KUBECONFIG or K8S_AUTH_*, is the one line
+#  "plugin: matih.helm.helm_releases"; see it with ansible-inventory -i prod.helm_releases.yml --graph)
 plugin: matih.helm.helm_releases
 clusters:
   - name: eu
@@ -177,7 +184,6 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: /tmp/helm-releases-cache
 cache_timeout: 300
 
----
 # A play on those hosts (ansible-playbook -i tenants.helm_releases.yml recover.yml --limit 'eu/shop/*'):
 #
 # - hosts: helm_unhealthy
@@ -191,6 +197,8 @@ cache_timeout: 300
 """
 
 import datetime
+import hashlib
+import json
 import os
 import re
 
@@ -231,6 +239,8 @@ ALIASES = {"kubeconfig_path": "kubeconfig", "kube_context": "context", "ssl_ca_c
 # The modules' K8S_AUTH_* fallbacks (module_utils/args.py), for the default cluster
 ENVIRONMENT = {"kubeconfig": "K8S_AUTH_KUBECONFIG", "context": "K8S_AUTH_CONTEXT", "host": "K8S_AUTH_HOST",
                "api_key": "K8S_AUTH_API_KEY", "ca_cert": "K8S_AUTH_SSL_CA_CERT", "validate_certs": "K8S_AUTH_VERIFY_SSL"}
+# A cluster's name starts host names (cluster/namespace/release) and fleet overrides: the fleet's rule
+CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
 _TRUE = ("1", "true", "yes", "on", "y", "t")
 _FALSE = ("0", "false", "no", "off", "n", "f")
 USER_AGENT = "matih.helm/helm_releases-inventory"
@@ -279,7 +289,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if problem:
             raise AnsibleParserError("%s: %s" % (path, problem))
 
-        cache_key = self.get_cache_key(path)
+        namespaces = self.get_option("namespaces") or []
+        cache_key = "%s_%s" % (self.get_cache_key(path), self.options_digest(clusters))
         use_cache = bool(self.get_option("cache"))
         discovered = None
         if use_cache and cache:
@@ -289,12 +300,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 discovered = None
         if discovered is None:
             discovered = self.discover_all(clusters)
-            if use_cache:
-                self._cache[cache_key] = discovered
+            if use_cache and not any(unreadable(found, namespaces) for found in discovered.values()):
+                self._cache[cache_key] = discovered  # a cluster that could not be read is asked again next time
         self.report(discovered)
         self.populate(clusters, discovered, datetime.datetime.now(datetime.timezone.utc))
 
     # --- options ------------------------------------------------------------------------------------
+
+    def options_digest(self, clusters):
+        """What the discovery depends on, apart from secrets: a change of clusters, namespaces or chart
+        reading must not be answered from the cache."""
+        described = {"clusters": [(cluster["name"], sorted((key, str(value)) for key, value in cluster["options"].items()
+                                                           if key != "api_key")) for cluster in clusters],
+                     "namespaces": sorted(self.get_option("namespaces") or []),
+                     "include_chart": bool(self.get_option("include_chart"))}
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
     def clusters(self, path):
         """[{name, options (for the discovery, rendered), host_options (for the hosts)}], checked."""
@@ -313,23 +333,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             names.add(found[-1]["name"])
         return found
 
-    def _environment_cluster(self):
-        """The default cluster: the modules' K8S_AUTH_* fallbacks. Its hosts get no connection options: the
-        modules read the same variables when the play runs."""
+    @staticmethod
+    def _environment_options():
+        """The modules' K8S_AUTH_* fallbacks, as set in this environment."""
         options = {}
         for option, variable in ENVIRONMENT.items():
             if os.environ.get(variable):
                 options[option] = os.environ[variable]
         if "validate_certs" in options:
             options["validate_certs"] = _boolean(options["validate_certs"], ENVIRONMENT["validate_certs"])
-        return {"name": DEFAULT_CLUSTER, "options": options, "host_options": {}}
+        return options
+
+    def _environment_cluster(self):
+        """The default cluster: the modules' K8S_AUTH_* fallbacks. Its hosts get no connection options: the
+        modules read the same variables when the play runs."""
+        return {"name": DEFAULT_CLUSTER, "options": self._environment_options(), "host_options": {}}
 
     def _cluster(self, path, index, entry):
         where = "%s: clusters[%d]" % (path, index)
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise AnsibleParserError("%s has no name; give each cluster a name (it names its hosts and group)" % where)
-        name = self._render(name, "%s name" % where)
+        name = str(self._render(name, "%s name" % where))
+        if not CLUSTER_NAME.match(name):
+            raise AnsibleParserError("%s is named %r; a cluster name starts with a letter or digit and holds only letters, "
+                                     "digits, -, _ and . (it starts host names: cluster/namespace/release)" % (where, name))
         where = "%s: cluster %s" % (path, name)
         raw = {}
         for key, value in entry.items():
@@ -341,6 +369,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     where, key, ", ".join(CLUSTER_OPTIONS)))
             if value is not None:
                 raw[option] = value
+        if "kubeconfig" in raw and not isinstance(raw["kubeconfig"], str):
+            # (its content is never repeated: an inline kubeconfig holds credentials)
+            what = "a mapping (an inline kubeconfig)" if isinstance(raw["kubeconfig"], dict) else "not a string"
+            raise AnsibleParserError("%s: kubeconfig is %s; in an inventory source it must be the path of a kubeconfig "
+                                     "file" % (where, what))
         if "context" in raw and ("ca_cert" in raw or "validate_certs" in raw):
             raise AnsibleParserError("%s sets context with %s; the context's cluster entry holds the CA and TLS "
                                      "settings, so the modules refuse this combination: drop one of them" % (
@@ -359,6 +392,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             else:
                 rendered = str(rendered)
             options[option] = host_options[option] = rendered
+        # The modules fill an option the host does not set from its K8S_AUTH_* variable when the play runs
+        # (an AWX credential sets them): the discovery does the same, so both reach the same cluster.
+        for option, value in self._environment_options().items():
+            options.setdefault(option, value)
         return {"name": name, "options": options, "host_options": host_options}
 
     def _render(self, value, what):
@@ -380,7 +417,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     "ansible-inventory (--vault-password-file or --vault-id)" % (where, to_native(error)))
         if is_template(value):
             token = self._render(value, "%s api_key" % where)
-            return None if token is None else str(token)
+            if token is None or not str(token).strip():
+                raise AnsibleParserError("%s: api_key's template renders empty (is the variable it reads set?); without "
+                                         "a token the discovery would connect as whatever identity the kubeconfig "
+                                         "has" % where)
+            return str(token)
         raise AnsibleParserError(
             "%s: api_key is plain text in the inventory source, and ansible-inventory --list and every host's "
             "variables would show it; encrypt it (ansible-vault encrypt_string --name api_key), or read it where it "
@@ -422,6 +463,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             found["scope"] = discovery.scope
             found["problems"] = [_problem(p.namespace, p.error_kind, p.message) for p in discovery.problems]
             releases = latest_revisions(discovery.items)
+            found["total"] = len(releases)  # before the inventory's filters: the fleet's brakes count against it
             if include_chart:
                 releases = self._filtered(releases)
                 charts = read_charts(client, releases)
@@ -456,6 +498,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     where += ", namespace %s" % problem["namespace"]
                 messages.append("%s cannot be read (%s), so its releases are not in the inventory: %s" % (
                     where, problem["error_kind"], problem["message"]))
+        namespaces = self.get_option("namespaces") or []
+        if discovered and all(unreadable(found, namespaces) for found in discovered.values()):
+            # An empty inventory that looks fine would let AWX (overwrite) drop every host and its job history
+            raise AnsibleError("matih.helm.helm_releases: no cluster could be read, so there is no inventory: %s; fix the "
+                               "connection or the credentials" % "; ".join(messages))
         if messages and self.get_option("strict"):
             raise AnsibleError("matih.helm.helm_releases (strict): %s; fix the access, or set strict: false to list "
                                "the rest" % "; ".join(messages))
@@ -479,12 +526,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 host = "%s/%s" % (row["namespace"], row["name"])
                 if several:
                     host = "%s/%s" % (cluster["name"], host)
-                self.add_release(host, row, cluster, cluster_group, now, strict)
+                self.add_release(host, row, cluster, cluster_group, now, strict, found.get("total", len(found["releases"])))
 
-    def add_release(self, host, row, cluster, cluster_group, now, strict):
+    def add_release(self, host, row, cluster, cluster_group, now, strict, cluster_total):  # pylint: disable=too-many-arguments
         release = {"name": row["name"], "namespace": row["namespace"], "cluster": cluster["name"],
                    "revision": row["revision"], "status": row["status"], "updated": row["updated"],
-                   "age_seconds": age_seconds(row["updated"], now)}
+                   "age_seconds": age_seconds(row["updated"], now), "cluster_releases": cluster_total}
         for field in ("chart", "chart_name", "chart_version", "app_version"):
             if field in row:
                 release[field] = row[field]
@@ -501,6 +548,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
         self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
         self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
+
+
+def unreadable(found, namespaces):
+    """Whether a cluster's discovery read nothing: the cluster failed, or every namespace it was given did."""
+    problems = [problem for problem in found["problems"] if not problem.get("release")]
+    if any(problem["namespace"] is None for problem in problems):
+        return True
+    return bool(namespaces) and set(namespaces) <= set(problem["namespace"] for problem in problems)
 
 
 def _problem(namespace, error_kind, message, release=None):

@@ -13,6 +13,7 @@ unlock_pending=true``); a role that ran it names its own variables instead
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -83,23 +84,26 @@ def unhealthy_limit(max_unhealthy: Any, scanned: int) -> Optional[int]:
 
 
 def fleet_plan(releases: Sequence[Dict[str, Any]], scanned: int, max_unhealthy: Any = None,
-               canary: int = 0) -> Dict[str, Any]:
+               canary: int = 0, unhealthy: Optional[int] = None) -> Dict[str, Any]:
     """Which unhealthy releases to recover, first (canary) or after, and which to hold.
 
     Over ``max_unhealthy`` every release is held: a cluster-wide cause (an API outage, a broken
     chart repository, a bad admission policy) is likelier than that many independent failures.
     The count is every release discovery listed, before any recovery: a release that its recovery
     will find quarantined or in its backoff is unhealthy all the same (discovery does not read the
-    memory of attempts, one list per namespace is all it costs)."""
+    memory of attempts, one list per namespace is all it costs). ``unhealthy``, when given, is the
+    count instead of ``len(releases)`` (inventory_plan: the unhealthy releases of the inventory, of
+    which ``releases`` are the run's)."""
     limit = unhealthy_limit(max_unhealthy, scanned)
     canary = int(canary or 0)
     if canary < 0:
         raise ValueError("fleet_remediation_canary must be 0 (off) or more, got %d" % canary)
     ordered = sorted(releases, key=release_order)
-    if limit is not None and len(ordered) > limit:
+    count = len(ordered) if unhealthy is None else max(int(unhealthy), len(ordered))
+    if limit is not None and ordered and count > limit:
         reason = ("%d releases are unhealthy, more than fleet_remediation_max_unhealthy %s allows (%d of %d listed): "
                   "none was recovered, since a cluster-wide cause is likelier; find it, or raise "
-                  "fleet_remediation_max_unhealthy" % (len(ordered), max_unhealthy, limit, scanned))
+                  "fleet_remediation_max_unhealthy" % (count, max_unhealthy, limit, scanned))
         return {"canary": [], "rest": [], "held": [held_row(release, reason) for release in ordered],
                 "hold_reason": reason}
     return {"canary": ordered[:canary], "rest": ordered[canary:], "held": [], "hold_reason": ""}
@@ -353,17 +357,105 @@ def fleet_discovered(results: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
 def inventory_plan(hosts: Sequence[str], releases: Dict[str, Dict[str, Any]], targets: Sequence[str],
                    max_unhealthy: Any = None, canary: int = 0) -> Dict[str, Any]:
     """The brakes over inventory hosts (matih.helm.recover): ``hosts`` are the run's release hosts (after a Limit,
-    or a job slice's share), ``releases`` their helm_release variables by host, ``targets`` the hosts to recover
-    (the play's pattern, among ``hosts``). fleet_plan's plan with hosts instead of releases (``canary``, ``rest``),
-    ``held`` rows (and ``held_hosts``: each held host's row), ``hold_reason``, and ``namespaces`` (of the targets). A percentage in ``max_unhealthy`` is a share
-    of ``hosts``: the brakes count within the hosts of the run, so each job slice counts its own."""
+    or a job slice's share), ``releases`` the helm_release variables by host (of ``hosts``, and of the ``targets``
+    out of the run), ``targets`` the hosts to recover (the play's pattern over the whole inventory: a Limit does
+    not narrow it). fleet_plan's plan with hosts instead of releases (``canary``, ``rest``), ``held`` rows (and
+    ``held_hosts``: each held host's row), ``hold_reason``, ``namespaces`` (of the targets of the run), and
+    ``scanned``/``unhealthy``: what ``max_unhealthy`` counted (``brake_counts``).
+
+    A percentage in ``max_unhealthy`` is of the releases of the clusters of the run, whatever the Limit or slice:
+    see brake_counts. ``canary`` picks the first targets of the run."""
     wanted = set(targets)
-    chosen = [dict(releases[host], host=host) for host in hosts if host in wanted and host in releases]
-    plan = fleet_plan(chosen, len([host for host in hosts if host in releases]), max_unhealthy, canary)
+    run = [host for host in hosts if host in releases]
+    chosen = [dict(releases[host], host=host) for host in run if host in wanted]
+    scanned, unhealthy = brake_counts(run, releases, targets)
+    plan = fleet_plan(chosen, scanned, max_unhealthy, canary, unhealthy)
     held_hosts = dict(zip([release["host"] for release in sorted(chosen, key=release_order)], plan["held"]))
     return {"canary": [release["host"] for release in plan["canary"]], "rest": [release["host"] for release in plan["rest"]],
             "held": plan["held"], "held_hosts": held_hosts if plan["held"] else {}, "hold_reason": plan["hold_reason"],
-            "namespaces": sorted({release.get("namespace") for release in chosen if release.get("namespace")})}
+            "namespaces": sorted({release.get("namespace") for release in chosen if release.get("namespace")}),
+            "scanned": scanned, "unhealthy": unhealthy}
+
+
+def _cluster_releases(release: Dict[str, Any]) -> Optional[int]:
+    """helm_release.cluster_releases (the releases the inventory discovered in the host's cluster, before its
+    statuses and name filters) as a number; None when absent or not a count (a static inventory)."""
+    value = (release or {}).get("cluster_releases")
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def brake_counts(run: Sequence[str], releases: Dict[str, Dict[str, Any]], targets: Sequence[str]):
+    """(scanned, unhealthy): what a percentage in max_unhealthy is taken of, and what it is compared with, summed
+    over the clusters of the ``run``'s release hosts. For a cluster whose hosts have ``cluster_releases``: that many
+    releases, and the unhealthy ones are the ``targets`` of that cluster in the whole inventory. So a Limit, a
+    relaunch on failed hosts or the whole inventory get the same answer (an AWX slice's inventory holds only the
+    slice's hosts: its own targets count). For a cluster without it (a static inventory): the run's hosts of that
+    cluster, and its targets among them, the brakes counting within the run as before."""
+    wanted = set(targets)
+
+    def cluster(host):
+        return releases[host].get("cluster") or ""
+
+    known: Dict[str, int] = {}
+    for host in run:
+        number = _cluster_releases(releases[host])
+        if number is not None:
+            known[cluster(host)] = max(known.get(cluster(host), 0), number)
+    scanned = unhealthy = 0
+    for name in sorted({cluster(host) for host in run}):
+        run_hosts = [host for host in run if cluster(host) == name]
+        if name in known:
+            counted = len({host for host in wanted if host in releases and cluster(host) == name})
+            total = known[name]
+        else:
+            counted = len([host for host in run_hosts if host in wanted])
+            total = len(run_hosts)
+        scanned += max(total, counted, len(run_hosts))
+        unhealthy += counted
+    return scanned, unhealthy
+
+
+# A host pattern's term with a subscript (group[0], group[1:3]), as ansible-core's inventory manager reads it
+_SUBSCRIPT = re.compile(r"^(.+)\[(?:-?[0-9]+|[0-9]+[:-][0-9]*)\]$")
+
+
+def host_pattern_problem(terms: Sequence[str], groups: Dict[str, Sequence[str]], pattern: str = "",
+                         variable: str = "helm_recover_hosts") -> str:
+    """Why the host pattern ``pattern`` (its ``terms`` as ansible-core splits it) names nothing that exists: the
+    terms that are no group and no host of the inventory (``groups``: the ``groups`` variable, the whole inventory
+    whatever the Limit), a wildcard or a ~regex that matches none. "" when every term names something, even an
+    empty group (then there is nothing to do). A typo of helm_unhealthy (a group the inventory plugin always makes)
+    would otherwise recover nothing and pass."""
+    groups = dict(groups or {})
+    names = set(groups) | {host for members in groups.values() for host in (members or [])} | {"localhost"}
+    unknown = []
+    for term in terms or []:
+        word = str(term).strip().lstrip("&!")
+        if not word:
+            continue
+        if not word.startswith("~"):
+            word = _SUBSCRIPT.sub(r"\1", word)
+        try:
+            regex = re.compile(word[1:]) if word.startswith("~") else (
+                re.compile(fnmatch.translate(word)) if any(char in word for char in "*?[") else None)
+        except re.error:
+            continue  # ansible-core reports an invalid pattern itself
+        if not (any(regex.match(name) for name in names) if regex else word in names):
+            unknown.append(str(term).strip())
+    if not unknown:
+        return ""
+    known = sorted(group for group in groups if group not in ("all", "ungrouped"))
+    shown = ", ".join(known[:40]) + (" and %d more" % (len(known) - 40) if len(known) > 40 else "")
+    return ("%s '%s' names no group or host of the inventory: %s. Its groups: %s (helm_unhealthy: the failed and "
+            "pending releases; helm_<status>, helm_namespace_<namespace>, helm_cluster_<cluster>; or a host "
+            "cluster/namespace/name)" % (variable, pattern or ",".join(str(term) for term in terms),
+                                         ", ".join(unknown), shown or "none"))
 
 
 def host_failure(row: Dict[str, Any]) -> str:

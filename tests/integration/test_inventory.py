@@ -214,7 +214,7 @@ def test_inventory_of_two_clusters(fleet, helm, tmp_path):  # pylint: disable=re
         "hosts": "all", "gather_facts": False,
         "module_defaults": {"group/matih.helm.helm": "{{ matih_helm_connection | combine({'binary_path': helm}) }}"},
         "tasks": [{"matih.helm.helm_release_history": {"name": "{{ helm_release.name }}",
-                                                         "release_namespace": "{{ helm_release.namespace }}"},
+                                                       "release_namespace": "{{ helm_release.namespace }}"},
                    "register": "history"},
                   {"ansible.builtin.assert": {"that": ["history.history[-1].revision == helm_release.revision",
                                                        "history.history[-1].status == helm_release.status",

@@ -17,7 +17,11 @@ What is proven, in the order an operator meets it:
    exactly once across the slices (one new revision each), the unrecoverable one fails its own host only
    (what "relaunch on failed hosts" relaunches), and a slice holding both clusters recovers both;
 3. the whole inventory, two clusters in one run, after two new failures: both recovered in that run, and
-   the run's set_stats name the cluster of each row.
+   the run's set_stats name the cluster of each row;
+4. a relaunch limited to the failed host with ``fleet_remediation_max_unhealthy: 50%``: tried (not held), since the
+   percentage is of the releases of the cluster, not of the run;
+5. a host of another source (SSH, unreachable) first in the inventory: never connected to, and an empty group as
+   ``helm_recover_hosts`` is nothing to do; 6. a group that does not exist fails the run before anything is done.
 """
 
 import json
@@ -207,6 +211,37 @@ def test_recover_playbook_with_a_limit_as_awx_slices_it_and_on_two_clusters(helm
         assert scenarios.history(helm, releases[host][0], releases[host][1], releases[host][2])[-1]["status"] == "deployed"
     for plane in planes.values():  # the inventory's discovery: one metadata LIST per cluster
         assert plane.request_stats().get("GET /api/v1/secrets") == 1, plane.request_stats()
+
+    # 4. Relaunch on failed hosts with a percentage brake: the one failed host of the run is 100% of the run, but the
+    # percentage is of the releases of its cluster (the inventory's cluster_releases), so it is tried, not held
+    new = "west/%s/new" % tenant
+    result, report, recap = recover(source, helm_dir, tmp_path, "relaunch", "--limit", new,
+                                    "-e", "fleet_remediation_max_unhealthy=50%", "-e", "fleet_remediation_backoff=0s")
+    assert result.returncode == 2 and list(recap) == [new] and recap[new][1] == 1, _output(result)
+    if "cluster_releases" in _plain(_listed(source, tmp_path)["_meta"]["hostvars"][new]).get("helm_release", {}):
+        # tried again (failed, or quarantined after its max_attempts), not held
+        assert [row["outcome"] for row in report["releases"]] in (["failed"], ["quarantined"]), report
+        assert report["summary"]["held"] == 0 and not report["summary"]["hold_reason"], report["summary"]
+    else:  # an inventory without cluster_releases: the brakes count within the run (1 of 1), held
+        assert [row["outcome"] for row in report["releases"]] == ["held"], report
+
+    # 5. Another source's host in the same inventory, first of all: never connected to (the report runs on the
+    # controller), neither planned nor failed; an existing group without a release host is nothing to do
+    static = tmp_path / "other-source.ini"
+    static.write_text("aaa-ssh ansible_host=192.0.2.1 ansible_connection=ssh ansible_user=nobody\n\n[nothing_to_recover]\n")
+    result, report, recap = recover(str(static), helm_dir, tmp_path, "empty", "-i", source,
+                                    "-e", "helm_recover_hosts=nothing_to_recover")
+    assert result.returncode == 0 and "UNREACHABLE" not in result.stdout, _output(result)
+    assert recap["aaa-ssh"][1] == 0 and not [host for host, (_ok, failed) in recap.items() if failed], _output(result)
+    assert report["releases"] == [] and report["summary"]["recovered"] == 0, report
+
+    # 6. A pattern that names nothing (a typo of helm_unhealthy) fails before anything is done
+    calls = len(role_runner.helm_calls(helm_dir))
+    result, report, recap = recover(source, helm_dir, tmp_path, "typo", "-e", "helm_recover_hosts=helm_unhealty")
+    assert result.returncode == 2 and report is None, _output(result)
+    assert "helm_recover_hosts 'helm_unhealty' names no group or host of the inventory: helm_unhealty. Its groups: " \
+        in result.stdout and "helm_unhealthy" in result.stdout, _output(result)
+    assert len(role_runner.helm_calls(helm_dir)) == calls
 
 
 def test_remediate_two_clusters(helm_binary, planes, tmp_path):  # pylint: disable=redefined-outer-name

@@ -134,6 +134,9 @@ def test_two_clusters_name_hosts_with_the_cluster(inventory, tmp_path):
     ({"statuses": ["broken"]}, "Invalid value"),  # ansible-core checks the documented choices (wording differs by version)
     ({"name_regex": "web("}, "not a valid regular expression"),
     ({"clusters": [{"name": "a", "host": "https://a", "api_key": TOKEN}]}, "api_key is plain text"),
+    ({"clusters": [{"name": "eu/1", "host": "https://a"}]}, "is named 'eu/1'"),
+    ({"clusters": [{"name": "a", "kubeconfig": {"users": [{"name": "u", "user": {"token": TOKEN}}]}}]},
+     "kubeconfig is a mapping (an inline kubeconfig); in an inventory source it must be the path"),
 ])
 def test_option_problems_fail_naming_the_fix(inventory, config, message):
     with pytest.raises(AnsibleError) as raised:
@@ -246,3 +249,61 @@ def test_cache_keeps_the_discovery(inventory, tmp_path):
     assert len(calls) == 2 and sorted(data.hosts) == ["shop/web"]
     data, plugin, calls = inventory(config, {"default": FLEET}, cache=True, plugin=plugin)
     assert len(calls) == 2 and data.hosts["shop/web"].get_vars()["helm_release"]["revision"] == 5
+
+
+def test_a_template_that_renders_no_token_is_refused(inventory, monkeypatch):
+    monkeypatch.delenv("MATIH_TEST_NO_TOKEN", raising=False)
+    template = "{{ lookup('ansible.builtin.env', 'MATIH_TEST_NO_TOKEN') }}"
+    with pytest.raises(AnsibleError) as raised:
+        inventory({"clusters": [{"name": "a", "host": "https://a", "api_key": template}]}, {"a": FLEET})
+    assert "renders empty" in str(raised.value)
+
+
+def test_named_clusters_take_the_modules_environment_fallbacks(inventory, monkeypatch, tmp_path):
+    """The modules fill an option a host does not set from K8S_AUTH_* when the play runs; the discovery must reach
+    the same cluster, so it does the same (the hosts keep only what the source set)."""
+    for variable in helm_releases.ENVIRONMENT.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("K8S_AUTH_HOST", "https://from-the-credential:6443")
+    monkeypatch.setenv("K8S_AUTH_API_KEY", TOKEN)
+    config = {"clusters": [{"name": "eu", "kubeconfig": str(tmp_path / "eu")},
+                           {"name": "us", "host": "https://us:6443", "api_key": "{{ 'us-token' }}"}]}
+    data, _plugin, calls = inventory(config, {"eu": FLEET, "us": FLEET})
+    options = {call[0]["name"]: call[0]["options"] for call in calls}
+    assert options["eu"] == {"kubeconfig": str(tmp_path / "eu"), "host": "https://from-the-credential:6443", "api_key": TOKEN}
+    assert options["us"] == {"host": "https://us:6443", "api_key": "us-token"}  # what a cluster sets wins
+    assert data.hosts["eu/shop/web"].get_vars()["matih_helm_connection"] == {"kubeconfig": str(tmp_path / "eu")}
+    assert TOKEN not in json.dumps({name: host.get_vars()["matih_helm_connection"] for name, host in data.hosts.items()})
+
+
+def test_no_cluster_readable_fails_even_without_strict(inventory):
+    unreachable = dict(found(), problems=[{"namespace": None, "error_kind": "cluster_unreachable", "message": "refused"}])
+    with pytest.raises(AnsibleError) as raised:
+        inventory({"clusters": [{"name": "a", "host": "https://a"}, {"name": "b", "host": "https://b"}]},
+                  {"a": unreachable, "b": unreachable})
+    assert "no cluster could be read" in str(raised.value) and "cluster b cannot be read (cluster_unreachable)" in str(raised.value)
+    every_namespace_denied = dict(found(), problems=PROBLEMS, scope="namespaces")
+    with pytest.raises(AnsibleError):
+        inventory({"namespaces": ["billing"]}, {"default": every_namespace_denied})
+
+
+def test_cluster_releases_counts_before_the_filters(inventory):
+    data = inventory({"statuses": ["failed"]}, {"default": dict(FLEET, total=4)})[0]
+    assert sorted(data.hosts) == ["shop/web"]
+    assert data.hosts["shop/web"].get_vars()["helm_release"]["cluster_releases"] == 4
+
+
+def test_the_cache_key_follows_the_options_and_keeps_no_failure(inventory, tmp_path):
+    config = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "cache")}
+    plugin = inventory_loader.get("matih.helm.helm_releases")
+    calls = inventory(config, {"default": FLEET}, plugin=plugin)[2]
+    assert len(calls) == 1
+    calls = inventory(dict(config, namespaces=["shop"]), {"default": FLEET}, plugin=plugin)[2]
+    assert len(calls) == 2  # other namespaces: another discovery, not the cache
+    calls = inventory(dict(config, include_chart=True), {"default": FLEET}, plugin=plugin)[2]
+    assert len(calls) == 3
+    partly = found(("shop", "web", 1, "failed", ""), problems=[{"namespace": None, "error_kind": "throttled", "message": "429"}])
+    two = {"clusters": [{"name": "a", "host": "https://a"}, {"name": "b", "host": "https://b"}]}
+    calls = inventory(dict(config, **two), {"a": FLEET, "b": partly}, plugin=plugin)[2]
+    calls = inventory(dict(config, **two), {"a": FLEET, "b": FLEET}, plugin=plugin)[2]
+    assert len(calls) == 3 + 2 + 2  # the discovery with an unreadable cluster was not kept

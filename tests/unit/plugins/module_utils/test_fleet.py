@@ -11,7 +11,8 @@ import os
 import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.fleet import (
-    ROLE_VARIABLES, canary_hold, fleet_clusters, fleet_discovered, fleet_plan, host_failure, host_row, inventory_plan,
+    ROLE_VARIABLES, brake_counts, canary_hold, fleet_clusters, fleet_discovered, fleet_plan, host_failure, host_pattern_problem,
+    host_row, inventory_plan,
     not_recovered, outcome_row, override_problems, report, role_report, role_terms, unhealthy_limit,
 )
 from ansible_collections.matih.helm.plugins.module_utils.recovery import OUTCOMES
@@ -328,6 +329,99 @@ def test_role_report_keys_the_fleet_overrides_by_the_release():
     assert row["reason"] == "set fleet_remediation_release_overrides['b/api'].chart_ref"
     assert row["actions"][0]["reason"] == "set fleet_remediation_release_overrides['b/api'].chart_repo_url"
     assert module_report["reason"] == "set chart_ref"
+
+
+def shop(names, cluster_releases=None, cluster=None):
+    """Failed releases of namespace shop by host, with the inventory's cluster_releases when given."""
+    hosts = {}
+    for name in names:
+        one = release("shop", name)
+        if cluster:
+            one["cluster"] = cluster
+        if cluster_releases is not None:
+            one["cluster_releases"] = cluster_releases
+        hosts[("%s/shop/%s" % (cluster, name)) if cluster else "shop/" + name] = one
+    return hosts
+
+
+def test_inventory_plan_without_cluster_releases_counts_within_the_run():
+    # a static inventory: the run's hosts are all it knows (2 unhealthy of 2, over 50%: held)
+    hosts = shop(["a", "b"])
+    plan = inventory_plan(["shop/a", "shop/b"], hosts, ["shop/a", "shop/b"], "50%", 0)
+    assert sorted(plan["held_hosts"]) == ["shop/a", "shop/b"] and (plan["scanned"], plan["unhealthy"]) == (2, 2)
+
+
+@pytest.mark.parametrize("run", [["shop/a", "shop/b"], ["shop/a"], ["shop/b"]])
+def test_a_relaunch_on_failed_hosts_gets_the_answer_of_the_whole_inventory(run):
+    # the relaunch (or a Limit) of the failed hosts of a cluster of 10 releases: 2 unhealthy of 10, under 50%.
+    # Counted against the run (2 of 2, 100%) it was held, failed its hosts, and the next relaunch held them again.
+    hosts = shop(["a", "b"], cluster_releases=10)
+    plan = inventory_plan(run, hosts, ["shop/a", "shop/b"], "50%", 0)
+    assert (plan["rest"], plan["held"], plan["hold_reason"]) == (run, [], "")
+    assert (plan["scanned"], plan["unhealthy"]) == (10, 2)
+
+
+@pytest.mark.parametrize("run", [["shop/a", "shop/b", "shop/c"], ["shop/a"], ["shop/c"]])
+def test_a_limit_is_held_when_the_whole_inventory_is(run):
+    # 3 unhealthy of 4 releases in the cluster: over 50% whatever the Limit
+    hosts = shop(["a", "b", "c"], cluster_releases=4)
+    plan = inventory_plan(run, hosts, sorted(hosts), "50%", 0)
+    assert sorted(plan["held_hosts"]) == run and plan["rest"] == []
+    assert plan["hold_reason"].startswith("3 releases are unhealthy") and "(2 of 4 listed)" in plan["hold_reason"]
+
+
+def test_brake_counts_sum_the_clusters_of_the_run():
+    hosts = dict(shop(["a", "b"], 10, "eu"), **shop(["c"], 30, "us"))
+    hosts.update(shop(["d"], None, "static"))
+    hosts["eu/shop/ok"] = dict(release("shop", "ok", "deployed"), cluster="eu", cluster_releases=10)
+    targets = ["eu/shop/a", "eu/shop/b", "us/shop/c", "static/shop/d"]
+    # a Limit on eu/shop/ok: the eu cluster only (its 10 releases, its 2 unhealthy in the inventory)
+    assert brake_counts(["eu/shop/ok"], hosts, targets) == (10, 2)
+    # eu and us: 40 releases, 3 unhealthy; a cluster without cluster_releases counts its hosts of the run
+    assert brake_counts(["eu/shop/a", "us/shop/c"], hosts, targets) == (40, 3)
+    assert brake_counts(["eu/shop/a", "static/shop/d"], hosts, targets) == (11, 3)
+    # a count never below the unhealthy releases, nor the run's hosts; a bad value is as if absent
+    assert brake_counts(["x/shop/a"], shop(["a"], 0, "x"), ["x/shop/a"]) == (1, 1)
+    assert brake_counts(["x/shop/a"], shop(["a"], "many", "x"), ["x/shop/a"]) == (1, 1)
+    assert brake_counts(["x/shop/a"], shop(["a"], True, "x"), ["x/shop/a"]) == (1, 1)
+    assert brake_counts(["x/shop/a"], shop(["a"], "7", "x"), ["x/shop/a"]) == (7, 1)
+    assert brake_counts([], hosts, targets) == (0, 0)
+
+
+GROUPS = {"all": ["eu/shop/a", "eu/shop/ok"], "ungrouped": [], "helm_unhealthy": ["eu/shop/a"], "helm_failed": ["eu/shop/a"],
+          "helm_deployed": ["eu/shop/ok"], "helm_namespace_shop": ["eu/shop/a", "eu/shop/ok"], "helm_pending": []}
+
+
+@pytest.mark.parametrize("terms, unknown", [
+    (["helm_unhealthy"], []),
+    (["helm_pending"], []),  # an existing group with no host: nothing to do
+    (["eu/shop/a"], []),
+    (["helm_namespace_shop", "&helm_unhealthy", "!eu/shop/ok"], []),
+    (["eu/shop/*"], []),
+    (["~eu/.*/a$"], []),
+    (["helm_namespace_shop[0]"], []),
+    (["all"], []),
+    (["helm_unhealty"], ["helm_unhealty"]),
+    (["helm_unhealthy", "&helm_namespace_shpo"], ["&helm_namespace_shpo"]),
+    (["us/shop/*"], ["us/shop/*"]),
+    (["~us/"], ["~us/"]),
+])
+def test_host_pattern_problem(terms, unknown):
+    problem = host_pattern_problem(terms, GROUPS, ":".join(terms))
+    if not unknown:
+        assert problem == ""
+        return
+    assert problem.startswith("helm_recover_hosts '%s' names no group or host of the inventory: %s. Its groups: "
+                              % (":".join(terms), ", ".join(unknown))), problem
+    assert "helm_deployed, helm_failed, helm_namespace_shop, helm_pending, helm_unhealthy (" in problem
+    assert "ungrouped" not in problem.partition("Its groups")[2].partition("(")[0]
+
+
+def test_host_pattern_problem_lists_at_most_40_groups():
+    groups = {"all": [], "helm_unhealthy": []}
+    groups.update({"helm_namespace_%02d" % index: [] for index in range(50)})
+    problem = host_pattern_problem(["typo"], groups, "typo", "the pattern")
+    assert problem.startswith("the pattern 'typo' names no group or host") and " and 11 more (" in problem
 
 
 @pytest.mark.parametrize("outcome, fails", [

@@ -163,8 +163,10 @@ class Answers(object):
             raise answer
         return answer
 
-    def list_metadata(self, path, label_selector=None):
+    def list_metadata(self, path, label_selector=None, limit=500):
         assert label_selector == "owner=helm"
+        # one request for the whole LIST: a paged LIST (limit 500, the client's default) would be several
+        assert limit == 0, "discover must not page the metadata LIST (limit=%r)" % limit
         return _Listing(self._answer(path))
 
     def get(self, path):
