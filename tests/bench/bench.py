@@ -31,6 +31,17 @@ e. preflight: what the API server's check of one rollback target costs (module_u
    the demo chart's revision (3 objects) and on a target of 50 ConfigMaps, beside K bare
    ``helm rollback`` subprocess calls on the same emulator: s/preflight, requests/preflight and the
    ratio to a bare rollback. The manifest is read once (the modules read it with the history).
+f. scale (issue 25): a fleet of 1,000 releases of 10 revisions each over 100 namespaces (10% with a
+   failed latest revision), real Helm records of a chart whose manifest renders to about 100 KB, on an
+   emulator of its own per Helm major that answers metadata-only LISTs as a real API server does (see
+   tests/bench/scale_fleet.py and ``section_f`` for how the fleet is made and how long it took). Side
+   by side: the discovery as one metadata-only LIST (``release_inventory.discover`` in this process,
+   and ``ansible-inventory --list`` with the ``matih.helm.helm_releases`` plugin), ``helm list -A``
+   (plain, and ``--failed --pending`` as the old fleet discovery) and the old per-namespace discovery
+   (one ``helm list -n NS`` per namespace, 8 at a time, as helm_release_list ran them): time (best of
+   3), API requests, peak RSS (the empty ``ansible-inventory -i localhost,`` beside it); then
+   ``ansible-playbook matih.helm.remediate`` over the 100 namespaces at --forks 10, every failed
+   release checked recovered (one LIST) with its objects re-created by the rollback.
 
 What the columns measure:
 - seconds: wall time of the whole ansible-playbook (or Python) run, start-up included;
@@ -46,8 +57,10 @@ What the columns measure:
   exec); helm execs/unhealthy divides them (the one list per namespace included) by the
   releases that needed recovery. The hook also logs the release each call names, so (c) counts the
   Helm calls that name a healthy release (there must be none).
-- Targets: each speed target of issue 10, measured in this run, marked met or NOT MET (a variant
-  that failed, or was not measured, is NOT MET).
+- Targets: each speed target of issues 10 and 25, measured in this run, marked met or NOT MET (a
+  variant that failed, or was not measured, is NOT MET).
+- (f) peak RSS MB: the command's maximum resident set size as GNU time reports it (/usr/bin/time -f
+  %M; for the per-namespace calls the largest one); "-" for the in-process discover.
 
 Nothing here asserts on timings; the output is a table per section and a JSON file.
 """
@@ -64,6 +77,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 import yaml
@@ -75,13 +89,21 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "testbed"))
 import kubeemu  # noqa: E402  pylint: disable=wrong-import-position
 import scenarios  # noqa: E402  pylint: disable=wrong-import-position
 
-SECTIONS = ("a", "b", "c", "d", "e")
+sys.path.insert(0, BENCH_DIR)
+import scale_fleet  # noqa: E402  pylint: disable=wrong-import-position
+
+SECTIONS = ("a", "b", "c", "d", "e", "f")
 PREFLIGHT_WIDE_OBJECTS = 50
 REMEDIATE_PLAYBOOK = os.path.join(REPO_ROOT, "playbooks", "remediate.yml")
 DEFAULT_OUTPUT = os.path.join(REPO_ROOT, ".cache", "bench", "bench.json")
 FAILED_SHARE, PENDING_SHARE = 0.3, 0.1
 RELEASES_PER_NAMESPACE = 10
 DRIFTED_SHARE = 0.1
+SCALE_RELEASES, SCALE_NAMESPACES, SCALE_REVISIONS = 1000, 100, 10
+SCALE_QUICK = (50, 5, 10)
+SCALE_ROUNDS = 3
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None  # peak RSS of (f)'s commands
+OLD_LIST_CONCURRENCY = 8  # helm_client.MAX_WORKERS: the old per-namespace helm list calls ran 8 at a time
 
 # Logs "helm SUBCOMMAND" for every Helm process a Python process starts (modules run
 # ansible.module_utils' run_command, which goes through subprocess.Popen).
@@ -244,12 +266,15 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 rollbacks, 10 revisions, fleets of 10")
     parser.add_argument("--helm", choices=("3", "4", "both"), default="both", help="Helm major(s) to measure (default both)")
-    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d,e)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d,e,f)")
     parser.add_argument("--rollbacks", type=int, help="rollbacks per run in (a) (default 10, quick 4)")
     parser.add_argument("--rounds", type=int, help="timed runs per variant in (a), taking turns; the best counts (default 5, quick 1)")
     parser.add_argument("--revisions", type=int, help="revisions of the release in (b) (default 50, quick 10)")
     parser.add_argument("--fleet-sizes", help="comma-separated release counts for (c) and (d) (default 10,30,100, quick 10)")
     parser.add_argument("--forks", type=int, default=10, help="ansible-playbook --forks for (c) (default 10)")
+    parser.add_argument("--scale-releases", type=int, help="releases of the fleet in (f) (default %d, quick %d)" % (SCALE_RELEASES, SCALE_QUICK[0]))
+    parser.add_argument("--scale-namespaces", type=int, help="namespaces of the fleet in (f) (default %d, quick %d)" % (SCALE_NAMESPACES, SCALE_QUICK[1]))
+    parser.add_argument("--scale-revisions", type=int, help="revisions of each release in (f), at least 2 (default %d)" % SCALE_REVISIONS)
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="JSON results (default .cache/bench/bench.json)")
     args = parser.parse_args(argv)
     args.sections = [part.strip() for part in args.only.split(",") if part.strip()]
@@ -261,6 +286,12 @@ def parse_args(argv):
     args.revisions = args.revisions or (10 if args.quick else 50)
     sizes = args.fleet_sizes or ("10" if args.quick else "10,30,100")
     args.fleet_sizes = [int(size) for size in sizes.split(",")]
+    args.scale_releases = args.scale_releases or (SCALE_QUICK[0] if args.quick else SCALE_RELEASES)
+    args.scale_namespaces = args.scale_namespaces or (SCALE_QUICK[1] if args.quick else SCALE_NAMESPACES)
+    args.scale_revisions = args.scale_revisions or (SCALE_QUICK[2] if args.quick else SCALE_REVISIONS)
+    args.scale_rounds = 1 if args.quick else SCALE_ROUNDS
+    if args.scale_revisions < 2 or args.scale_namespaces < 1 or args.scale_releases < args.scale_namespaces:
+        parser.error("(f) needs at least 2 revisions (a failed release keeps a deployed one) and a release per namespace")
     args.helms = ["helm3", "helm4"] if args.helm == "both" else ["helm" + args.helm]
     return args
 
@@ -717,6 +748,193 @@ class Bench:
             row["ratio_vs_rollback"] = ratio(row["s_per_op"], rollback["s_per_op"])
         self.results["e"] += rows
 
+    # --- (f) scale ----------------------------------------------------------------------------
+
+    def section_f(self, label, helm):
+        """A fleet of R releases x V revisions over N namespaces (default 1,000 x 10 over 100), 10% failed.
+
+        How the fleet is made (the fastest honest way): ONE release of a chart whose manifest renders to
+        about 100 KB (scale_fleet.write_chart: four ConfigMaps of generated settings) is installed with
+        the real Helm binary measured; its release Secret is read and decoded, and the R x V records are
+        that record with another name (also in the manifest's object names), namespace, revision and status,
+        gzipped and base64-encoded as Helm writes them, POSTed as Helm's Secrets (name
+        sh.helm.release.v1.NAME.vN, type helm.sh/release.v1, labels name, owner=helm, status, version,
+        modifiedAt) through the emulator's HTTP API from 8 threads; the seed release is then uninstalled.
+        A release's latest revision is deployed (or failed, for one in ten, the one before it still deployed
+        as Helm leaves a failed upgrade), the older ones superseded. Only records are made: a failed
+        release's objects are created by its rollback (checked after the remediation).
+
+        Each Helm major gets an emulator of its own (so the cluster-wide LISTs read this fleet only, and the
+        memory goes with it), which answers metadata-only LISTs as a real API server does (the items'
+        metadata, in pages of the client's ``limit``: scale_fleet.MetadataListHandler)."""
+        startup = self.measure_startup()
+        releases, namespace_count, revisions = self.args.scale_releases, self.args.scale_namespaces, self.args.scale_revisions
+        scratch = os.path.join(self.workdir, "scale-" + label)
+        os.makedirs(scratch, exist_ok=True)
+        emulator = scale_fleet.serve_metadata_lists(kubeemu.Emulator(os.path.join(scratch, "kubeconfig")).start())
+        try:
+            fleet = self._scale_fleet(label, helm, emulator, scratch, releases, namespace_count, revisions)
+            self.results["f"].append(fleet)
+            self.results["f"] += self._scale_discovery(label, helm, emulator, scratch, fleet)
+            self.results["f"].append(self._scale_remediation(label, helm, emulator, scratch, fleet, startup))
+        finally:
+            emulator.stop()
+
+    def _scale_fleet(self, label, helm, emulator, scratch, releases, namespace_count, revisions):  # pylint: disable=too-many-arguments
+        kubeconfig = emulator.kubeconfig_path
+        chart = scale_fleet.write_chart(scratch)
+        started = time.perf_counter()
+        emulator.create_namespace("scale-seed")
+        scenarios.run_helm(helm, kubeconfig, ["install", scale_fleet.SEED_NAME, chart, "-n", "scale-seed"])
+        seed, seed_labels, seed_size = scale_fleet.read_seed(emulator.url, "scale-seed")
+        scenarios.run_helm(helm, kubeconfig, ["uninstall", scale_fleet.SEED_NAME, "-n", "scale-seed"])
+        seed_seconds = time.perf_counter() - started
+        plan = scale_fleet.fleet_plan(releases, namespace_count, "scale-%s" % label)
+        namespaces = sorted({namespace for _name, namespace, _failed in plan})
+        for namespace in namespaces:
+            emulator.create_namespace(namespace)
+        started = time.perf_counter()
+        secrets = scale_fleet.create_fleet(emulator.url, seed, seed_labels, plan, revisions)
+        create_seconds = time.perf_counter() - started
+        failed = sorted((namespace, name) for name, namespace, is_failed in plan if is_failed)
+        rows = self._scale_rows(kubeconfig)
+        listed_failed = sorted(row.key() for row in rows if row.status == "failed")
+        if len(rows) != releases or listed_failed != failed or any(row.revision != revisions for row in rows):
+            raise BenchError("%s (f): the fleet has %d releases (%d failed), expected %d (%d failed) at revision %d" % (
+                label, len(rows), len(listed_failed), releases, len(failed), revisions))
+        print("(f) %s: fleet of %d releases x %d revisions over %d namespaces (%d failed): %d Secrets created in %.1f s "
+              "(%.0f/s; seed install %.1f s), manifest %.0f KB, record %.1f KB" % (
+                  label, releases, revisions, namespace_count, len(failed), secrets, create_seconds, secrets / create_seconds,
+                  seed_seconds, len(seed["manifest"]) / 1000.0, seed_size / 1000.0))
+        sys.stdout.flush()
+        return {"helm": label, "part": "fleet", "releases": releases, "revisions": revisions, "namespaces": namespaces,
+                "failed": [name for _namespace, name in failed], "failed_count": len(failed), "secrets": secrets,
+                "create_seconds": create_seconds, "secrets_per_second": secrets / create_seconds, "seed_seconds": seed_seconds,
+                "manifest_bytes": len(seed["manifest"]), "record_bytes": seed_size,
+                "record_bytes_note": "the Secret's data.release as the API sends it (base64 of Helm's base64 of the gzipped JSON)"}
+
+    def _scale_rows(self, kubeconfig):
+        """The latest revision of every release, from one discover (metadata LIST) in this process."""
+        utils = collection_module_utils()
+        connection = utils["connection"].Connection.from_params({}, kubeconfig, {})
+        client = utils["release_store"].ReleaseStore(connection, environ={}).client
+        return utils["release_inventory"].latest_revisions(utils["release_inventory"].discover(client).items)
+
+    def _scale_discovery(self, label, helm, emulator, scratch, fleet):  # pylint: disable=too-many-locals
+        """Every discovery variant SCALE_ROUNDS times, taking turns; a variant's figure is its best run."""
+        kubeconfig, releases, failed = emulator.kubeconfig_path, fleet["releases"], fleet["failed_count"]
+        env = dict(self.env, KUBECONFIG=kubeconfig)
+        inventory = os.path.join(scratch, "fleet.helm_releases.yml")
+        with open(inventory, "w", encoding="utf-8") as handle:
+            handle.write("plugin: matih.helm.helm_releases\n")
+        utils = collection_module_utils()
+        old_list = ["list", "--output", "json", "--max", "0"] + (["--all"] if scenarios.helm_major(helm) < 4 else [])
+
+        def discover():
+            connection = utils["connection"].Connection.from_params({}, kubeconfig, {})
+            client = utils["release_store"].ReleaseStore(connection, environ={}).client
+            found = utils["release_inventory"].discover(client)
+            rows = utils["release_inventory"].latest_revisions(found.items)
+            unhealthy = utils["release_inventory"].select_rows(rows, statuses=["failed", "pending"])
+            return len(rows), len(unhealthy), None
+
+        def plugin():
+            output, rss = run_measured(["ansible-inventory", "-i", inventory, "--list"], env, scratch)
+            listed = json.loads(output)
+            hosts = listed.get("_meta", {}).get("hostvars", {})
+            return len(hosts), len(listed.get("helm_unhealthy", {}).get("hosts", [])), rss
+
+        def empty_inventory():
+            output, rss = run_measured(["ansible-inventory", "-i", "localhost,", "--list"], env, scratch)
+            listed = json.loads(output)
+            return len({host for name, group in listed.items() if name != "_meta" for host in group.get("hosts", [])}), 0, rss
+
+        def helm_list(*flags):
+            def run():
+                output, rss = run_measured([helm, "list", "-A", "-o", "json", "--max", "0"] + list(flags), env, scratch)
+                listed = json.loads(output or "[]")
+                return len(listed), sum(1 for entry in listed if entry["status"] == "failed"), rss
+            return run
+
+        def per_namespace():
+            def one(namespace):
+                return run_measured([helm] + old_list + ["--namespace", namespace], env, scratch)
+            with concurrent.futures.ThreadPoolExecutor(OLD_LIST_CONCURRENCY) as pool:
+                answers = list(pool.map(one, fleet["namespaces"]))
+            listed = [entry for output, _rss in answers for entry in json.loads(output or "[]")]
+            return len(listed), sum(1 for entry in listed if entry["status"] == "failed"), max(rss for _output, rss in answers)
+
+        variants = [  # (variant, run, releases it must list, failed ones it must list)
+            ("one metadata LIST (release_inventory.discover)", discover, releases, failed),
+            ("ansible-inventory --list (helm_releases plugin)", plugin, releases, failed),
+            ("ansible-inventory -i localhost, --list (empty)", empty_inventory, 1, 0),
+            ("helm list -A --failed --pending", helm_list("--failed", "--pending"), failed, failed),
+            ("helm list -A", helm_list(), releases, failed),
+            ("helm list -n NS per namespace (%d at a time)" % OLD_LIST_CONCURRENCY, per_namespace, releases, failed),
+        ]
+        timed = {variant: [] for variant, _run, _releases, _failed in variants}
+        for _round in range(self.args.scale_rounds):
+            for variant, run, want_releases, want_failed in variants:
+                before, started = sum(emulator.stats.snapshot().values()), time.perf_counter()
+                listed, listed_failed, rss = run()
+                seconds, requests = time.perf_counter() - started, sum(emulator.stats.snapshot().values()) - before
+                if (listed, listed_failed) != (want_releases, want_failed):
+                    raise BenchError("%s (f) %s: listed %d releases (%d failed), expected %d (%d failed)" % (
+                        label, variant, listed, listed_failed, want_releases, want_failed))
+                timed[variant].append((seconds, requests, rss))
+        rows = []
+        for variant, _run, want_releases, _failed in variants:
+            runs = timed[variant]
+            rss = [run[2] for run in runs if run[2] is not None]
+            rows.append({"helm": label, "part": "discovery", "variant": variant, "releases_listed": want_releases,
+                         "rounds": len(runs), "seconds": min(run[0] for run in runs), "seconds_all": [round(run[0], 3) for run in runs],
+                         "requests": max(run[1] for run in runs), "peak_rss_mb": max(rss) / 1024.0 if rss else None})
+        base = rows[0]["seconds"]
+        for row in rows:
+            row["x_one_list"] = ratio(row["seconds"], base)
+        return rows
+
+    def _scale_remediation(self, label, helm, emulator, scratch, fleet, startup):  # pylint: disable=too-many-arguments,too-many-locals
+        """ansible-playbook matih.helm.remediate over the fleet's namespaces; every failed release checked."""
+        kubeconfig, failed = emulator.kubeconfig_path, fleet["failed_count"]
+        extra_vars = {
+            "fleet_remediation_namespaces": fleet["namespaces"],
+            "fleet_remediation_connection": {"binary_path": helm},
+            "fleet_remediation_report_dir": os.path.join(scratch, "report"),
+        }
+        before = sum(emulator.stats.snapshot().values())
+        seconds, _requests, execs = self.ansible_playbook("matih.helm.remediate", extra_vars, count_helm=helm,
+                                                          options=["--forks", str(self.args.forks)], env_overrides={"KUBECONFIG": kubeconfig})
+        requests = sum(emulator.stats.snapshot().values()) - before
+        rows = self._scale_rows(kubeconfig)
+        by_key = {row.key(): row for row in rows}
+        failed_names = set(fleet["failed"])
+        not_deployed = sorted("%s/%s=%s" % (row.namespace, row.name, row.status) for row in rows if row.status != "deployed")
+        not_rolled = sorted("%s/%s" % key for key, row in by_key.items() if row.name in failed_names and row.revision <= fleet["revisions"])
+        if len(rows) != fleet["releases"] or not_deployed or not_rolled:
+            raise BenchError("%s (f): after remediate %d releases, not deployed: %s; failed ones without a new revision: %s" % (
+                label, len(rows), not_deployed[:10], not_rolled[:10]))
+        # The rollbacks re-applied the manifest: each recovered release has its ConfigMaps, the others none.
+        query = urllib.parse.urlencode({"labelSelector": "app.kubernetes.io/name=%s" % scale_fleet.CHART_NAME})
+        with urllib.request.urlopen("%s/api/v1/configmaps?%s" % (emulator.url, query), timeout=120) as response:
+            objects = json.load(response)["items"]
+        owners = {}
+        for obj in objects:
+            owners.setdefault(obj["metadata"]["labels"]["app.kubernetes.io/instance"], []).append(obj)
+        incomplete = sorted(name for name in failed_names
+                            if len(owners.get(name, [])) != scale_fleet.CONFIG_MAPS
+                            or any(len(obj.get("data") or {}) != scale_fleet.KEYS_PER_CONFIG_MAP for obj in owners.get(name, [])))
+        if set(owners) != failed_names or incomplete:
+            raise BenchError("%s (f): objects after the rollbacks: releases with objects %d (expected %d), incomplete %s" % (
+                label, len(owners), len(failed_names), incomplete[:10]))
+        naming_healthy = sum(1 for release in self.last_releases_named if release not in failed_names)
+        return {"helm": label, "part": "remediation", "releases": fleet["releases"], "namespaces": len(fleet["namespaces"]),
+                "unhealthy": failed, "recovered": failed, "forks": self.args.forks, "seconds": seconds, "s_net": seconds - startup,
+                "s_per_unhealthy": seconds / failed if failed else None, "s_per_unhealthy_net": (seconds - startup) / failed if failed else None,
+                "requests": requests, "requests_per_unhealthy": requests / failed if failed else None, "helm_execs": len(execs),
+                "helm_execs_per_unhealthy": len(execs) / failed if failed else None, "helm_exec_kinds": summarize(execs, failed or 1),
+                "helm_calls_naming_healthy": naming_healthy, "objects_recreated": len(objects)}
+
     # --- output -----------------------------------------------------------------------------
 
     def print_tables(self):
@@ -755,13 +973,32 @@ class Bench:
                   ["helm", "target", "objects", "seconds", "s/preflight", "requests/preflight", "s/bare helm rollback", "preflight / rollback"],
                   [[r["helm"], r["variant"], r["objects"], r["seconds"], r["s_per_op"], r["requests_per_op"], r["s_per_bare_rollback"],
                     r["ratio_vs_rollback"]] for r in self.results["e"]])
+        fleets = [r for r in self.results["f"] if r["part"] == "fleet"]
+        if fleets:
+            table("(f) scale: the fleet (real Helm records copied from one installed release, POSTed from 8 threads)",
+                  ["helm", "releases", "revisions", "namespaces", "failed", "Secrets", "create seconds", "Secrets/s", "manifest KB",
+                   "record KB (data.release)"],
+                  [[r["helm"], r["releases"], r["revisions"], len(r["namespaces"]), r["failed_count"], r["secrets"], r["create_seconds"],
+                    r["secrets_per_second"], r["manifest_bytes"] / 1000.0, r["record_bytes"] / 1000.0] for r in fleets])
+            table("(f) scale: discovery of the whole fleet (best of %d runs taking turns; requests as the emulator counts them, "
+                  "metadata-only LISTs answered as a real API server answers them, in pages when the client sets a limit)" % self.args.scale_rounds,
+                  ["helm", "variant", "releases listed", "seconds", "x one LIST", "requests", "peak RSS MB"],
+                  [[r["helm"], r["variant"], r["releases_listed"], r["seconds"], r["x_one_list"], r["requests"], r["peak_rss_mb"]]
+                   for r in self.results["f"] if r["part"] == "discovery"])
+            table("(f) scale: ansible-playbook matih.helm.remediate over the fleet's namespaces (net: minus the ansible-playbook start-up)",
+                  ["helm", "releases", "namespaces", "unhealthy", "recovered", "forks", "seconds", "seconds net", "s/unhealthy",
+                   "s/unhealthy net", "requests/unhealthy", "helm execs/unhealthy", "naming a healthy release", "helm execs by kind, per unhealthy release"],
+                  [[r["helm"], r["releases"], r["namespaces"], r["unhealthy"], r["recovered"], r["forks"], r["seconds"], r["s_net"],
+                    r["s_per_unhealthy"], r["s_per_unhealthy_net"], r["requests_per_unhealthy"], r["helm_execs_per_unhealthy"],
+                    r["helm_calls_naming_healthy"], r["helm_exec_kinds"]] for r in self.results["f"] if r["part"] == "remediation"])
         targets = self.targets()
         if targets:
-            table("Targets (issue 10; ratios from this run, beside the ansible-playbook start-up of %.3f s)" % self.startup_seconds,
+            startup = "%.3f s" % self.startup_seconds if self.startup_seconds is not None else "(not measured)"
+            table("Targets (issues 10 and 25; ratios from this run, beside the ansible-playbook start-up of %s)" % startup,
                   ["helm", "target", "measured", "limit", "met"], [[t["helm"], t["target"], t["measured"], t["limit"], t["met"]] for t in targets])
 
     def targets(self):
-        """Each speed target of issue 10 against this run's figures: met or NOT MET."""
+        """Each speed target of issues 10 and 25 against this run's figures: met or NOT MET."""
         rows = []
 
         def check(helm, target, measured, limit, at_most=True):
@@ -785,7 +1022,38 @@ class Bench:
                 check(row["helm"], "(c) remediate 100: s per unhealthy release", row["s_per_unhealthy"], 0.8)
                 check(row["helm"], "(c) remediate 100: Helm calls per unhealthy release", row["helm_execs_per_unhealthy"], 6)
                 check(row["helm"], "(c) remediate 100: Helm calls naming a healthy release", row["helm_calls_naming_healthy"], 0)
+        for fleet in (r for r in self.results["f"] if r["part"] == "fleet"):
+            label, size = fleet["helm"], "%d releases" % fleet["releases"]
+            found = {r["variant"]: r for r in self.results["f"] if r["helm"] == label and r["part"] == "discovery"}
+            one = found.get("one metadata LIST (release_inventory.discover)", {})
+            plugin = found.get("ansible-inventory --list (helm_releases plugin)", {})
+            helm_a = [found[v]["seconds"] for v in ("helm list -A", "helm list -A --failed --pending") if v in found]
+            check(label, "(f) %s: discovery requests per cluster (discover)" % size, one.get("requests"), 1)
+            check(label, "(f) %s: discovery requests per cluster (inventory plugin)" % size, plugin.get("requests"), 1)
+            check(label, "(f) %s: faster helm list -A / one metadata LIST, time" % size, ratio(min(helm_a) if helm_a else None, one.get("seconds")),
+                  20, at_most=False)
+            remediation = next((r for r in self.results["f"] if r["helm"] == label and r["part"] == "remediation"), {})
+            check(label, "(f) %s: remediate, s per unhealthy release (net)" % size, remediation.get("s_per_unhealthy_net"), 0.8)
         return rows
+
+
+def run_measured(argv, env, cwd):
+    """Run ``argv`` to its end: (stdout, peak RSS in KiB or None). The peak RSS is GNU time's (%M), which
+    forks the command from its own small process: the wait4 rusage of a child of this process would count
+    this process's own RSS at the fork (Linux keeps the larger of the pre-exec and the new maximum), and
+    this process holds the emulator. BenchError when the command fails."""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss", dir=cwd) as rss_file:
+        timed = [GNU_TIME, "-f", "%M", "-o", rss_file.name] if GNU_TIME else []
+        result = subprocess.run(timed + argv, env=env, cwd=cwd, stdout=stdout, stderr=stderr, check=False)
+        stdout.seek(0)
+        stderr.seek(0)
+        output = stdout.read().decode("utf-8", "replace")
+        if result.returncode != 0:
+            raise BenchError("%s failed (rc=%d):\n%s\n%s" % (" ".join(argv[:6]), result.returncode, output[-2000:],
+                                                             stderr.read().decode("utf-8", "replace")[-2000:]))
+        rss = rss_file.read().strip().splitlines() if GNU_TIME else []
+    return output, int(rss[-1]) if rss and rss[-1].isdigit() else None
 
 
 def _children_cpu():
@@ -821,7 +1089,7 @@ def collection_module_utils():
     if root not in sys.path:
         sys.path.insert(0, root)
     import importlib  # pylint: disable=import-outside-toplevel
-    names = ("connection", "release_store", "live_objects", "preflight")
+    names = ("connection", "release_store", "live_objects", "preflight", "release_inventory")
     return {name: importlib.import_module("ansible_collections.matih.helm.plugins.module_utils." + name) for name in names}
 
 
@@ -869,7 +1137,8 @@ def main(argv=None):
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick, "versions": versions, "sections": args.sections,
         "settings": {"rollbacks": args.rollbacks, "revisions": args.revisions, "fleet_sizes": args.fleet_sizes, "forks": args.forks,
-                     "failed_share": FAILED_SHARE, "pending_share": PENDING_SHARE},
+                     "failed_share": FAILED_SHARE, "pending_share": PENDING_SHARE, "scale_releases": args.scale_releases,
+                     "scale_namespaces": args.scale_namespaces, "scale_revisions": args.scale_revisions, "scale_rounds": args.scale_rounds},
         "ansible_playbook_startup_seconds": bench.startup_seconds,
         "results": bench.results, "targets": bench.targets(), "errors": errors,
     }
