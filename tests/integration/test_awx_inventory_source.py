@@ -231,8 +231,9 @@ def test_inventory_update_and_recover_job_as_awx_runs_them(helm_binary, plane, t
         release = dict(variables["helm_release"])
         assert release.pop("updated").endswith("Z"), variables
         release.pop("age_seconds")
+        # cluster_releases: every release found in the cluster before the source's filters (kube-system's agent too)
         assert release == {"name": host.split("/")[1], "namespace": SHOP, "cluster": "default", "revision": revision,
-                           "status": status}, variables
+                           "status": status, "cluster_releases": 3}, variables
         assert variables["ansible_connection"] == "local"
         # the default cluster: the hosts connect through the job's own credential, nothing of it is stored
         assert variables["matih_helm_connection"] == {}, variables
