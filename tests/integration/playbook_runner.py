@@ -54,3 +54,13 @@ def create_secret(cluster, namespace, secret):
     """Create a Secret (a dict) the way any API client can."""
     secret = dict(secret, metadata=dict(secret["metadata"], namespace=namespace))
     cluster.api("POST", "/api/v1/namespaces/%s/secrets" % namespace, secret)
+
+
+def without_unsafe_markers(value):
+    """A value as ansible-inventory --list prints it (ansible-core 2.19+ wraps untrusted text in
+    ``{"__ansible_unsafe": ...}``), without those markers."""
+    if isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:
+        return value["__ansible_unsafe"]
+    if isinstance(value, dict):
+        return {key: without_unsafe_markers(item) for key, item in value.items()}
+    return [without_unsafe_markers(item) for item in value] if isinstance(value, list) else value

@@ -43,6 +43,7 @@ import yaml
 import awx_job
 import controlplane
 import scenarios
+from playbook_runner import without_unsafe_markers
 from fixtures import cluster_kind
 
 SOURCE_PATH = "releases.helm_releases.yml"
@@ -132,15 +133,6 @@ def _artifacts_text(directory, ident):
     return texts
 
 
-def _plain(value):
-    """A value as ansible-inventory --list prints it, without its marker of untrusted text."""
-    if isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:
-        return value["__ansible_unsafe"]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return [_plain(item) for item in value] if isinstance(value, list) else value
-
-
 def awx_inventory_script(exported):
     """The job's inventory as AWX writes it from what it imported (Inventory.get_script_data with hostvars and
     towervars, then write_inventory_file): a script printing JSON; the variables stored as imported."""
@@ -208,14 +200,14 @@ def test_inventory_update_and_recover_job_as_awx_runs_them(helm_binary, plane, t
     # either credential gives AWX the same inventory, but for the age of each release
     same = []
     for one in exported.values():
-        one = _plain(one)
+        one = without_unsafe_markers(one)
         for variables in one["_meta"]["hostvars"].values():
             assert 0 <= variables["helm_release"].pop("age_seconds") < 600, variables
         same.append(one)
     assert same[0] == same[1], same
 
     inventory = exported["bearer-token"]
-    hostvars = {host: _plain(variables) for host, variables in inventory["_meta"]["hostvars"].items()}
+    hostvars = {host: without_unsafe_markers(variables) for host, variables in inventory["_meta"]["hostvars"].items()}
     assert sorted(hostvars) == ["%s/cart" % SHOP, "%s/web" % SHOP], sorted(hostvars)
 
     def hosts(group):

@@ -36,6 +36,7 @@ import yaml
 import role_runner
 import scenarios
 import test_inventory
+from playbook_runner import without_unsafe_markers
 from fixtures import cluster_kind
 
 ANSIBLE_BIN = os.path.dirname(sys.executable)
@@ -66,15 +67,6 @@ def _source(planes, tmp_path, namespaces):  # pylint: disable=redefined-outer-na
     return str(source)
 
 
-def _plain(value):
-    """A value as ansible-inventory --list prints it, without its marker of untrusted text."""
-    if isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:
-        return value["__ansible_unsafe"]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return [_plain(item) for item in value] if isinstance(value, list) else value
-
-
 def _listed(source, tmp_path):
     listed = subprocess.run([os.path.join(ANSIBLE_BIN, "ansible-inventory"), "-i", source, "--list"],
                             capture_output=True, text=True, timeout=120, check=False, env=role_runner.base_env(tmp_path))
@@ -100,7 +92,7 @@ def awx_slices(source, tmp_path, count):
             if members:
                 groups[group] = {"hosts": dict.fromkeys(members)}
         path = tmp_path / ("slice-%d.yml" % (index + 1))
-        path.write_text(yaml.safe_dump({"all": {"hosts": {host: _plain(hostvars[host]) for host in mine},
+        path.write_text(yaml.safe_dump({"all": {"hosts": {host: without_unsafe_markers(hostvars[host]) for host in mine},
                                                 "children": groups}}, width=1000))
         paths.append((str(path), mine))
     return paths
@@ -218,7 +210,7 @@ def test_recover_playbook_with_a_limit_as_awx_slices_it_and_on_two_clusters(helm
     result, report, recap = recover(source, helm_dir, tmp_path, "relaunch", "--limit", new,
                                     "-e", "fleet_remediation_max_unhealthy=50%", "-e", "fleet_remediation_backoff=0s")
     assert result.returncode == 2 and list(recap) == [new] and recap[new][1] == 1, _output(result)
-    if "cluster_releases" in _plain(_listed(source, tmp_path)["_meta"]["hostvars"][new]).get("helm_release", {}):
+    if "cluster_releases" in without_unsafe_markers(_listed(source, tmp_path)["_meta"]["hostvars"][new]).get("helm_release", {}):
         # tried again (failed, or quarantined after its max_attempts), not held
         assert [row["outcome"] for row in report["releases"]] in (["failed"], ["quarantined"]), report
         assert report["summary"]["held"] == 0 and not report["summary"]["hold_reason"], report["summary"]
