@@ -162,11 +162,16 @@ def select_rows(releases: Iterable[Release], namespaces: Sequence[str] = (), exc
     ``name_regex`` (searched anywhere in the name)."""
     wanted_statuses = set(expand_statuses(statuses))
     pattern = re.compile(name_regex) if name_regex else None
-    return [release for release in releases
-            if (not namespaces or release.namespace in namespaces)
-            and release.namespace not in exclude_namespaces
-            and (not wanted_statuses or release.status in wanted_statuses)
-            and (pattern is None or pattern.search(release.name))]
+
+    def wanted(release):
+        if namespaces and release.namespace not in namespaces:
+            return False
+        if release.namespace in exclude_namespaces:
+            return False
+        if wanted_statuses and release.status not in wanted_statuses:
+            return False
+        return pattern is None or bool(pattern.search(release.name))
+    return [release for release in releases if wanted(release)]
 
 
 def chart_fields(record: Dict[str, Any]) -> Dict[str, str]:
