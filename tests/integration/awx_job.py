@@ -19,6 +19,7 @@ What AWX does (awx/main/tasks/jobs.py, awx/main/models/credential/, awx/main/uti
   injector; inputs left empty are undefined (render as '').
 """
 
+import base64
 import json
 import os
 import shutil
@@ -120,6 +121,18 @@ def bearer_token_env(private_data_dir, host, token, ca_pem=None, verify_ssl=True
 
 class _Namespace:
     pass
+
+
+def kubeconfig_credential_env(private_data_dir, kubeconfig_path):
+    """The collection's "Helm kubeconfig (matih.helm)" credential holding the kubeconfig at ``kubeconfig_path``,
+    its CA file embedded (the credential holds one YAML text, with no file beside it), injected as AWX does."""
+    with open(kubeconfig_path, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    entry = config["clusters"][0]["cluster"]
+    if "certificate-authority" in entry:
+        with open(entry.pop("certificate-authority"), "rb") as handle:
+            entry["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
+    return custom_credential_env(private_data_dir, credential_type(), {"kubeconfig": yaml.safe_dump(config)})
 
 
 def custom_credential_env(private_data_dir, definition, inputs):

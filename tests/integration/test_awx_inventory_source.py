@@ -30,7 +30,6 @@ them); no token in output.json, in any job event or in the stdout artifact; then
 deployed one) and leaves ``shop/cart`` untouched.
 """
 
-import base64
 import json
 import os
 import shutil
@@ -38,7 +37,6 @@ import stat
 import tempfile
 
 import pytest
-import yaml
 
 import awx_job
 import controlplane
@@ -70,13 +68,7 @@ def plane():
 
 def _kubeconfig_credential(plane, directory):  # pylint: disable=redefined-outer-name  # pytest fixture injection
     """The "Helm kubeconfig (matih.helm)" credential: the token kubeconfig with its CA embedded."""
-    with open(plane.token_kubeconfig_path, encoding="utf-8") as handle:
-        config = yaml.safe_load(handle)
-    entry = config["clusters"][0]["cluster"]
-    if "certificate-authority" in entry:
-        with open(entry.pop("certificate-authority"), "rb") as handle:
-            entry["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
-    return awx_job.custom_credential_env(directory, awx_job.credential_type(), {"kubeconfig": yaml.safe_dump(config)})
+    return awx_job.kubeconfig_credential_env(directory, plane.token_kubeconfig_path)
 
 
 def _bearer_token_credential(plane, directory):  # pylint: disable=redefined-outer-name  # pytest fixture injection

@@ -13,7 +13,6 @@ import os
 import uuid
 
 import pytest
-import yaml
 
 import awx_job
 import scenarios
@@ -22,15 +21,7 @@ import scenarios
 @pytest.fixture
 def credential_env(tls_cluster, tmp_path):
     """The collection's kubeconfig credential, injected into the job as AWX injects it."""
-    with open(tls_cluster.kubeconfig, encoding="utf-8") as handle:
-        config = yaml.safe_load(handle)
-    cluster_entry = config["clusters"][0]["cluster"]
-    if "certificate-authority" in cluster_entry:
-        import base64  # pylint: disable=import-outside-toplevel
-        with open(cluster_entry.pop("certificate-authority"), "rb") as handle:
-            cluster_entry["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
-    return lambda directory: awx_job.custom_credential_env(directory, awx_job.credential_type(),
-                                                           {"kubeconfig": yaml.safe_dump(config)})
+    return lambda directory: awx_job.kubeconfig_credential_env(directory, tls_cluster.kubeconfig)
 
 
 def _job(tmp_path, label, credential_env, **kwargs):
