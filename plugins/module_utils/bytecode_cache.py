@@ -81,7 +81,7 @@ def trusted_directory(path, make=True):
     try:
         if make:
             os.makedirs(path, mode=0o700, exist_ok=True)
-        chains = (os.path.abspath(path), os.path.realpath(path))
+        chains = {os.path.abspath(path), os.path.realpath(path)}  # one walk when no link is on the way
         for chain in chains:
             parts = chain.split(os.sep)
             for depth in range(1, len(parts) + 1):
