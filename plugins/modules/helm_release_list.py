@@ -100,6 +100,16 @@ options:
         release's exact name, not a pattern.
     type: str
     aliases: [ name ]
+  include_chart:
+    description:
+      - Fill the chart fields (RV(releases[].chart), RV(releases[].chart_name), RV(releases[].chart_version),
+        RV(releases[].app_version)) of each release returned.
+      - From the API they cost one GET of the release's latest record each (the whole record, tens to hundreds of
+        KB), so turn this off when only names, statuses and revisions matter, as the fleet's discovery does. Off,
+        the chart fields are null, except where they came at no cost (C(helm list) prints them, and the drift scan
+        reads the deployed records anyway).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - matih.helm.connection
   - matih.helm.attributes.check_mode_read_only
@@ -168,6 +178,12 @@ EXAMPLES = r"""
     statuses: [deployed]
     name_regex: "^web"
   register: web_releases
+
+- name: Count the failed releases of the whole cluster in one request, without reading any release record
+  matih.helm.helm_release_list:
+    statuses: [failed]
+    include_chart: false
+  register: failed_anywhere
 """
 
 RETURN = r"""
@@ -219,7 +235,7 @@ releases:
       description:
         - Chart name and version as Helm shows them.
         - Listed from the API, read from the release's latest record (one GET); null, like the other chart fields, when
-          that record cannot be read (RV(problems) says why).
+          that record cannot be read (RV(problems) says why) or O(include_chart) is off.
       type: str
       sample: web-1.4.0
     chart_name:
@@ -474,6 +490,7 @@ def argument_spec():
         drift_ignore_fields=dict(type="dict", default={}),
         name_regex=dict(type="str", aliases=["name"],
                         deprecated_aliases=[dict(name="name", version="1.0.0", collection_name="matih.helm")]),
+        include_chart=dict(type="bool", default=True),
     )
     return spec
 
@@ -590,16 +607,22 @@ def unreadable_namespaces(problems):
         "%s (%s): %s" % (problem.namespace, problem.error_kind, problem.message) for problem in problems))
 
 
-def list_releases(listing, version, namespaces, statuses, name_pattern, scan_drift=None):
+def list_releases(listing, version, namespaces, statuses, name_pattern, scan_drift=None, include_chart=True):
     """The module result from ``listing`` (HelmListing or ApiListing), releases sorted by namespace and name.
-    ``scan_drift(deployed)`` (with drifted among ``statuses``) adds each deployed release's drift."""
+    ``scan_drift(deployed)`` (with drifted among ``statuses``) adds each deployed release's drift. Without
+    ``include_chart``, a release whose chart fields did not come with the listing or the scan has them null."""
     listed = listing.rows(namespaces, name_pattern)
     result = dict(changed=False, scanned=len(listed))
     if scan_drift is not None:
         result["drift_scan"] = scan_drift([release for release in listed if release["status"] == "deployed"])
     releases = [release for release in listed if listed_matches(release, statuses)]
     releases.sort(key=lambda release: (release["namespace"] or "", release["name"] or ""))
-    listing.add_charts(releases)
+    if include_chart:
+        listing.add_charts(releases)
+    else:
+        for release in releases:
+            if "chart" not in release:
+                release.update(dict.fromkeys(CHART_FIELDS))
     result.update(releases=releases, helm_version=version_string(version), problems=listing.problems,
                   discovery=dict(source=listing.source, scope=listing.scope, api_requests=listing.api_requests))
     return result
@@ -653,7 +676,7 @@ def main():
         store = ReleaseStore(helm.connection, helm)
         scan = drift_scanner(module, store, params["namespaces"], ignore) if DRIFTED in params["statuses"] else None
         return list_releases(listing_of(helm, store), helm.version(), params["namespaces"], params["statuses"],
-                             params["name_regex"], scan)
+                             params["name_regex"], scan, params["include_chart"])
     run_task(module, problems, task)
 
 

@@ -401,6 +401,23 @@ def test_from_the_api_an_unreadable_record_leaves_the_chart_null(fake_api, capsy
     assert result["problems"] == [{"namespace": "team-b", "release": "api", "error_kind": "access_denied", "msg": "get is forbidden"}]
 
 
+def test_from_the_api_without_chart_only_the_list_is_sent(fake_api, capsys):
+    result = run_module({"statuses": ["failed", "pending"], "include_chart": False}, capsys)
+    assert names(result) == ["team-b/api", "team-b/web-canary", "team-c/web", "team-c/worker"] and not result.get("failed"), result
+    assert fake_api.calls == [("list_metadata", ALL_SECRETS, "owner=helm")]
+    assert result["discovery"] == {"source": "api", "scope": "cluster", "api_requests": 1}
+    for release in result["releases"]:
+        assert [release[field] for field in ("chart", "chart_name", "chart_version", "app_version")] == [None] * 4, release
+        assert release["revision"] and release["status"] != "deployed", release
+
+
+def test_without_chart_the_fields_helm_list_prints_are_kept(fake_api, capsys, monkeypatch):
+    monkeypatch.setenv("MATIH_HELM_READS", "helm")
+    result = run_module({"statuses": ["failed"], "include_chart": False}, capsys)
+    assert [(release["name"], release["chart"]) for release in result["releases"]] == [("api", "web-1.0.0")], result
+    assert fake_api.calls == []
+
+
 def test_helm_driver_or_helm_reads_list_through_helm(fake_api, capsys, monkeypatch):
     for name, value in (("HELM_DRIVER", "configmap"), ("MATIH_HELM_READS", "helm")):
         with monkeypatch.context() as patch:
