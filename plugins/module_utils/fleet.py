@@ -311,6 +311,24 @@ def fleet_clusters(clusters: Any, connection: Any) -> Dict[str, Any]:
     return _reach(found, problems)
 
 
+def event_connection(clusters: Any, cluster: Any, connection: Any) -> Dict[str, Any]:
+    """The connection options of the cluster an event of the ``helm_releases`` event source names: the entry of
+    ``clusters`` (the source's own ``clusters``) of that name, or ``connection`` when ``clusters`` is empty (the
+    source then watches one cluster, which its events name ``default``). ``problem``: why there is none (never a
+    credential); ``secret`` as fleet_clusters says it."""
+    reach = fleet_clusters(clusters, connection)
+    if reach["problems"]:
+        return {"connection": {}, "problem": "; ".join(reach["problems"]), "secret": reach["secret"]}
+    if not clusters:
+        return {"connection": reach["clusters"][0]["connection"], "problem": "", "secret": reach["secret"]}
+    for entry in reach["clusters"]:
+        if entry["name"] == cluster:
+            return {"connection": entry["connection"], "problem": "", "secret": reach["secret"]}
+    return {"connection": {}, "secret": reach["secret"], "problem": (
+        "the event names cluster %r, which is none of the clusters given (%s); give the playbook the clusters the "
+        "event source watches" % (cluster, ", ".join(entry["name"] for entry in reach["clusters"])))}
+
+
 def _reach(clusters: List[Dict[str, Any]], problems: List[str]) -> Dict[str, Any]:
     secret = any("api_key" in cluster["connection"] or isinstance(cluster["connection"].get("kubeconfig"), dict)
                  for cluster in clusters)

@@ -74,6 +74,8 @@ LONGEST_FIRST = ("test_fleet_remediation.py", "test_faults.py", "test_concurrenc
 SHARED_WORKER = {
     "tests/integration/test_bad_input.py::": "bad_input",
     "tests/integration/test_examples.py::test_examples_run": "examples",
+    # one ansible-rulebook process serves the module's tests (a module-scoped fixture)
+    "tests/integration/test_eda_rollback_api.py::": "eda_rollback_api",
 }
 
 

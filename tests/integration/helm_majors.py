@@ -85,6 +85,10 @@ BOTH_MAJORS = {
     "test_release_recovery.py::test_pending_release_is_freed_with_unlock":
         "a rollback over pending-upgrade; the interrupted revision's status differs per major",
     "test_release_recovery.py::test_check_mode_plans_and_changes_nothing": "--dry-run or --dry-run=server for rollback and uninstall",
+    # event-driven recovery: what the event source reads is what each Helm wrote and left
+    "test_eda_remediate.py::test_failed_and_stale_releases_are_recovered_across_an_outage":
+        "the labels each Helm writes on its records (modifiedAt), the pending-upgrade each Helm leaves when killed, "
+        "freed through each Helm's rollback",
     # secrets in each Helm's own output
     "test_secrets.py::test_secrets_never_leak": "screens each Helm's stdout, stderr and dry-run output; access_denied on its message",
 }

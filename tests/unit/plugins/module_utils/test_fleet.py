@@ -11,7 +11,8 @@ import os
 import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.fleet import (
-    ROLE_VARIABLES, brake_counts, canary_hold, fleet_clusters, fleet_discovered, fleet_plan, host_failure, host_pattern_problem,
+    CONNECTION_OPTIONS, ROLE_VARIABLES, brake_counts, canary_hold, event_connection, fleet_clusters, fleet_discovered, fleet_plan,
+    host_failure, host_pattern_problem,
     host_row, inventory_plan,
     not_recovered, outcome_row, override_problems, report, role_report, role_terms, unhealthy_limit,
 )
@@ -462,6 +463,22 @@ def test_not_recovered(outcome, fails):
 ])
 def test_fleet_clusters(clusters, connection, expected, problems, secret):
     assert fleet_clusters(clusters, connection) == {"clusters": expected, "problems": problems, "secret": secret}
+
+
+@pytest.mark.parametrize("clusters, cluster, connection, expected", [
+    ([], "default", {"kubeconfig": "/k"}, {"connection": {"kubeconfig": "/k"}, "problem": "", "secret": False}),
+    ([], "default", None, {"connection": {}, "problem": "", "secret": False}),
+    ([{"name": "eu", "api_key": "t"}, {"name": "us", "context": "us"}], "us", {"kubeconfig": "/ignored"},
+     {"connection": {"context": "us"}, "problem": "", "secret": True}),
+    ([{"name": "eu", "api_key": "t"}], "us", None,
+     {"connection": {}, "secret": True, "problem": "the event names cluster 'us', which is none of the clusters given (eu); "
+                                                   "give the playbook the clusters the event source watches"}),
+    ([{"name": "eu", "token": "t"}], "eu", None,
+     {"connection": {}, "secret": False, "problem": "cluster eu has unknown option(s) token; a cluster takes name and "
+                                                    + ", ".join(CONNECTION_OPTIONS)}),
+])
+def test_event_connection(clusters, cluster, connection, expected):
+    assert event_connection(clusters, cluster, connection) == expected
 
 
 def listed_result(cluster, connection, releases, scanned, problems=(), drift=None, **failure):
