@@ -105,8 +105,11 @@ if ! java_ok; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing a Java 17+ runtime for ansible-rulebook (found: $(java_found))"
     # openjdk-17 where Debian has it (bookworm); its default JRE elsewhere (trixie: 21)
+    apt_log=$(mktemp)
     { apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless ||
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless; }; } >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless; }; } >"$apt_log" 2>&1 ||
+      { echo "bootstrap: apt-get could not install a JRE:" >&2; tail -n 5 "$apt_log" >&2; }
+    rm -f "$apt_log"
   fi
   java_ok || echo "bootstrap: warning: no Java 17 or newer ($(java_found)); install one (Debian:" \
     "apt-get install openjdk-17-jre-headless), else ansible-rulebook and the rulebook tests (tests/integration/test_eda_*) fail" >&2

@@ -311,6 +311,10 @@ def fleet_clusters(clusters: Any, connection: Any) -> Dict[str, Any]:
     return _reach(found, problems)
 
 
+# What the helm_releases event source names the one cluster it watches when given no clusters
+EVENT_DEFAULT_CLUSTER = "default"
+
+
 def event_connection(clusters: Any, cluster: Any, connection: Any) -> Dict[str, Any]:
     """The connection options of the cluster an event of the ``helm_releases`` event source names: the entry of
     ``clusters`` (the source's own ``clusters``) of that name, or ``connection`` when ``clusters`` is empty (the
@@ -320,6 +324,11 @@ def event_connection(clusters: Any, cluster: Any, connection: Any) -> Dict[str, 
     if reach["problems"]:
         return {"connection": {}, "problem": "; ".join(reach["problems"]), "secret": reach["secret"]}
     if not clusters:
+        if cluster != EVENT_DEFAULT_CLUSTER:
+            # another cluster's release of the same name must never be taken for it
+            return {"connection": {}, "secret": reach["secret"], "problem": (
+                "the event names cluster %r, and no clusters were given (only the source's one cluster, %r, is "
+                "known); give the playbook the clusters the event source watches" % (cluster, EVENT_DEFAULT_CLUSTER))}
         return {"connection": reach["clusters"][0]["connection"], "problem": "", "secret": reach["secret"]}
     for entry in reach["clusters"]:
         if entry["name"] == cluster:

@@ -10,12 +10,18 @@ release's revisions from the Secrets' labels (release_inventory reads them) and 
 
 * ``release_status`` when a release's latest revision, or its status, changes to one of the statuses asked for;
   on the first LIST of a scope, the releases already unhealthy (reason ``initial``);
-* ``pending_stale`` once when a ``pending-*`` revision has not changed for ``stale_pending_after``;
+* ``pending_stale`` once when a ``pending-*`` revision has not changed for ``stale_pending_after``: counted from
+  when the watch saw it change, or, for a release a LIST found so, from its Secret's modifiedAt;
 * never two events of one type for one (cluster, namespace, release, revision, status), whatever the watch
-  repeats: a LIST made again (after 410 Gone) emits only what changed meanwhile;
+  repeats: a LIST made again (after 410 Gone) emits only what changed meanwhile; a latest revision deleted (the
+  latest revision number going down) emits nothing;
+* but an unhealthy event emitted (``failed``, ``pending_stale``) is emitted again (reason ``repeat``) every
+  ``repeat_after`` while the release's latest revision and status stay the same, so that a recovery deferred or
+  failed is tried again; repeats are neither held nor counted by the brake;
 * the burst brake: an unhealthy change (``failed``, ``pending_stale``), the kind a rulebook recovers, is held
   ``burst_hold``; when it is due and more than ``burst_limit`` of them were seen within ``burst_window`` (held
-  ones included), none of the held ones is emitted and one ``burst`` event names them, once per burst.
+  ones included), none of the held ones is emitted (nor ever repeated) and one ``burst`` event names them, once
+  per burst.
 
 Also the decisions of the watch loop that are not I/O: what to do after an API error, and how long to wait
 before connecting again.
@@ -42,6 +48,7 @@ PENDING_STALE = "pending_stale"
 BURST = "burst"
 INITIAL = "initial"
 CHANGED = "changed"
+REPEAT = "repeat"
 FAILED = "failed"
 # The watch's event types (BOOKMARK only moves the resourceVersion on)
 WATCH_CHANGES = ("ADDED", "MODIFIED", "DELETED")
@@ -58,13 +65,14 @@ ReleaseKey = Tuple[str, str, str]  # (cluster, namespace, release)
 
 class Settings(NamedTuple):
     """What to emit. ``statuses`` are Helm's words (``pending`` for every ``pending-*``); durations are seconds;
-    0 turns ``stale_pending_after`` off, ``burst_limit`` 0 the brake."""
+    0 turns ``stale_pending_after`` or ``repeat_after`` off, ``burst_limit`` 0 the brake."""
     statuses: Tuple[str, ...] = tuple(expand_statuses(DEFAULT_STATUSES))
     initial: bool = True
     stale_pending_after: float = 900.0
     burst_limit: int = 5
     burst_window: float = 300.0
     burst_hold: float = 2.0
+    repeat_after: float = 600.0
 
 
 class Scope(NamedTuple):
@@ -93,13 +101,21 @@ class _Revision(NamedTuple):
 
 
 class _Latest(NamedTuple):
-    """A release's latest revision as last seen; ``seen`` is when it took this revision and status."""
+    """A release's latest revision as last seen; ``seen`` is when it took this revision and status, ``live``
+    whether the watch saw that change (else a LIST found it so)."""
     revision: int
     status: str
     updated: str
     seen: float
     previous_revision: Optional[int]
     previous_status: Optional[str]
+    live: bool = False
+
+
+class _Repeat(NamedTuple):
+    """An unhealthy event emitted, to emit again at ``due`` while the release stays as it was."""
+    due: float
+    mark: Tuple[str, int, str]
 
 
 class _Held(NamedTuple):
@@ -133,6 +149,7 @@ class ReleaseEvents(object):
         self._emitted: Dict[ReleaseKey, Set[Tuple[str, int, str]]] = {}
         self._listed: Set[Scope] = set()
         self._held: List[_Held] = []
+        self._repeats: Dict[ReleaseKey, _Repeat] = {}
         self._unhealthy_seen: Deque[float] = deque()
         self._braking = False
 
@@ -170,11 +187,12 @@ class ReleaseEvents(object):
             self._revisions.get(key, {}).pop(row.revision, None)
         else:
             self._revisions.setdefault(key, {})[row.revision] = _Revision(row.status, row.updated)
-        return self._follow(key, now, CHANGED) + self.due(now)
+        return self._follow(key, now, CHANGED, live=True) + self.due(now)
 
     def due(self, now: float) -> List[Dict[str, Any]]:
-        """What time alone makes due: pending revisions turned stale, held changes the brake decides on."""
-        events = self._stale_pendings(now)
+        """What time alone makes due: pending revisions turned stale, unhealthy events to repeat, held changes
+        the brake decides on."""
+        events = self._stale_pendings(now) + self._due_repeats(now)
         ready = [held for held in self._held if held.due <= now]
         if not ready:
             return events
@@ -188,7 +206,7 @@ class ReleaseEvents(object):
         self._held = [held for held in self._held if held.due > now]
         for held in ready:
             if self._current(held):
-                events += self._emit(held.key, held.mark, held.event)
+                events += self._emit(held.key, held.mark, held.event, now)
             else:
                 latest = self._latest.get(held.key)
                 self._note(logging.INFO, "%s: not emitting %s %s of revision %d: the release changed meanwhile (%s)" % (
@@ -198,7 +216,7 @@ class ReleaseEvents(object):
 
     def next_due(self) -> Optional[float]:
         """When ``due`` has something to do next (Unix seconds), or None while nothing is waiting."""
-        dues = [held.due for held in self._held]
+        dues = [held.due for held in self._held] + [repeat.due for repeat in self._repeats.values()]
         if self.settings.stale_pending_after > 0:
             for key in self._pending:
                 latest = self._latest[key]
@@ -212,8 +230,8 @@ class ReleaseEvents(object):
 
     # --- one release ------------------------------------------------------------------------------
 
-    def _follow(self, key: ReleaseKey, now: float, reason: str) -> List[Dict[str, Any]]:
-        """The events of a release whose revisions may have changed."""
+    def _follow(self, key: ReleaseKey, now: float, reason: str, live: bool = False) -> List[Dict[str, Any]]:
+        """The events of a release whose revisions may have changed; ``live`` when the watch saw the change."""
         revisions = self._revisions.get(key)
         if not revisions:
             self._forget(key)  # uninstalled (or never a release): a reinstall starts afresh
@@ -226,12 +244,21 @@ class ReleaseEvents(object):
         if old is not None and (old.revision, old.status) == (revision, current.status):
             return []
         latest = _Latest(revision, current.status, current.updated, now, old.revision if old else None,
-                         old.status if old else None)
+                         old.status if old else None, live)
         self._latest[key] = latest
+        self._repeats.pop(key, None)
         if latest.status in PENDING:
             self._pending.add(key)
         else:
             self._pending.discard(key)
+        if old is not None and revision < old.revision:
+            # the latest revision deleted (helm uninstall deletes them one by one, or a person by hand): an older
+            # revision is not news, and its failure or pending state was reported when it was the latest
+            self._emitted.setdefault(key, set()).update(
+                [(RELEASE_STATUS, latest.revision, latest.status), (PENDING_STALE, latest.revision, latest.status)])
+            self._note(logging.DEBUG, "%s: revision %d (%s) deleted; the latest is revision %d (%s) again, not "
+                       "reported" % (_release_text(key), old.revision, old.status, latest.revision, latest.status))
+            return []
         if latest.status not in self._statuses:
             return []
         if reason == INITIAL and (not self.settings.initial or latest.status not in UNHEALTHY):
@@ -240,20 +267,41 @@ class ReleaseEvents(object):
         mark = (RELEASE_STATUS, latest.revision, latest.status)
         if latest.status == FAILED:
             return self._unhealthy(key, mark, event, now)
-        return self._emit(key, mark, event)
+        return self._emit(key, mark, event, now)
 
     def _forget(self, key: ReleaseKey) -> None:
         self._revisions.pop(key, None)
         self._latest.pop(key, None)
         self._emitted.pop(key, None)
+        self._repeats.pop(key, None)
         self._pending.discard(key)
 
-    def _emit(self, key: ReleaseKey, mark: Tuple[str, int, str], event: Dict[str, Any]) -> List[Dict[str, Any]]:
+    def _emit(self, key: ReleaseKey, mark: Tuple[str, int, str], event: Dict[str, Any],
+              now: float) -> List[Dict[str, Any]]:
         emitted = self._emitted.setdefault(key, set())
         if mark in emitted:
             return []
         emitted.add(mark)
+        if self.settings.repeat_after > 0 and (mark[0] == PENDING_STALE or mark[2] == FAILED):
+            self._repeats[key] = _Repeat(now + self.settings.repeat_after, mark)
         return [event]
+
+    def _due_repeats(self, now: float) -> List[Dict[str, Any]]:
+        """The unhealthy events emitted ``repeat_after`` ago whose release is still as it was: again, with
+        reason ``repeat`` (a recovery that was deferred or failed is tried again), neither held nor counted."""
+        events = []
+        for key in sorted(key for key, repeat in self._repeats.items() if repeat.due <= now):
+            mark = self._repeats[key].mark
+            latest = self._latest.get(key)
+            if latest is None or (latest.revision, latest.status) != mark[1:]:
+                del self._repeats[key]  # changed meanwhile (_follow drops it too)
+                continue
+            event = _release_event(mark[0], REPEAT, key, latest)
+            if mark[0] == PENDING_STALE:
+                event["helm_release"]["pending_seconds"] = int(now - self._pending_since(latest))
+            self._repeats[key] = _Repeat(now + self.settings.repeat_after, mark)
+            events.append(event)
+        return events
 
     def _reported_or_held(self, key: ReleaseKey, mark: Tuple[str, int, str]) -> bool:
         return mark in self._emitted.get(key, ()) or any(held.key == key and held.mark == mark for held in self._held)
@@ -266,9 +314,13 @@ class ReleaseEvents(object):
 
     @staticmethod
     def _pending_since(latest: _Latest) -> float:
-        """When the revision became pending: its Secret's modifiedAt, unless the watch saw it first (clocks differ)."""
+        """When the revision became pending: when the watch saw it change, by this clock (the writer's clock may
+        be behind, and a live Helm operation must not look stale); for a release a LIST found pending, its
+        Secret's modifiedAt (the only clue), but never later than when the LIST found it (a clock ahead)."""
         written = parse_timestamp(latest.updated)
-        return latest.seen if written is None else min(written.timestamp(), latest.seen)
+        if latest.live or written is None:
+            return latest.seen
+        return min(written.timestamp(), latest.seen)
 
     def _stale_pendings(self, now: float) -> List[Dict[str, Any]]:
         after = self.settings.stale_pending_after
@@ -300,7 +352,7 @@ class ReleaseEvents(object):
         if self._reported_or_held(key, mark):
             return []
         if self.settings.burst_limit <= 0:
-            return self._emit(key, mark, event)
+            return self._emit(key, mark, event, now)
         self._unhealthy_seen.append(now)
         self._held.append(_Held(now + self.settings.burst_hold, key, mark, event))
         return []
@@ -311,8 +363,9 @@ class ReleaseEvents(object):
         return len(self._unhealthy_seen)
 
     def _brake(self, seen: int) -> List[Dict[str, Any]]:
-        """Too many unhealthy changes: none of the held ones is emitted (nor ever will be), and the first
-        decision of a burst emits the burst event."""
+        """Too many unhealthy changes: none of the held ones is emitted (nor ever will be, nor repeated), and the
+        first decision of a burst emits the burst event: ``count`` unhealthy changes (not releases), ``releases``
+        the held changes, ``names`` their releases as cluster/namespace/release."""
         held, self._held = self._held, []
         for one in held:
             self._emitted.setdefault(one.key, set()).add(one.mark)
@@ -331,7 +384,8 @@ class ReleaseEvents(object):
         return [{"helm_release": {
             "type": BURST, "count": seen, "limit": self.settings.burst_limit,
             "window_seconds": int(self.settings.burst_window),
-            "clusters": sorted(set(one.key[0] for one in held)), "releases": releases}}]
+            "clusters": sorted(set(one.key[0] for one in held)), "releases": releases,
+            "names": list(dict.fromkeys(_release_text(one.key) for one in held))}}]
 
     def _note(self, level: int, message: str) -> None:
         self.notes.append(Note(level, message))
@@ -354,15 +408,15 @@ def _seconds_text(seconds: float) -> str:
 
 # --- the watch loop's decisions ---------------------------------------------------------------------
 
-def after_error(kind: str, status: Optional[int], started: bool) -> str:
+def after_error(kind: str, status: Optional[int], first_request: bool) -> str:
     """What the watch loop does after a KubeError: RELIST when the resourceVersion is too old (410 Gone);
-    GIVE_UP on an error no retry mends (access denied, a rejected request, a broken kubeconfig) before the
-    scope was ever listed, so that a wrong configuration ends the source with its message; else RETRY after
-    ``retry_seconds``: an outage, throttling, and any error once the scope was listed (a token being rotated,
-    RBAC being fixed)."""
+    GIVE_UP on an error no retry mends (access denied, a rejected request, a broken kubeconfig) answered to the
+    scope's very first request, so that a wrong configuration ends the source with its message; else RETRY after
+    ``retry_seconds``: an outage, throttling, and any error after an earlier request of the scope (an API server
+    still starting may answer 401, 403 or 404 for a moment; a token being rotated, RBAC being fixed)."""
     if kind == REJECTED and status == 410:
         return RELIST
-    if kind in PERMANENT_KINDS and not started:
+    if kind in PERMANENT_KINDS and first_request:
         return GIVE_UP
     return RETRY
 
@@ -395,14 +449,15 @@ def duration_seconds(value: Any, option: str) -> float:
 
 def settings_of(options: Dict[str, Any]) -> Settings:
     """Settings from the source's validated options (statuses, initial, stale_pending_after, burst_limit,
-    burst_window, burst_hold). ValueError naming the option that cannot work."""
+    burst_window, burst_hold, repeat_after). ValueError naming the option that cannot work."""
     if options["burst_limit"] < 0:
         raise ValueError("burst_limit is %d; give 0 (no brake) or more" % options["burst_limit"])
     settings = Settings(
         statuses=tuple(expand_statuses(options["statuses"])), initial=bool(options["initial"]),
         stale_pending_after=duration_seconds(options["stale_pending_after"], "stale_pending_after"),
         burst_limit=options["burst_limit"], burst_window=duration_seconds(options["burst_window"], "burst_window"),
-        burst_hold=duration_seconds(options["burst_hold"], "burst_hold"))
+        burst_hold=duration_seconds(options["burst_hold"], "burst_hold"),
+        repeat_after=duration_seconds(options["repeat_after"], "repeat_after"))
     if settings.burst_limit and settings.burst_hold > settings.burst_window:
         raise ValueError("burst_hold (%s) is longer than burst_window (%s): a held change would have left the window "
                          "when the brake decides on it; shorten burst_hold or lengthen burst_window" % (

@@ -18,13 +18,17 @@ description:
     per namespace when O(namespaces) is set) it makes one LIST, then one WATCH with bookmarks, which the API
     server ends after 5 minutes and the source makes again from where it was; nothing else while nothing changes.
   - At start (O(initial)) it emits the releases already unhealthy, so that a restart of the rulebook misses nothing.
-  - Never two events of one type for one (cluster, namespace, release, revision, status). A watch that drops
-    resumes from the last resourceVersion seen; when that is too old (410 Gone) the scope is listed again and only
-    what changed meanwhile is emitted. An API server that cannot be reached, throttles or fails is retried after 1
-    second, doubling to 30 seconds, and logged at WARNING; the source never stops for it.
-  - An error no retry mends before a cluster was ever listed (access denied, a request the API server rejects, a
-    kubeconfig that cannot be used) ends the source with that error's message, which ansible-rulebook logs; so does
-    an option that cannot work. Once listed, every error is retried (a token being rotated, RBAC being fixed).
+  - Never two events of one type for one (cluster, namespace, release, revision, status), with one exception,
+    marked C(reason) V(repeat) (see O(repeat_after)). A watch that drops resumes from the last resourceVersion
+    seen; when that is too old (410 Gone) the scope is listed again and only what changed meanwhile is emitted. A
+    latest revision deleted (C(helm uninstall) deletes the revisions one by one) emits nothing for the revision
+    that is the latest again. An API server that cannot be reached, throttles or fails is retried after 1 second,
+    doubling to 30 seconds, and logged at WARNING; the source never stops for it. A watch the API server ends
+    after its 5 minutes is made again at once, with or without events.
+  - An error no retry mends, answered to the very first request of a cluster (or namespace) (access denied, a
+    request the API server rejects, a kubeconfig that cannot be used), ends the source with that error's message,
+    which ansible-rulebook logs; so does an option that cannot work. After any earlier request of that cluster
+    (an API server still starting, a token being rotated, RBAC being fixed), every error is retried and logged.
   - Reads Helm's default Secrets storage driver only (not C(HELM_DRIVER=configmap) or C(sql)). Needs the rights to
     list and watch Secrets cluster-wide, or in each of O(namespaces).
   - Credentials never appear in events or in the log.
@@ -41,6 +45,11 @@ options:
     elements: dict
     default: []
     suboptions:
+      binary_path:
+        description:
+          - The modules' O(matih.helm.helm_release_list#module:binary_path), used by the recovery (a rulebook can
+            pass the same O(clusters) to its playbook), ignored here.
+        type: path
       name:
         description: The cluster's name, in each event's C(cluster). Unique among O(clusters).
         type: str
@@ -82,8 +91,9 @@ options:
     description:
       - The statuses (Helm's words) whose changes are emitted as C(release_status) events. V(pending) stands for
         every C(pending-*) status.
-      - A C(pending-*) event means an operation has started, which a normal upgrade does too; recover on
-        C(pending_stale) events instead. V(deployed) lets a rulebook see a recovery.
+      - A C(pending-*) event means an operation has started, which every normal upgrade does too; the default
+        emits them for a rulebook to see operations start, but rulebooks recover on C(pending_stale) events, not on
+        C(pending-*) ones. V(deployed) lets a rulebook see a recovery.
     type: list
     elements: str
     default: [ failed, pending ]
@@ -98,8 +108,11 @@ options:
   stale_pending_after:
     description:
       - Emit one C(pending_stale) event when a release's latest revision has been C(pending-*) this long, counted
-        from its Secret's C(modifiedAt), else from when the source first saw it. It is the mark of a Helm operation
-        that was killed (a C(helm upgrade --wait) interrupted, a runner that died) and left the release locked.
+        from when the watch saw it become so (by the source's clock, so that a writer whose clock is behind cannot
+        make a live Helm operation look stale); for a release already C(pending-*) when a cluster is listed (at
+        start, or again after 410 Gone), from its Secret's C(modifiedAt), but never from later than then. It is the
+        mark of a Helm operation that was killed (a C(helm upgrade --wait) interrupted, a runner that died) and left
+        the release locked.
       - A Go duration (V(15m), V(1h30m), V(90s)) or a number of seconds; V(0) turns these events off.
     type: raw
     default: 15m
@@ -109,10 +122,11 @@ options:
         change (a C(release_status) event of status C(failed), or a C(pending_stale) event) is held O(burst_hold)
         before it is emitted. When it is due, if more than O(burst_limit) unhealthy changes were seen within
         O(burst_window) (the held ones included, across every cluster of the source), none of the held ones is
-        emitted (nor later) and one C(burst) event names them, once per burst; the releases held back are logged.
+        emitted (nor later, nor repeated) and one C(burst) event names them, once per burst; the releases held back
+        are logged. A burst stays with a person.
         The brake is released at the next decision after which the window holds at most O(burst_limit) again.
       - A held change whose release changed meanwhile (a C(--atomic) upgrade rolled itself back) is not emitted.
-      - Other events (C(pending-*), C(deployed)...) are neither held nor counted.
+      - Other events (C(pending-*), C(deployed)...) and repeats (O(repeat_after)) are neither held nor counted.
       - V(0) turns the brake off, and unhealthy changes are emitted at once.
     type: int
     default: 5
@@ -132,20 +146,33 @@ options:
         recoveries that wait for a slow spread of failures.
     type: raw
     default: 2s
+  repeat_after:
+    description:
+      - An unhealthy event that was emitted (a C(release_status) event of status C(failed), or a C(pending_stale)
+        event) is emitted again this long after, and every O(repeat_after) after that, with C(reason) V(repeat)
+        (same C(type), C(revision) and C(status)), while the release's latest revision and status stay the same;
+        so that a recovery that was deferred (an outage, a lease held) or failed is tried again, rather than the
+        release staying failed until its next change. The recovery's own backoff and quarantine still apply.
+      - Repeats are neither held nor counted by the burst brake; a release held back by the brake is never
+        repeated.
+      - A Go duration or a number of seconds; V(0) turns repeats off.
+    type: raw
+    default: 10m
 notes:
   - "Release events are C({helm_release: {type, reason, cluster, namespace, release, revision, status,
-    previous_revision, previous_status, updated}}): C(type) C(release_status) (C(reason) V(initial) at start or
-    V(changed)) or C(pending_stale) (C(reason) V(pending_stale), and C(pending_seconds): how long the revision has
-    been pending); C(revision) and C(status) are the latest revision's, C(previous_revision) and C(previous_status)
+    previous_revision, previous_status, updated}}): C(type) C(release_status) (C(reason) V(initial) at start,
+    V(changed), or V(repeat)) or C(pending_stale) (C(reason) V(pending_stale) or V(repeat), and C(pending_seconds):
+    how long the revision has been pending); C(revision) and C(status) are the latest revision's, C(previous_revision) and C(previous_status)
     the latest revision and status before this change (null for a release first seen), C(updated) when the revision
     last changed (ISO 8601 in UTC)."
-  - "The burst event is C({helm_release: {type: burst, count, limit, window_seconds, clusters, releases}}):
-    C(count) unhealthy changes within C(window_seconds) (more than C(limit)), and the held releases not emitted,
-    each C({type, cluster, namespace, release, revision, status})."
+  - "The burst event is C({helm_release: {type: burst, count, limit, window_seconds, clusters, releases, names}}):
+    C(count) unhealthy changes (not releases; a release may fail more than once) seen within C(window_seconds)
+    (more than C(limit)), C(releases) the held changes not emitted, each C({type, cluster, namespace, release,
+    revision, status}), and C(names) their releases, each once, as C(cluster/namespace/release) strings."
   - "Stopping: when ansible-rulebook cancels the source, every WATCH and LIST connection of the source is shut
     down, so the source returns within 2 seconds; a connection still being made (an API server that answers no
-    TCP connection) is left to its 10 second connect timeout in a daemon thread, which does not hold the
-    process."
+    TCP connection) cannot be shut down, and is closed as soon as it is made, or at its 10 second connect timeout,
+    in a daemon thread that does not hold the process and sends no request."
   - Runs where ansible-rulebook runs, with ansible-core and this collection installed (as an EDA decision
     environment built from the collection's execution environment definition has them).
 author:
@@ -186,11 +213,14 @@ EXAMPLES = r"""
             host: https://prod.k8s.example.com:6443
             ca_cert: /etc/pki/prod-ca.pem
             api_key: "{{ PROD_TOKEN }}"
+            # pending_stale means pending for stale_pending_after: let the recovery free it (without
+            # unlock_pending_after it leaves every pending release alone, and the recovery ends failed)
+            unlock_pending_after: 10m
     - name: A burst of failures recovers nothing; tell a person
       condition: event.helm_release.type == "burst"
       action:
-        print_event:
-          pretty: true
+        debug:
+          msg: "BURST, recovering none of {{ event.helm_release.names | join(', ') }}"
     - name: A release recovered
       condition: event.helm_release.status == "deployed"
       action:
@@ -230,7 +260,7 @@ from ansible.module_utils.common.parameters import remove_values
 
 from ansible_collections.matih.helm.plugins.module_utils.connection import Connection
 from ansible_collections.matih.helm.plugins.module_utils.errors import CLUSTER_UNREACHABLE, KubeError
-from ansible_collections.matih.helm.plugins.module_utils.kube_client import METADATA_WATCH, KubeClient
+from ansible_collections.matih.helm.plugins.module_utils.kube_client import METADATA_WATCH, WATCH_SECONDS, KubeClient
 from ansible_collections.matih.helm.plugins.module_utils.release_events import (
     DEFAULT_STATUSES, GIVE_UP, RELIST, ReleaseEvents, Scope, after_error, retry_seconds, settings_of,
 )
@@ -244,13 +274,17 @@ DEFAULT_CLUSTER = "default"
 INBOX_SIZE = 1000  # watch answers waiting for the loop: a full inbox stops the threads reading, as the rulebook's queue does
 POST_POLL_SECONDS = 0.2  # how often a thread waiting on a full inbox checks that the source is stopping
 STOP_SECONDS = 2.0  # how long a cancelled source waits for its threads, whose connections it shut down
+# A watch that lasted this share of its timeoutSeconds was ended by the server as asked, not cut early
+WATCH_ENDED_SHARE = 0.9
 # The connection options of a cluster: the modules' (without binary_path: Helm is not run here), a kubeconfig as
 # a path only (an inline kubeconfig in a rulebook would show its credentials)
 CLUSTER_SPEC = dict((option, dict(spec)) for option, spec in CONNECTION_ARGS.items() if option != "binary_path")
 CLUSTER_SPEC["kubeconfig"]["type"] = "path"
 ARGUMENT_SPEC = dict(
     clusters=dict(type="list", elements="dict", default=[], mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE,
-                  options=dict(CLUSTER_SPEC, name=dict(type="str", required=True))),
+                  # binary_path accepted for the recovery, which a rulebook passes the same clusters, and ignored
+                  options=dict(CLUSTER_SPEC, name=dict(type="str", required=True),
+                               binary_path=dict(CONNECTION_ARGS["binary_path"]))),
     namespaces=dict(type="list", elements="str", default=[]),
     statuses=dict(type="list", elements="str", default=list(DEFAULT_STATUSES), choices=list(STATUSES) + ["pending"]),
     initial=dict(type="bool", default=True),
@@ -258,6 +292,7 @@ ARGUMENT_SPEC = dict(
     burst_limit=dict(type="int", default=5),
     burst_window=dict(type="raw", default="5m"),
     burst_hold=dict(type="raw", default="2s"),
+    repeat_after=dict(type="raw", default="10m"),
 )
 
 
@@ -305,7 +340,8 @@ def _secrets_of(options):
 class InterruptibleClient(KubeClient):
     """A KubeClient whose connections another thread can shut down: a thread blocked reading a watch (the
     server sends nothing while nothing changes) or a LIST then returns at once, which closing the connection
-    from another thread does not do. Once interrupted, it makes no new connection."""
+    from another thread does not do. Once interrupted, it makes no new connection, and a connection being made
+    when it was interrupted (its socket did not exist yet) is closed as soon as it is made."""
 
     def __init__(self, access, user_agent=USER_AGENT):
         super(InterruptibleClient, self).__init__(access, user_agent=user_agent)
@@ -319,6 +355,16 @@ class InterruptibleClient(KubeClient):
                 raise KubeError(CLUSTER_UNREACHABLE, "The event source is stopping; no new connection is made")
             connection = super(InterruptibleClient, self)._new_connection(read_timeout)
             self._made.add(connection)
+        connect = connection.connect
+
+        def connect_unless_interrupted():
+            connect()  # http.client calls it when it sends; interrupt() cannot reach a socket not made yet
+            with self._made_lock:
+                interrupted = self._interrupted
+            if interrupted:
+                connection.close()
+                raise ConnectionAbortedError("the event source is stopping; connection closed once made")
+        connection.connect = connect_unless_interrupted
         return connection
 
     def interrupt(self):
@@ -356,11 +402,12 @@ class WatchLoop(object):
     bookmark's), a 410 Gone lists again, and other errors are retried after a growing wait. Blocking: run in a
     thread. ``post(item)`` hands ("listed", scope, items) and ("observed", scope, type, object) to the loop."""
 
-    def __init__(self, scope, client, post, stop):
+    def __init__(self, scope, client, post, stop, watch_seconds=None):
         self.scope = scope
         self.client = client
         self.post = post
         self.stop = stop
+        self.watch_seconds = WATCH_SECONDS if watch_seconds is None else watch_seconds  # the server's timeoutSeconds
 
     def run(self):
         try:
@@ -370,18 +417,22 @@ class WatchLoop(object):
 
     def _follow(self):
         path = secrets_path(self.scope.namespace)
-        # failures in a row, reset by the watch delivering: a LIST that works is no proof of a watch that does
-        resource_version, listed, failures = None, False, 0
+        # failures in a row, reset by the watch delivering or lasting its time: a LIST that works is no proof of
+        # a watch that does; ``first`` until the scope's first request was answered (a permanent error then ends
+        # the source, later it is retried)
+        resource_version, failures, first = None, 0, True
         while not self.stop.is_set():
             try:
                 if resource_version is None:
                     listing = self.client.list_metadata(path, label_selector=OWNER_SELECTOR, limit=0)
                     self.post(("listed", self.scope, listing.items))
-                    resource_version, listed = listing.resource_version, True
-                delivered = False
+                    resource_version = listing.resource_version
+                first = False
+                delivered, began = False, time.monotonic()
                 # closed on the way out, stopping included: closing the generator closes its connection
                 with contextlib.closing(self.client.watch(path, label_selector=OWNER_SELECTOR,
                                                           resource_version=resource_version, allow_bookmarks=True,
+                                                          timeout_seconds=self.watch_seconds,
                                                           accept=METADATA_WATCH)) as events:
                     for event_type, item in events:
                         delivered, failures = True, 0
@@ -390,13 +441,18 @@ class WatchLoop(object):
                             self.post(("observed", self.scope, event_type, item))
                         if self.stop.is_set():
                             return
-                if not delivered:  # ended at once with nothing (a proxy cutting streams): not a loop of requests
+                if delivered:
+                    continue
+                if time.monotonic() - began >= self.watch_seconds * WATCH_ENDED_SHARE:
+                    failures = 0  # a quiet watch the server ended after its timeoutSeconds, as asked: at once
+                else:  # ended early with nothing (a proxy cutting streams): not a loop of requests
                     failures += 1
                     self.stop.wait(retry_seconds(failures))
             except KubeError as error:
                 if self.stop.is_set():
                     return
-                action = after_error(error.kind, error.status, listed)
+                action = after_error(error.kind, error.status, first)
+                first = False
                 if action == GIVE_UP:
                     raise KubeError(error.kind, "%s: %s" % (self.scope.describe(), error.message), status=error.status,
                                     reason=error.reason)

@@ -468,6 +468,10 @@ def test_fleet_clusters(clusters, connection, expected, problems, secret):
 @pytest.mark.parametrize("clusters, cluster, connection, expected", [
     ([], "default", {"kubeconfig": "/k"}, {"connection": {"kubeconfig": "/k"}, "problem": "", "secret": False}),
     ([], "default", None, {"connection": {}, "problem": "", "secret": False}),
+    ([], "us", {"kubeconfig": "/k"},
+     {"connection": {}, "secret": False, "problem": "the event names cluster 'us', and no clusters were given (only the "
+                                                    "source's one cluster, 'default', is known); give the playbook the "
+                                                    "clusters the event source watches"}),
     ([{"name": "eu", "api_key": "t"}, {"name": "us", "context": "us"}], "us", {"kubeconfig": "/ignored"},
      {"connection": {"context": "us"}, "problem": "", "secret": True}),
     ([{"name": "eu", "api_key": "t"}], "us", None,

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """release_events: from LISTs and watch events of Helm's release Secrets to the events a rulebook gets: changes,
 the initial unhealthy releases, stale pending revisions, no duplicates, the burst brake; and the watch loop's
-decisions (after an error, the wait before a retry) and the options."""
+decisions (after an error, the wait before a retry) and the options. The cases turn repeats off
+(``repeat_after`` 0) unless they are about them."""
 
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def brief(event):
 
 
 def run(steps, **settings):
-    """[(time, brief event)] of every event the steps make, in order."""
-    tracker = ReleaseEvents(Settings(**settings))
+    """[(time, brief event)] of every event the steps make, in order; no repeats unless ``repeat_after`` is given."""
+    tracker = ReleaseEvents(Settings(**dict(dict(repeat_after=0), **settings)))
     emitted = []
     for step in steps:
         if step[0] == "listed":
@@ -74,8 +75,12 @@ def initial(release, revision, status, cluster="prod"):
     return changed(release, revision, status, cluster=cluster, reason="initial")
 
 
-def stale(release, revision, status, previous_revision=None, previous_status=None):
-    return ("pending_stale", "pending_stale", "prod/%s" % release, revision, status, previous_revision, previous_status)
+def stale(release, revision, status, previous_revision=None, previous_status=None, reason="pending_stale"):
+    return ("pending_stale", reason, "prod/%s" % release, revision, status, previous_revision, previous_status)
+
+
+def repeat(release, revision, status, previous_revision=None, previous_status=None, event_type="release_status"):
+    return (event_type, "repeat", "prod/%s" % release, revision, status, previous_revision, previous_status)
 
 
 CASES = [
@@ -158,6 +163,26 @@ CASES = [
       watched(T0 + 2, "ADDED", secret("shop", "web", 6, "failed")),
       watched(T0 + 3, "DELETED", secret("shop", "web", 6, "failed"))],
      [(T0 + 1, changed("shop/web", 5, "failed", 4, "deployed")), (T0 + 2, changed("shop/web", 6, "failed", 5, "failed"))]),
+    ("the latest revision deleted (helm uninstall, one by one): the older failed one is not reported again",
+     dict(NO_BRAKE, repeat_after=600),
+     [listed(T0, secret("shop", "web", 9, "failed"), secret("shop", "web", 10, "superseded"),
+             secret("shop", "web", 11, "deployed")),
+      watched(T0 + 1, "MODIFIED", secret("shop", "web", 11, "uninstalling")),
+      watched(T0 + 2, "DELETED", secret("shop", "web", 11, "uninstalling")),
+      watched(T0 + 3, "DELETED", secret("shop", "web", 10, "superseded")), due(T0 + 5000),
+      watched(T0 + 5001, "DELETED", secret("shop", "web", 9, "failed"))],
+     []),
+    ("the latest revision deleted: back to an older one, then a new revision is reported as ever",
+     NO_BRAKE,
+     [listed(T0, secret("shop", "web", 10, "failed"), secret("shop", "web", 11, "deployed")),
+      watched(T0 + 1, "DELETED", secret("shop", "web", 11, "deployed")),
+      watched(T0 + 2, "ADDED", secret("shop", "web", 11, "failed"))],
+     [(T0 + 2, changed("shop/web", 11, "failed", 10, "failed"))]),
+    ("the latest revision deleted: an older pending one left latest is not reported stale",
+     dict(NO_BRAKE, stale_pending_after=600),
+     [listed(T0, secret("shop", "web", 5, "pending-upgrade"), secret("shop", "web", 6, "deployed")),
+      watched(T0 + 1, "DELETED", secret("shop", "web", 6, "deployed")), due(T0 + 5000)],
+     []),
     ("bookmarks and Secrets that are not Helm records make nothing",
      NO_BRAKE,
      [listed(T0, {"metadata": {"name": "x", "namespace": "shop", "labels": {"owner": "helm"}}}),
@@ -176,6 +201,18 @@ CASES = [
      dict(NO_BRAKE, stale_pending_after=600),
      [listed(T0, secret("shop", "web", 5, "pending-install", modified_at=T0 - 3600))],
      [(T0, initial("shop/web", 5, "pending-install")), (T0, stale("shop/web", 5, "pending-install"))]),
+    ("a pending revision the watch saw counts from then, not from a modifiedAt 20 minutes behind (writer's clock)",
+     dict(NO_BRAKE, stale_pending_after=600, statuses=("failed",)),
+     [listed(T0, secret("shop", "web", 4, "deployed")),
+      watched(T0 + 5, "ADDED", secret("shop", "web", 5, "pending-upgrade", modified_at=T0 + 5 - 1200)),
+      due(T0 + 5), due(T0 + 604), due(T0 + 605)],
+     [(T0 + 605, stale("shop/web", 5, "pending-upgrade", 4, "deployed"))]),
+    ("a pending revision found by a LIST after 410 counts from its modifiedAt",
+     dict(NO_BRAKE, stale_pending_after=600, statuses=("failed",)),
+     [listed(T0, secret("shop", "web", 4, "deployed")),
+      listed(T0 + 300, secret("shop", "web", 5, "pending-upgrade", modified_at=T0 + 100)), due(T0 + 699),
+      due(T0 + 700)],
+     [(T0 + 700, stale("shop/web", 5, "pending-upgrade", 4, "deployed"))]),
     ("a modifiedAt in the future (clocks differ) counts from when it was first seen",
      dict(NO_BRAKE, stale_pending_after=600, statuses=("failed",)),
      [listed(T0, secret("shop", "web", 5, "pending-install", modified_at=T0 + 3600)), due(T0 + 600)],
@@ -195,6 +232,47 @@ CASES = [
     ("stale_pending_after 0: no pending_stale",
      dict(NO_BRAKE, stale_pending_after=0, statuses=("failed",)),
      [listed(T0, secret("shop", "web", 5, "pending-upgrade", modified_at=T0 - 86400)), due(T0 + 86400)], []),
+    # --- repeats
+    ("repeat: a failure emitted is emitted again every repeat_after until the release changes",
+     dict(NO_BRAKE, repeat_after=600),
+     [listed(T0, secret("shop", "web", 4, "deployed")),
+      watched(T0 + 1, "ADDED", secret("shop", "web", 5, "failed")), due(T0 + 600), due(T0 + 601), due(T0 + 1000),
+      watched(T0 + 1100, "MODIFIED", secret("shop", "web", 5, "failed")), due(T0 + 1201),
+      watched(T0 + 1300, "ADDED", secret("shop", "web", 6, "deployed")), due(T0 + 5000)],
+     [(T0 + 1, changed("shop/web", 5, "failed", 4, "deployed")), (T0 + 601, repeat("shop/web", 5, "failed", 4, "deployed")),
+      (T0 + 1201, repeat("shop/web", 5, "failed", 4, "deployed"))]),
+    ("repeat: initial failures and pending_stale too, each as its type; a change replaces what is repeated",
+     dict(NO_BRAKE, repeat_after=600, stale_pending_after=600, statuses=("failed",)),
+     [listed(T0, secret("shop", "web", 5, "pending-install", modified_at=T0 - 3600), secret("shop", "cart", 2, "failed")),
+      due(T0 + 600), watched(T0 + 700, "MODIFIED", secret("shop", "web", 5, "failed")), due(T0 + 1200), due(T0 + 1300)],
+     [(T0, initial("shop/cart", 2, "failed")), (T0, stale("shop/web", 5, "pending-install")),
+      (T0 + 600, repeat("shop/cart", 2, "failed")), (T0 + 600, repeat("shop/web", 5, "pending-install",
+                                                                      event_type="pending_stale")),
+      (T0 + 700, changed("shop/web", 5, "failed", 5, "pending-install")),
+      (T0 + 1200, repeat("shop/cart", 2, "failed")), (T0 + 1300, repeat("shop/web", 5, "failed", 5, "pending-install"))]),
+    ("repeat: pending-* and deployed events, and what initial false left unsaid, are not repeated",
+     dict(NO_BRAKE, repeat_after=600, stale_pending_after=0, statuses=("failed", "pending", "deployed"), initial=False),
+     [listed(T0, secret("shop", "cart", 2, "failed")),
+      watched(T0 + 1, "ADDED", secret("shop", "web", 1, "pending-install")),
+      watched(T0 + 2, "ADDED", secret("shop", "api", 1, "deployed")), due(T0 + 5000)],
+     [(T0 + 1, changed("shop/web", 1, "pending-install")), (T0 + 2, changed("shop/api", 1, "deployed"))]),
+    ("repeat 0: no repeats",
+     dict(NO_BRAKE, repeat_after=0),
+     [listed(T0, secret("shop", "web", 5, "failed")), due(T0 + 86400)],
+     [(T0, initial("shop/web", 5, "failed"))]),
+    ("repeat and the brake: repeats neither held nor counted, a release held back never repeated",
+     dict(burst_limit=2, burst_hold=0, burst_window=300, repeat_after=100),
+     [listed(T0),
+      watched(T0, "ADDED", secret("a", "web", 1, "failed")),
+      watched(T0, "ADDED", secret("b", "web", 1, "failed")),
+      watched(T0, "ADDED", secret("c", "web", 1, "failed")), due(T0 + 100),
+      watched(T0 + 150, "ADDED", secret("d", "web", 1, "failed")), due(T0 + 200),
+      watched(T0 + 320, "ADDED", secret("e", "web", 1, "failed"))],
+     [(T0, changed("a/web", 1, "failed")), (T0, changed("b/web", 1, "failed")), (T0, ("burst", 3, ["prod/c/web"])),
+      (T0 + 100, repeat("a/web", 1, "failed")), (T0 + 100, repeat("b/web", 1, "failed")),
+      (T0 + 200, repeat("a/web", 1, "failed")), (T0 + 200, repeat("b/web", 1, "failed")),
+      (T0 + 320, repeat("a/web", 1, "failed")), (T0 + 320, repeat("b/web", 1, "failed")),
+      (T0 + 320, changed("e/web", 1, "failed"))]),
     # --- the burst brake
     ("brake: a failure is held burst_hold, then emitted",
      dict(burst_limit=2, burst_hold=20),
@@ -287,6 +365,12 @@ def test_event_fields():
         "updated": "2026-01-02T10:00:00Z"}}
     [event] = tracker.due(T0 + 90)
     assert event["helm_release"]["type"] == "pending_stale" and event["helm_release"]["pending_seconds"] == 90
+    assert tracker.due(T0 + 689) == []
+    [event] = tracker.due(T0 + 690)
+    assert event == {"helm_release": {
+        "type": "pending_stale", "reason": "repeat", "cluster": "prod", "namespace": "shop", "release": "web",
+        "revision": 5, "status": "pending-upgrade", "previous_revision": 4, "previous_status": "deployed",
+        "updated": "2026-01-02T10:00:00Z", "pending_seconds": 690}}
 
 
 def test_burst_event_fields_and_notes():
@@ -300,7 +384,8 @@ def test_burst_event_fields_and_notes():
         "releases": [{"type": "release_status", "cluster": "prod", "namespace": "a", "release": "web", "revision": 1,
                       "status": "failed"},
                      {"type": "release_status", "cluster": "prod", "namespace": "b", "release": "api", "revision": 3,
-                      "status": "failed"}]}}
+                      "status": "failed"}],
+        "names": ["prod/a/web", "prod/b/api"]}}
     [note] = tracker.take_notes()
     assert "prod/a/web (failed), prod/b/api (failed)" in note.message and tracker.take_notes() == []
 
@@ -311,10 +396,14 @@ def test_burst_event_fields_and_notes():
     ([listed(T0, secret("shop", "web", 5, "pending-upgrade", modified_at=T0 - 100))], T0 + 500),
     ([listed(T0, secret("shop", "web", 5, "pending-upgrade", modified_at=T0 - 100)), due(T0 + 500)], T0 + 520),
     ([listed(T0, secret("shop", "web", 5, "pending-upgrade", modified_at=T0 - 100)), due(T0 + 500), due(T0 + 520)],
-     None),
-], ids=["nothing", "a held failure", "a pending revision turning stale", "a held stale event", "all emitted"])
+     T0 + 1120),
+    ([listed(T0, secret("shop", "web", 5, "pending-upgrade", modified_at=T0 - 100)), due(T0 + 500), due(T0 + 520),
+      due(T0 + 1120)], T0 + 1720),
+    ([listed(T0, secret("shop", "web", 5, "deployed"))], None),
+], ids=["nothing", "a held failure", "a pending revision turning stale", "a held stale event", "emitted, to repeat",
+        "repeated, to repeat again", "all healthy"])
 def test_next_due(steps, expected):
-    tracker = ReleaseEvents(Settings(stale_pending_after=600, burst_hold=20))
+    tracker = ReleaseEvents(Settings(stale_pending_after=600, burst_hold=20, repeat_after=600))
     for step in steps:
         if step[0] == "listed":
             tracker.listed(step[1], step[2], step[3])
@@ -323,21 +412,23 @@ def test_next_due(steps, expected):
     assert tracker.next_due() == expected
 
 
-@pytest.mark.parametrize("kind, status, started, expected", [
-    ("rejected", 410, False, RELIST),
+@pytest.mark.parametrize("kind, status, first_request, expected", [
     ("rejected", 410, True, RELIST),
-    ("access_denied", 403, False, GIVE_UP),
-    ("access_denied", 401, True, RETRY),
-    ("rejected", 400, False, GIVE_UP),
-    ("not_found", 404, False, GIVE_UP),
-    ("invalid_kubeconfig", None, False, GIVE_UP),
-    ("cluster_unreachable", None, False, RETRY),
-    ("cluster_unreachable", 503, True, RETRY),
-    ("throttled", 429, False, RETRY),
-    ("api_error", 500, False, RETRY),
+    ("rejected", 410, False, RELIST),
+    ("access_denied", 403, True, GIVE_UP),
+    ("access_denied", 401, False, RETRY),
+    ("access_denied", 403, False, RETRY),
+    ("rejected", 400, True, GIVE_UP),
+    ("not_found", 404, True, GIVE_UP),
+    ("not_found", 404, False, RETRY),
+    ("invalid_kubeconfig", None, True, GIVE_UP),
+    ("cluster_unreachable", None, True, RETRY),
+    ("cluster_unreachable", 503, False, RETRY),
+    ("throttled", 429, True, RETRY),
+    ("api_error", 500, True, RETRY),
 ])
-def test_after_error(kind, status, started, expected):
-    assert release_events.after_error(kind, status, started) == expected
+def test_after_error(kind, status, first_request, expected):
+    assert release_events.after_error(kind, status, first_request) == expected
 
 
 @pytest.mark.parametrize("failures, seconds", [(0, 1), (1, 1), (2, 2), (3, 4), (5, 16), (6, 30), (50, 30)])
@@ -359,19 +450,20 @@ def test_duration_seconds_refuses(value):
 
 
 OPTIONS = dict(statuses=["failed", "pending"], initial=True, stale_pending_after="15m", burst_limit=5,
-               burst_window="5m", burst_hold="20s")
+               burst_window="5m", burst_hold="20s", repeat_after="10m")
 
 
 def test_settings_of():
     assert release_events.settings_of(OPTIONS) == Settings(
         statuses=("failed", "pending-install", "pending-upgrade", "pending-rollback"), initial=True,
-        stale_pending_after=900, burst_limit=5, burst_window=300, burst_hold=20)
+        stale_pending_after=900, burst_limit=5, burst_window=300, burst_hold=20, repeat_after=600)
 
 
 @pytest.mark.parametrize("changes, message", [
     (dict(burst_limit=-1), "burst_limit is -1"),
     (dict(burst_hold="10m"), "burst_hold .* is longer than burst_window"),
     (dict(stale_pending_after="later"), "stale_pending_after is 'later'"),
+    (dict(repeat_after="-1m"), "repeat_after is '-1m'"),
 ])
 def test_settings_of_refuses(changes, message):
     with pytest.raises(ValueError, match=message):

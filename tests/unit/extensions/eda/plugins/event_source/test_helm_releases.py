@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The event source matih.helm.helm_releases driven as ansible-rulebook drives it: main(queue, args) with a
 list-backed queue, over a scripted client (LISTs and watch streams) or a real one against a local HTTP server:
-resume after a dropped watch, 410 Gone, an outage retried, no duplicates, stale pending revisions, the burst brake,
-errors that end the source, and cancellation."""
+resume after a dropped watch, 410 Gone, an outage retried, quiet watches, no duplicates, stale pending revisions,
+repeats, the burst brake, errors that end the source, and cancellation."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ansible_collections.matih.helm.plugins.module_utils.kube_client import META
 from ansible_collections.matih.helm.tests.unit.plugins.module_utils.test_release_events import secret
 
 TOKEN = "s3cr3t-token-value"
-QUIET = dict(stale_pending_after=0, burst_limit=0)  # only the changes, at once
+QUIET = dict(stale_pending_after=0, burst_limit=0, repeat_after=0)  # only the changes, at once
 SOURCE_THREAD = "helm_releases "
 
 
@@ -43,7 +43,8 @@ class FakeClient(object):
     """The client's seams the source uses, answering from scripts: ``lists`` (a MetadataList or a KubeError each
     LIST) and ``watches`` (each watch a list of ("event", type, object) and ("error", KubeError) steps; a watch
     whose steps ran out ends, unless its last step is ("wait",): then it waits, as a quiet watch does, until
-    interrupted). With nothing left to answer, a request waits until interrupted too."""
+    interrupted; ("sleep", seconds) waits that long). With nothing left to answer, a request waits until
+    interrupted too."""
 
     def __init__(self, lists=(), watches=()):
         self.lists = collections.deque(lists)
@@ -76,6 +77,8 @@ class FakeClient(object):
                     yield step[1], step[2]
                 elif step[0] == "error":
                     raise step[1]
+                elif step[0] == "sleep":
+                    time.sleep(step[1])
                 else:
                     self._wait()
         finally:
@@ -237,6 +240,40 @@ def test_access_denied_at_start_ends_the_source_with_its_message(clients):
     assert fake.interrupted.is_set() and fake.closed
 
 
+def test_a_permanent_error_after_a_retry_is_retried(clients, caplog):
+    # an API server starting: unreachable, then a moment of 403 and 404 before it serves
+    clients.fakes["https://prod"] = FakeClient(
+        lists=[KubeError("cluster_unreachable", "refused the connection"),
+               KubeError("access_denied", "forbidden while starting", status=403),
+               KubeError("not_found", "not found while starting", status=404),
+               MetadataList([secret("shop", "web", 2, "failed")], "100")])
+    queue, _stopped_in = run_source(one_cluster(**QUIET), count(1))
+    assert [brief(event) for event in queue.events] == [("release_status", "prod", "shop", "web", 2, "failed")]
+    assert clients.waits == [1, 2, 3]
+    assert "forbidden while starting" in caplog.text and "not found while starting" in caplog.text
+
+
+def test_a_quiet_watch_ended_by_the_server_is_no_failure(clients, monkeypatch):
+    monkeypatch.setattr(helm_releases, "WATCH_SECONDS", 0.1)
+    clients.fakes["https://prod"] = fake = FakeClient(
+        lists=[MetadataList([], "100")],
+        watches=[[("sleep", 0.12)], [("sleep", 0.12)],
+                 [("event", "ADDED", with_version(secret("shop", "web", 2, "failed"), "101")), ("wait",)]])
+    queue, _stopped_in = run_source(one_cluster(**QUIET), count(1))
+    assert len(queue.events) == 1 and clients.waits == []  # made again at once, twice
+    assert [call[0] for call in fake.calls] == ["list", "watch", "watch", "watch"]
+
+
+def test_a_watch_ended_early_with_nothing_backs_off(clients, monkeypatch):
+    monkeypatch.setattr(helm_releases, "WATCH_SECONDS", 30)
+    clients.fakes["https://prod"] = FakeClient(
+        lists=[MetadataList([], "100")],
+        watches=[[], [],
+                 [("event", "ADDED", with_version(secret("shop", "web", 2, "failed"), "101")), ("wait",)]])
+    queue, _stopped_in = run_source(one_cluster(**QUIET), count(1))
+    assert len(queue.events) == 1 and clients.waits == [1, 2]
+
+
 def test_access_denied_once_watching_is_retried(clients, caplog):
     clients.fakes["https://prod"] = fake = FakeClient(
         lists=[MetadataList([], "100"), MetadataList([secret("shop", "web", 2, "failed")], "200")],
@@ -266,6 +303,14 @@ def test_stale_pending_once(clients):
     assert queue.events[1]["helm_release"]["pending_seconds"] >= 1
 
 
+def test_an_unhealthy_release_is_repeated_until_it_changes(clients):
+    clients.fakes["https://prod"] = FakeClient(lists=[MetadataList(
+        [secret("shop", "web", 5, "failed"), secret("shop", "api", 1, "deployed")], "100")])
+    queue, _stopped_in = run_source(one_cluster(burst_limit=0, stale_pending_after=0, repeat_after=0.3), count(3))
+    assert [(event["helm_release"]["reason"], event["helm_release"]["release"], event["helm_release"]["revision"])
+            for event in queue.events[:3]] == [("initial", "web", 5), ("repeat", "web", 5), ("repeat", "web", 5)]
+
+
 def test_burst_brake_emits_one_alert_and_no_release(clients, caplog):
     clients.fakes["https://prod"] = FakeClient(
         lists=[MetadataList([], "100")],
@@ -275,6 +320,7 @@ def test_burst_brake_emits_one_alert_and_no_release(clients, caplog):
                                     settle=0.5)
     assert [brief(event) for event in queue.events] == [("burst", 3, ["web", "web", "web"])]
     assert sorted(one["namespace"] for one in queue.events[0]["helm_release"]["releases"]) == ["a", "b", "c"]
+    assert sorted(queue.events[0]["helm_release"]["names"]) == ["prod/a/web", "prod/b/web", "prod/c/web"]
     assert "Burst brake" in caplog.text
 
 
@@ -333,6 +379,15 @@ def test_options_that_cannot_work_end_the_source_naming_them(clients, args, mess
         asyncio.run(helm_releases.main(ListQueue(), args))
     assert str(raised.value).startswith("matih.helm.helm_releases: ")
     assert "s3cr3t" not in str(raised.value).replace("********", "")
+
+
+def test_a_clusters_binary_path_is_accepted_and_ignored(clients, monkeypatch):
+    seen = []
+    clients.fakes["https://prod"] = FakeClient(lists=[MetadataList([secret("shop", "web", 1, "failed")], "1")])
+    monkeypatch.setattr(helm_releases, "client_for", lambda options: seen.append(options) or clients.fakes[options["host"]])
+    args = dict(QUIET, clusters=[{"name": "prod", "host": "https://prod", "binary_path": "/opt/helm/bin/helm"}])
+    queue, _stopped_in = run_source(args, count(1))
+    assert len(queue.events) == 1 and "binary_path" not in seen[0]
 
 
 def test_rulebook_internal_arguments_are_ignored(clients):
@@ -405,6 +460,28 @@ class SilentWatchServer(object):
         self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def test_a_connection_made_after_the_interruption_is_closed_at_once(monkeypatch, tmp_path):
+    # interrupt() found the connection without a socket (still connecting): once made, it is closed, not used
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    for variable in ("K8S_AUTH_KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    server = SilentWatchServer()
+    try:
+        _settings, [(_name, options)], _namespaces = helm_releases.options_of(
+            {"clusters": [{"name": "local", "host": server.url}]})
+        client = helm_releases.client_for(options)
+        connection = client._new_connection(60)
+        client.interrupt()
+        with pytest.raises(ConnectionAbortedError):
+            connection.connect()
+        assert connection.sock is None
+        with pytest.raises(KubeError, match="stopping"):
+            client.list_metadata("/api/v1/secrets")
+        client.close()
+    finally:
+        server.close()
 
 
 def test_cancellation_shuts_down_a_real_watch_connection(monkeypatch, tmp_path):
