@@ -12,22 +12,35 @@ same ``module_defaults`` work for both collections.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from typing import Any, Dict, List, Optional, Pattern
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.matih.helm.plugins.module_utils.durations import duration_nanoseconds
 
+
+def set_env_fallback(*names: str) -> str:
+    """ansible-core's env_fallback, except that an empty variable counts as unset. AWX's credential injectors
+    cannot leave a variable out: the collection's kubeconfig credential sets K8S_AUTH_CONTEXT to its context
+    field even when that is empty, and an empty context would then clash with validate_certs and ca_cert
+    (mutually exclusive) in every module."""
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    raise AnsibleFallbackNotFound
+
+
 CONNECTION_ARGS = dict(
     binary_path=dict(type="path"),
-    kubeconfig=dict(type="raw", aliases=["kubeconfig_path"], fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-    context=dict(type="str", aliases=["kube_context"], fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    kubeconfig=dict(type="raw", aliases=["kubeconfig_path"], fallback=(set_env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", aliases=["kube_context"], fallback=(set_env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(set_env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(set_env_fallback, ["K8S_AUTH_API_KEY"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(set_env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
     validate_certs=dict(
-        type="bool", default=True, aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])
+        type="bool", default=True, aliases=["verify_ssl"], fallback=(set_env_fallback, ["K8S_AUTH_VERIFY_SSL"])
     ),
 )
 

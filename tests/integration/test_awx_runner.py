@@ -64,6 +64,20 @@ def test_history_job(helm_binary, tls_cluster, namespace, credential_env, tmp_pa
     assert (history["deployed_revision"], history["last_successful_revision"]) == (2, 2)
 
 
+def test_kubeconfig_credential_without_context_beside_verify_ssl(helm_binary, tls_cluster, namespace, credential_env, tmp_path):
+    """The kubeconfig credential with its context left empty injects K8S_AUTH_CONTEXT="": with K8S_AUTH_VERIFY_SSL
+    beside it (as an EE or a second credential sets it) every module used to fail with "parameters are mutually
+    exclusive: context|validate_certs". An empty variable is no context."""
+    _failed_release(helm_binary, tls_cluster.kubeconfig, "shop", namespace)
+    job = _job(tmp_path, "history", credential_env, playbook="helm_history.yml", template_name="Helm: release history",
+               survey_name="history", answers={"helm_release": "shop", "helm_namespace": namespace})
+    assert job.credential_env["K8S_AUTH_CONTEXT"] == ""
+    job.run(dict(_env(tmp_path, helm_binary), K8S_AUTH_VERIFY_SSL="true"))
+    assert job.result.status == "successful", job.output()
+    assert "mutually exclusive" not in job.output()
+    assert job.stats["artifact_data"]["helm_history"]["deployed_revision"] == 2
+
+
 @pytest.mark.parametrize("job_type,diff_mode", [("run", False), ("check", False), ("check", True), ("run", True)],
                          ids=["run", "check", "check-diff", "run-diff"])
 def test_rollback_job(helm_binary, tls_cluster, namespace, credential_env, tmp_path, job_type, diff_mode):

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.matih.helm.plugins.module_utils.args import (
     CONNECTION_ARGS,
+    CONNECTION_MUTUALLY_EXCLUSIVE,
     argument_spec,
     name_problems,
     namespace_problem,
@@ -71,3 +74,31 @@ def test_argument_spec_is_a_fresh_copy():
     spec["api_key"]["no_log"] = False
     assert CONNECTION_ARGS["api_key"]["no_log"] is True
     assert {"name", "release_namespace", "max", "kubeconfig"} <= set(spec)
+
+
+# (environment, options given, expected connection options or the error)
+CONNECTION_ENVIRONMENTS = [
+    # AWX's kubeconfig credential without a context: K8S_AUTH_CONTEXT is injected empty, which is no context
+    ({"K8S_AUTH_KUBECONFIG": "/runner/kubeconfig", "K8S_AUTH_CONTEXT": ""}, {"validate_certs": True},
+     {"kubeconfig": "/runner/kubeconfig", "context": None, "validate_certs": True}),
+    ({"K8S_AUTH_CONTEXT": "", "K8S_AUTH_VERIFY_SSL": "true", "K8S_AUTH_SSL_CA_CERT": ""}, {},
+     {"context": None, "validate_certs": True, "ca_cert": None}),
+    ({"K8S_AUTH_CONTEXT": "prod", "K8S_AUTH_HOST": ""}, {}, {"context": "prod", "host": None}),
+    # a context that is set still refuses what it brings itself
+    ({"K8S_AUTH_CONTEXT": "prod"}, {"validate_certs": False}, "parameters are mutually exclusive: context|validate_certs"),
+]
+
+
+@pytest.mark.parametrize("environ, given, expected", CONNECTION_ENVIRONMENTS)
+def test_connection_fallbacks_take_an_empty_variable_as_unset(monkeypatch, environ, given, expected):
+    for name in ("K8S_AUTH_KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_SSL_CA_CERT",
+                 "K8S_AUTH_VERIFY_SSL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    result = ArgumentSpecValidator(CONNECTION_ARGS, mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE).validate(dict(given))
+    if isinstance(expected, str):
+        assert [str(error) for error in result.errors] == [expected]
+    else:
+        assert not result.error_messages, result.error_messages
+        assert {key: result.validated_parameters[key] for key in expected} == expected
