@@ -30,7 +30,7 @@ demo: bootstrap
 test: control-plane helm-matrix
 	@hack/test.sh
 
-bench: bootstrap
+bench: control-plane
 	@hack/bench.sh
 
 # The fast loop while developing; make test (the whole suite, 35 minutes) once or twice per change

@@ -71,7 +71,7 @@ class Settings(NamedTuple):
     stale_pending_after: float = 900.0
     burst_limit: int = 5
     burst_window: float = 300.0
-    burst_hold: float = 2.0
+    burst_hold: float = 1.0
     repeat_after: float = 600.0
 
 

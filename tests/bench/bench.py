@@ -42,6 +42,16 @@ f. scale (issue 25): a fleet of 1,000 releases of 10 revisions each over 100 nam
    3), API requests, peak RSS (the empty ``ansible-inventory -i localhost,`` beside it); then
    ``ansible-playbook matih.helm.remediate`` over the 100 namespaces at --forks 10, every failed
    release checked recovered (one LIST) with its objects re-created by the rollback.
+g. event-driven recovery (issue 26), on the REAL control plane (tests/cluster/controlplane.py, started once for
+   both Helm majors; built by hack/control-plane-build.sh when missing): ``ansible-rulebook -r
+   matih.helm.remediate`` watching a namespace of its own, the burst brake's limit above the failures and its
+   hold at the default (2 s, inside the figures). From the failed revision written to the release deployed
+   again, over F refused upgrades one after the other (median and max), both ends stamped by the bench's own
+   WATCH of the release Secrets; beside it, interleaved, a bare ``helm rollback NAME 1`` with the recovery's
+   flags (--wait, --timeout 5m) on an equivalent release, and the ansible-playbook start-up. The source's
+   requests while idle (a counting proxy in front of the API server on the source's kubeconfig only), and
+   the rulebook process's RSS beside the same rulebook with a source that only sleeps. How, and why each
+   figure is honest: tests/bench/event_latency.py.
 
 What the columns measure:
 - seconds: wall time of the whole ansible-playbook (or Python) run, start-up included;
@@ -57,7 +67,7 @@ What the columns measure:
   exec); helm execs/unhealthy divides them (the one list per namespace included) by the
   releases that needed recovery. The hook also logs the release each call names, so (c) counts the
   Helm calls that name a healthy release (there must be none).
-- Targets: each speed target of issues 10 and 25, measured in this run, marked met or NOT MET (a
+- Targets: each speed target of issues 10, 25 and 26, measured in this run, marked met or NOT MET (a
   variant that failed, or was not measured, is NOT MET).
 - (f) peak RSS MB: the command's maximum resident set size as GNU time reports it (/usr/bin/time -f
   %M; for the per-namespace calls the largest one); "-" for the in-process discover.
@@ -90,9 +100,10 @@ import kubeemu  # noqa: E402  pylint: disable=wrong-import-position
 import scenarios  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, BENCH_DIR)
+import event_latency  # noqa: E402  pylint: disable=wrong-import-position
 import scale_fleet  # noqa: E402  pylint: disable=wrong-import-position
 
-SECTIONS = ("a", "b", "c", "d", "e", "f")
+SECTIONS = ("a", "b", "c", "d", "e", "f", "g")
 PREFLIGHT_WIDE_OBJECTS = 50
 REMEDIATE_PLAYBOOK = os.path.join(REPO_ROOT, "playbooks", "remediate.yml")
 DEFAULT_OUTPUT = os.path.join(REPO_ROOT, ".cache", "bench", "bench.json")
@@ -264,9 +275,9 @@ class BenchError(Exception):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke run: 4 rollbacks, 10 revisions, fleets of 10")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 4 rollbacks, 10 revisions, fleets of 10, 3 event failures, 15 s idle")
     parser.add_argument("--helm", choices=("3", "4", "both"), default="both", help="Helm major(s) to measure (default both)")
-    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d,e,f)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,b (default a,b,c,d,e,f,g)")
     parser.add_argument("--rollbacks", type=int, help="rollbacks per run in (a) (default 10, quick 4)")
     parser.add_argument("--rounds", type=int, help="timed runs per variant in (a), taking turns; the best counts (default 5, quick 1)")
     parser.add_argument("--revisions", type=int, help="revisions of the release in (b) (default 50, quick 10)")
@@ -275,6 +286,8 @@ def parse_args(argv):
     parser.add_argument("--scale-releases", type=int, help="releases of the fleet in (f) (default %d, quick %d)" % (SCALE_RELEASES, SCALE_QUICK[0]))
     parser.add_argument("--scale-namespaces", type=int, help="namespaces of the fleet in (f) (default %d, quick %d)" % (SCALE_NAMESPACES, SCALE_QUICK[1]))
     parser.add_argument("--scale-revisions", type=int, help="revisions of each release in (f), at least 2 (default %d)" % SCALE_REVISIONS)
+    parser.add_argument("--event-failures", type=int, help="failures recovered one after the other in (g) (default 10, quick 3)")
+    parser.add_argument("--idle-seconds", type=int, help="how long (g) counts the idle source's requests (default 60, quick 15)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="JSON results (default .cache/bench/bench.json)")
     args = parser.parse_args(argv)
     args.sections = [part.strip() for part in args.only.split(",") if part.strip()]
@@ -290,6 +303,8 @@ def parse_args(argv):
     args.scale_namespaces = args.scale_namespaces or (SCALE_QUICK[1] if args.quick else SCALE_NAMESPACES)
     args.scale_revisions = args.scale_revisions or (SCALE_QUICK[2] if args.quick else SCALE_REVISIONS)
     args.scale_rounds = 1 if args.quick else SCALE_ROUNDS
+    args.event_failures = args.event_failures or (3 if args.quick else 10)
+    args.idle_seconds = args.idle_seconds or (15 if args.quick else 60)
     if args.scale_revisions < 2 or args.scale_namespaces < 1 or args.scale_releases < args.scale_namespaces:
         parser.error("(f) needs at least 2 revisions (a failed release keeps a deployed one) and a release per namespace")
     args.helms = ["helm3", "helm4"] if args.helm == "both" else ["helm" + args.helm]
@@ -345,9 +360,12 @@ class Bench:
         self.startup_cpu_seconds = None
         self.last_cpu_seconds = None
         self.results = {section: [] for section in SECTIONS}
+        self.event_latency = None  # section (g): its control plane, started on first use
 
     def close(self):
         self.emulator.stop()
+        if self.event_latency is not None:
+            self.event_latency.close()
         if self.exec_emulator is not None:
             self.exec_emulator.stop()
 
@@ -935,6 +953,18 @@ class Bench:
                 "helm_execs_per_unhealthy": len(execs) / failed if failed else None, "helm_exec_kinds": summarize(execs, failed or 1),
                 "helm_calls_naming_healthy": naming_healthy, "objects_recreated": len(objects)}
 
+    # --- (g) event-driven recovery ---------------------------------------------------------------
+
+    def section_g(self, label, helm):
+        """See tests/bench/event_latency.py."""
+        if self.event_latency is None:
+            self.event_latency = event_latency.EventLatency(self.workdir, self.env, self.measure_startup,
+                                                            collection_module_utils()["helm_client"].rollback_argv)
+        try:
+            self.results["g"].append(self.event_latency.run(label, helm, self.args.event_failures, self.args.idle_seconds))
+        except event_latency.FAILURES as error:
+            raise BenchError("%s: %s" % (type(error).__name__, error)) from error
+
     # --- output -----------------------------------------------------------------------------
 
     def print_tables(self):
@@ -991,14 +1021,32 @@ class Bench:
                   [[r["helm"], r["releases"], r["namespaces"], r["unhealthy"], r["recovered"], r["forks"], r["seconds"], r["s_net"],
                     r["s_per_unhealthy"], r["s_per_unhealthy_net"], r["requests_per_unhealthy"], r["helm_execs_per_unhealthy"],
                     r["helm_calls_naming_healthy"], r["helm_exec_kinds"]] for r in self.results["f"] if r["part"] == "remediation"])
+        if self.results["g"]:
+            hold = self.results["g"][0]["burst_hold"]
+            table("(g) event-driven recovery on the real control plane: failed revision written -> deployed again (s; burst hold %s "
+                  "included; stamped by the bench's WATCH), beside a bare helm rollback --wait of an equivalent release" % hold,
+                  ["helm", "failures", "p50", "max", "min", "p50: to event (hold incl.)", "event to playbook", "playbook to rollback",
+                   "rollback (--wait)", "bare rollback p50", "bare rollback max", "ansible-playbook start-up", "upgrade returned after t0, p50",
+                   "each (s)"],
+                  [[r["helm"], r["failures"], r["p50"], r["max"], r["min"], r["to_event_p50"], r["event_to_play_p50"], r["play_to_rollback_p50"],
+                    r["rollback_p50"], r["bare_p50"], r["bare_max"], r["startup"], r["upgrade_return_p50"],
+                    " ".join("%.1f" % run["seconds"] for run in r["runs"])]
+                   for r in self.results["g"]])
+            table("(g) the source idle (requests counted by a proxy on the source's kubeconfig only) and its memory (MB)",
+                  ["helm", "idle s", "requests besides watches", "requests/min", "watches opened", "rulebook CPU s idle",
+                   "requests during the failures (+watches)", "rulebook RSS", "processes", "RSS, sleeping source", "source's RSS",
+                   "RSS after failures", "peak RSS"],
+                  [[r["helm"], r["idle_seconds"], r["idle_requests"], r["idle_requests_per_minute"], r["idle_watches"], r["idle_cpu_seconds"],
+                    "%d (+%d)" % (r["busy_requests"], r["busy_watches"]), r["rss_mb"], len(r["processes"]), r["baseline_rss_mb"],
+                    r["source_rss_mb"], r["rss_after_failures_mb"], r["hwm_mb"]] for r in self.results["g"]])
         targets = self.targets()
         if targets:
             startup = "%.3f s" % self.startup_seconds if self.startup_seconds is not None else "(not measured)"
-            table("Targets (issues 10 and 25; ratios from this run, beside the ansible-playbook start-up of %s)" % startup,
+            table("Targets (issues 10, 25 and 26; ratios from this run, beside the ansible-playbook start-up of %s)" % startup,
                   ["helm", "target", "measured", "limit", "met"], [[t["helm"], t["target"], t["measured"], t["limit"], t["met"]] for t in targets])
 
     def targets(self):
-        """Each speed target of issues 10 and 25 against this run's figures: met or NOT MET."""
+        """Each speed target of issues 10, 25 and 26 against this run's figures: met or NOT MET."""
         rows = []
 
         def check(helm, target, measured, limit, at_most=True):
@@ -1034,6 +1082,12 @@ class Bench:
                   20, at_most=False)
             remediation = next((r for r in self.results["f"] if r["helm"] == label and r["part"] == "remediation"), {})
             check(label, "(f) %s: remediate, s per unhealthy release (net)" % size, remediation.get("s_per_unhealthy_net"), 0.8)
+        measured_g = {row["helm"]: row for row in self.results["g"]}
+        for label in (self.args.helms if "g" in self.args.sections else []):
+            row = measured_g.get(label, {"helm": label, "bare_p50": float("nan")})  # failed: NOT MET
+            check(row["helm"], "(g) failed written -> deployed again, p50 s (limit: 5 + bare rollback p50)", row.get("p50"),
+                  5 + row["bare_p50"])
+            check(row["helm"], "(g) source requests/min while idle, besides the watch", row.get("idle_requests_per_minute"), 0)
         return rows
 
 
@@ -1089,7 +1143,7 @@ def collection_module_utils():
     if root not in sys.path:
         sys.path.insert(0, root)
     import importlib  # pylint: disable=import-outside-toplevel
-    names = ("connection", "release_store", "live_objects", "preflight", "release_inventory")
+    names = ("connection", "release_store", "live_objects", "preflight", "release_inventory", "helm_client")
     return {name: importlib.import_module("ansible_collections.matih.helm.plugins.module_utils." + name) for name in names}
 
 
@@ -1138,7 +1192,8 @@ def main(argv=None):
         "quick": args.quick, "versions": versions, "sections": args.sections,
         "settings": {"rollbacks": args.rollbacks, "revisions": args.revisions, "fleet_sizes": args.fleet_sizes, "forks": args.forks,
                      "failed_share": FAILED_SHARE, "pending_share": PENDING_SHARE, "scale_releases": args.scale_releases,
-                     "scale_namespaces": args.scale_namespaces, "scale_revisions": args.scale_revisions, "scale_rounds": args.scale_rounds},
+                     "scale_namespaces": args.scale_namespaces, "scale_revisions": args.scale_revisions, "scale_rounds": args.scale_rounds,
+                     "event_failures": args.event_failures, "idle_seconds": args.idle_seconds},
         "ansible_playbook_startup_seconds": bench.startup_seconds,
         "results": bench.results, "targets": bench.targets(), "errors": errors,
     }

@@ -139,13 +139,13 @@ options:
       - How long an unhealthy change is held before the brake decides on it (see O(burst_limit)); it delays every
         recovery by as much. A Go duration or a number of seconds; V(0) decides at once (the first O(burst_limit)
         changes of a burst are then emitted, the rest held back).
-      - The default holds long enough to catch the failures that one push sets off together (an C(--atomic)
-        upgrade of many tenants that fails in the same seconds) and adds little to the time to recovery. Failures
-        that come further apart than the hold are emitted one by one until more than O(burst_limit) fell within
-        O(burst_window), so at most O(burst_limit) recoveries per window, then the brake. Hold longer (V(30s)) for
-        recoveries that wait for a slow spread of failures.
+      - The default holds the failures that one push sets off together (many tenants refused by the same
+        admission policy within a second) and adds one second to the time to recovery. Failures that come further
+        apart than the hold are emitted one by one until more than O(burst_limit) fell within O(burst_window), so
+        at most O(burst_limit) recoveries per window, then the brake. Hold longer (V(30s)) to catch failures that
+        spread over their upgrades' timeouts, at that cost in time to recovery.
     type: raw
-    default: 2s
+    default: 1s
   repeat_after:
     description:
       - An unhealthy event that was emitted (a C(release_status) event of status C(failed), or a C(pending_stale)
@@ -291,7 +291,7 @@ ARGUMENT_SPEC = dict(
     stale_pending_after=dict(type="raw", default="15m"),
     burst_limit=dict(type="int", default=5),
     burst_window=dict(type="raw", default="5m"),
-    burst_hold=dict(type="raw", default="2s"),
+    burst_hold=dict(type="raw", default="1s"),
     repeat_after=dict(type="raw", default="10m"),
 )
 
