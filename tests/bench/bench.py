@@ -930,8 +930,9 @@ class Bench:
         not_deployed = sorted("%s/%s=%s" % (row.namespace, row.name, row.status) for row in rows if row.status != "deployed")
         not_rolled = sorted("%s/%s" % key for key, row in by_key.items() if row.name in failed_names and row.revision <= fleet["revisions"])
         if len(rows) != fleet["releases"] or not_deployed or not_rolled:
-            raise BenchError("%s (f): after remediate %d releases, not deployed: %s; failed ones without a new revision: %s" % (
-                label, len(rows), not_deployed[:10], not_rolled[:10]))
+            raise BenchError("%s (f): after remediate %d releases, not deployed: %s; failed ones without a new revision: %s; "
+                             "their report rows: %s" % (label, len(rows), not_deployed[:10], not_rolled[:10],
+                                                        self._report_rows(extra_vars["fleet_remediation_report_dir"], not_rolled[:10])))
         # The rollbacks re-applied the manifest: each recovered release has its ConfigMaps, the others none.
         query = urllib.parse.urlencode({"labelSelector": "app.kubernetes.io/name=%s" % scale_fleet.CHART_NAME})
         with urllib.request.urlopen("%s/api/v1/configmaps?%s" % (emulator.url, query), timeout=120) as response:
@@ -964,6 +965,19 @@ class Bench:
             self.results["g"].append(self.event_latency.run(label, helm, self.args.event_failures, self.args.idle_seconds))
         except event_latency.FAILURES as error:
             raise BenchError("%s: %s" % (type(error).__name__, error)) from error
+
+    @staticmethod
+    def _report_rows(report_dir, hosts):
+        """The remediation report's rows (outcome, error_kind, reason) of ``hosts`` (namespace/name), to say why."""
+        try:
+            names = [name for name in os.listdir(report_dir) if name.endswith(".json")]
+            with open(os.path.join(report_dir, sorted(names)[-1]), encoding="utf-8") as handle:
+                report = json.load(handle)
+        except (OSError, IndexError, ValueError) as error:
+            return "no report (%s)" % error
+        rows = report.get("releases") or report.get("fleet_remediation_releases") or []
+        return [{key: row.get(key) for key in ("namespace", "release", "outcome", "error_kind", "reason")}
+                for row in rows if "%s/%s" % (row.get("namespace"), row.get("release")) in hosts]
 
     # --- output -----------------------------------------------------------------------------
 

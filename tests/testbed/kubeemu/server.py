@@ -115,6 +115,11 @@ def _truthy(query, name):
 class ApiServer(http.server.ThreadingHTTPServer):
     """Serves one Store; remembers open connections so stop() can end idle keep-alives."""
 
+    # socketserver's listen backlog is 5: a fleet recovered at --forks 10 (each module's preflight and Helm
+    # connecting at once) overflowed it and the kernel reset connections, which no API server does (Go listens
+    # with the system's somaxconn)
+    request_queue_size = 1024
+
     def __init__(self, address, store, faults, stats, token, require_token, ssl_context=None):
         self.store = store
         self.ssl_context = ssl_context
