@@ -37,6 +37,7 @@ ALLOWED = {
     "release_lease": (4, {"attempts", "errors", "kube_client", "kube_types"}),
     "preflight": (4, {"drift", "errors", "kube_client", "kube_types", "live_objects"}),
     "release_inventory": (4, {"errors", "helm_client", "kube_types", "release_store"}),
+    "release_events": (4, {"durations", "errors", "release_inventory"}),
 }
 PURE_LAYERS = (1, 2)
 
