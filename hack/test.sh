@@ -62,10 +62,12 @@ gate_importer() {
   ansible-galaxy collection build --force --output-path "$out" . >/dev/null || { rm -rf "$out"; return 1; }
   # kubernetes.core, a dependency in galaxy.yml, on sys.path (where ansible finds collections too): the importer
   # points ANSIBLE_COLLECTIONS_PATH at the upload only, which would leave release_deploy's tasks unresolved
-  # XDG_CACHE_HOME of its own: ansible-lint keeps its mock modules (awx.awx.*) in ~/.cache/ansible-compat, which
-  # the lint gate, in the other lane, writes at the same time (a run once lost awx.awx.credential_type that way)
+  # XDG_CACHE_HOME and ANSIBLE_HOME of its own: an offline ansible-lint writes its mock modules (awx.awx.*) under
+  # $ANSIBLE_HOME/ansible-lint-mocks and deletes them when it exits, under the lint gate running in the other lane
+  # (CI's lint gate then failed: a run lost awx.awx.credential_type that way, another the whole gate)
   (cd "$out" && env -u ANSIBLE_COLLECTIONS_PATH PATH="$venv/bin:$PATH" PYTHONPATH="$ROOT/.cache/collections" \
     GALAXY_IMPORTER_CONFIG="$ROOT/hack/galaxy-importer.cfg" ANSIBLE_LOCAL_TEMP="$out/tmp" XDG_CACHE_HOME="$out/cache" \
+    ANSIBLE_HOME="$out/ansible-home" \
     "$venv/bin/python" -m galaxy_importer.main "$out"/matih-helm-*.tar.gz) >"$out/log" 2>&1
   rc=$?
   # Not ours to fix, so allowed: galaxy-importer gives ansible-lint ANSIBLE_COLLECTIONS_PATH=<tmp>/ansible_collections,
@@ -90,7 +92,8 @@ gate_importer() {
   echo "importer: $(basename "$out"/matih-helm-*.tar.gz) imports cleanly ($(grep -c '^Loading ' "$out/log") contents loaded)"
   rm -rf "$out"
 }
-gate_lint()     { ansible-lint --profile production --offline; }
+# an ANSIBLE_HOME of its own, for the same reason as the importer's (its mock modules)
+gate_lint()     { ANSIBLE_HOME=$ROOT/.cache/ansible-lint-home ansible-lint --profile production --offline; }
 gate_testbed()  { MATIH_TEST_CLUSTER=emulator python -m pytest "${PYTEST_GATE_ARGS[@]}" tests/testbed; }
 # the control plane's launcher and fault proxy, and the test bed's Helm scenarios on the real control plane
 gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" tests/cluster tests/testbed/test_helm_on_testbed.py; }
