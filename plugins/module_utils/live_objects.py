@@ -21,6 +21,7 @@ from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
 )
 from ansible_collections.matih.helm.plugins.module_utils.release_store import RELEASE_SECRET_TYPE
 
+ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 # Masking shorter Secret values would blank out words and numbers all over the output.
 MIN_MASKED_LENGTH = 6
 
@@ -99,6 +100,18 @@ class LiveObjects(object):
             if len(found) == len(wanted):
                 break
         return found
+
+    def allowed(self, verb: str, group: str, resource: str, namespace: Optional[str]) -> bool:
+        """Whether the credentials may ``verb`` ``resource`` (a plural) of ``group`` in ``namespace`` (None:
+        cluster-wide), as the API server's authorizer answers a SelfSubjectAccessReview (which every
+        authenticated identity may create; nothing is stored). KubeError when it could not be asked."""
+        attributes = {"verb": verb, "group": group, "resource": resource}
+        if namespace:
+            attributes["namespace"] = namespace
+        review = self.client.create(ACCESS_REVIEWS, {"apiVersion": "authorization.k8s.io/v1",
+                                                     "kind": "SelfSubjectAccessReview",
+                                                     "spec": {"resourceAttributes": attributes}})
+        return bool(((review or {}).get("status") or {}).get("allowed"))
 
     def dry_run(self, resource: Resource, ref: ObjectRef, body: Dict[str, Any]) -> Dict[str, Any]:
         """The object a server-side apply of ``body`` would make (nothing is stored), forced, with a field

@@ -17,6 +17,12 @@ and the objects in a namespace the manifest itself creates while that namespace 
 Not checked at all: hooks, which are not in a release's manifest (Helm keeps them in the record's
 ``hooks`` and runs them as it goes), and a chart's ``crds/`` directory, which Helm installs apart.
 
+Before a write (not in check mode), the preflight also asks the API server's authorizer whether the
+credentials hold every right Helm's write needs beyond the dry runs' ``patch`` (``write_rights``: its
+release records, its read of each object before it applies it, its wait), one SelfSubjectAccessReview
+each: Helm meets a missing one only after it stored the new revision (pending, then failed), so a
+denial is a refusal (``access_denied``) before anything is written.
+
 A verdict is only what the server said about an object. A server that could not be reached, that
 throttled, failed (5xx) or answered 401 says nothing about the target: that KubeError is raised, for
 the caller to defer. The dry runs send the manifest as it is, Secrets included; results carry no
@@ -28,7 +34,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.matih.helm.plugins.module_utils.drift import (
     apply_body, load_documents, manifest_objects, object_ref, secret_values,
@@ -57,6 +63,65 @@ MISSING_NAMESPACE = re.compile(r'namespaces "([^"]+)" not found')
 # What Helm adds to every object it writes (setMetadataVisitor): policies that require them judge them too.
 HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm"}
 SUMMARY_LIMIT = 5  # objects named in a summary line; the rest are counted
+# What Helm's wait reads besides the objects themselves: kstatus (Helm 4's watcher) and Helm 3's waiter judge
+# a Deployment by its ReplicaSets.
+WAIT_READS = {("apps", "Deployment"): (("apps", "replicasets"),)}
+HELM_RECORDS = ("", "secrets")
+ACCESS_REVIEW = "SelfSubjectAccessReview"  # the kind of a refusal for a right the credentials lack
+
+
+@dataclass(frozen=True)
+class Right:
+    """An RBAC right: ``verb`` on ``resource`` (plural) of API ``group`` in ``namespace`` (None: cluster-wide),
+    and ``why`` the write needs it."""
+    verb: str
+    group: str
+    resource: str
+    namespace: Optional[str]
+    why: str = ""
+
+    def words(self) -> str:
+        """"update secrets in namespace shop", "list replicasets.apps in namespace shop", as rbac_right says it."""
+        return "%s %s%s %s" % (self.verb, self.resource, "." + self.group if self.group else "",
+                               "in namespace %s" % self.namespace if self.namespace else "cluster-wide")
+
+
+def wait_verbs(major: int, wait: bool) -> Tuple[str, ...]:
+    """The verbs Helm's wait needs on each kind it waits for: Helm 4's watcher lists and watches them (and a
+    Deployment's ReplicaSets), Helm 3's waiter gets each object (and lists a Deployment's ReplicaSets); none
+    without wait."""
+    if not wait:
+        return ()
+    return ("list", "watch") if major >= 4 else ("get",)
+
+
+def write_rights(kinds: Iterable[Tuple[str, str, Resource, Optional[str]]], namespace: str,
+                 wait: Sequence[str]) -> List[Right]:
+    """The rights Helm's write of a target needs besides the dry runs' ``patch``, in a stable order without
+    repeats. ``kinds``: (group, kind, resource, object namespace) of the target's objects; ``wait``: wait_verbs().
+    Helm stores the new revision (create) and marks the one it supersedes (update) in Secrets of the release
+    namespace, and gets each object before it applies it."""
+    rights = [Right("create", HELM_RECORDS[0], HELM_RECORDS[1], namespace, "Helm stores each revision in a Secret"),
+              Right("update", HELM_RECORDS[0], HELM_RECORDS[1], namespace,
+                    "Helm marks the revision it supersedes, and the new one when it is done")]
+    for group, kind, resource, object_namespace in kinds:
+        where = object_namespace if resource.namespaced else None
+        rights.append(Right("get", group, resource.plural, where, "Helm reads each object before it applies it"))
+        rights += [Right(verb, group, resource.plural, where, "Helm's wait") for verb in wait]
+        for read_group, plural in WAIT_READS.get((group, kind), ()) if wait else ():
+            rights += [Right(verb, read_group, plural, where, "Helm's wait reads a %s's %s" % (kind, plural))
+                       for verb in ("list",) + tuple(verb for verb in wait if verb == "watch")]
+    unique = {}
+    for right in rights:
+        unique.setdefault((right.verb, right.group, right.resource, right.namespace), right)
+    return list(unique.values())
+
+
+def denial(right: Right) -> Dict[str, str]:
+    """The refusal of a right the credentials lack, as Preflight.refusals holds it."""
+    return {"api_version": "authorization.k8s.io/v1", "kind": ACCESS_REVIEW, "name": "",
+            "namespace": right.namespace or "", "error_kind": ACCESS_DENIED,
+            "reason": "the credentials may not %s (RBAC; %s)" % (right.words(), right.why)}
 
 
 @dataclass
@@ -77,14 +142,22 @@ class Preflight:
 
     def summary(self) -> str:
         """One line: "2 of 7 objects refused: ConfigMap/web-config: ...; Deployment/web: ...", or what passed."""
-        if self.refusals and not self.objects:  # the manifest itself
-            text = "refused: %s" % _listed(self.refusals)
-        elif self.refusals:
-            text = "%d of %d objects refused: %s" % (len(self.refusals), self.objects, _listed(self.refusals))
+        refused = [entry for entry in self.refusals if entry["kind"] != ACCESS_REVIEW]
+        lacking = [entry["reason"] for entry in self.refusals if entry["kind"] == ACCESS_REVIEW]
+        if refused and not self.objects:  # the manifest itself
+            text = "refused: %s" % _listed(refused)
+        elif refused:
+            text = "%d of %d objects refused: %s" % (len(refused), self.objects, _listed(refused))
+        elif lacking:
+            text = "all %d objects pass the API server's dry run" % self.objects
         elif self.objects:
             text = "all %d objects pass the API server's dry run" % self.objects
         else:
             text = "no object to check"
+        if lacking:
+            text += ("; but the credentials lack rights Helm's write needs, so it would fail after storing the new "
+                     "revision: %s; grant them (extensions/rbac/recoverer.yml has every right a recovery "
+                     "needs)" % "; ".join(lacking))
         if self.unchecked:
             text += "; %d not checked: %s" % (len(self.unchecked), _listed(self.unchecked))
         return text
@@ -113,15 +186,18 @@ def _entry(ref: ObjectRef, reason: str, error_kind: Optional[str] = None) -> Dic
 
 def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = False, release: Optional[str] = None,
               load_all: Callable[[str], Iterable[Any]] = load_documents,
-              on_secret_values: Optional[Callable[[List[str]], None]] = None) -> Preflight:
+              on_secret_values: Optional[Callable[[List[str]], None]] = None,
+              writes: Optional[Sequence[str]] = None) -> Preflight:
     """The API server's verdict on ``manifest`` (Helm's: YAML documents) for a release in ``namespace``.
 
     ``api`` is a LiveObjects (or a stand-in with ``resource``, ``dry_run``, ``run_concurrently`` and
     ``requests``). ``replace``: the step deletes the objects before it creates them (a reinstall), so an
     immutable field is no refusal. Helm's ``--force`` is not that: Helm 3 and 4 replace the object with a
     PUT, which the server refuses for an immutable field just the same. ``release`` (the release name)
-    adds the label and annotations Helm writes on every object. KubeError when the server gave no verdict
-    (unreachable, throttled, 5xx, 401, conflict); discovery failures likewise."""
+    adds the label and annotations Helm writes on every object. ``writes``: Helm will write the target (not in
+    check mode), with these wait_verbs(); its write_rights() are checked too, each one the credentials lack a
+    refusal (``access_denied``). KubeError when the server gave no verdict (unreachable, throttled, 5xx, 401,
+    conflict); discovery failures likewise."""
     before = api.requests
     try:
         objects = manifest_objects(manifest, load_all)
@@ -166,7 +242,29 @@ def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = F
         raise no_verdict[0]  # every dry run is done (none is left running): the caller defers
     refusals = [entry for state, entry in outcomes if state == "refused"]
     unchecked = [entry for state, entry in outcomes if state == "unchecked"]
+    if writes is not None:
+        kinds = list(dict.fromkeys((group_of(ref.api_version), ref.kind, resource, ref.namespace)
+                                   for _index, ref, resource, _body_sent in checks))
+        refusals += [denial(right) for right in denied(api, write_rights(kinds, namespace, writes))]
     return Preflight(len(objects) - len(unchecked), refusals, unchecked, api.requests - before)
+
+
+def denied(api: LiveObjects, rights: List[Right]) -> List[Right]:
+    """The ``rights`` the credentials lack, asked at once. A server that does not answer an access review (a
+    denial of the review itself, an API it does not serve) denies nothing: Helm finds out as before. KubeError
+    (to defer) when it could not be asked at all."""
+    def ask(right):
+        try:
+            return api.allowed(right.verb, right.group, right.resource, right.namespace)
+        except KubeError as error:
+            if error.kind in (ACCESS_DENIED, NOT_FOUND):
+                return True
+            return error
+    answers = list(api.run_concurrently(ask, rights))
+    errors = [answer for answer in answers if isinstance(answer, KubeError)]
+    if errors:
+        raise errors[0]
+    return [right for right, answer in zip(rights, answers) if answer is False]
 
 
 def _created_by(objects: List[Dict[str, Any]]) -> Tuple[Set[Tuple[str, str]], Set[str]]:

@@ -141,6 +141,13 @@ notes:
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) and C(patch) on the chart's kinds (the
     dry runs) in the release namespace, besides what Helm needs. With C(delete) on leases too, a lease made for a
     release that does not exist is deleted again (else it is only released).
+  - Before Helm writes (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview per
+    right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) and
+    C(update) on Secrets (the release records), C(get) on each kind of the target, and what Helm's wait reads
+    (C(list) and C(watch) on those kinds with Helm 4, and on a Deployment's C(replicasets); with Helm 3 C(list) on
+    those C(replicasets)). A missing right refuses the step with RV(error_kind) V(access_denied) naming the verb, resource
+    and namespace; Helm would otherwise store a failed revision when it meets the 403. C(extensions/rbac/recoverer.yml)
+    has every right a recovery needs.
   - The returned RV(command) never holds secrets. The API token travels in the environment and an inline
     kubeconfig in a private temporary file.
 seealso:
@@ -429,7 +436,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
 )
 from ansible_collections.matih.helm.plugins.module_utils.errors import NOT_FOUND, KubeError
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
-from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight
+from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight, wait_verbs
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
 from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
     ReleaseLease, lease_client, lease_error,
@@ -531,14 +538,17 @@ class ReleaseRollback(object):
         # replace=False even with force: Helm's --force (--force-replace) replaces with a PUT, which an immutable
         # field refuses as well; only an uninstall and install recreate objects.
         checked = preflight(LiveObjects(self.store), manifest, self.namespace, release=self.name,
-                            on_secret_values=secret_masker(self.module))
+                            on_secret_values=secret_masker(self.module),
+                            writes=None if self.module.check_mode else wait_verbs(self.helm.version().major,
+                                                                                  self.module.params["wait"]))
         if checked.passed:
             return checked
         kinds = {refusal["error_kind"] for refusal in checked.refusals}
         verb = "would refuse" if self.module.check_mode else "refused"
         return self.fail("Not rolling back %s to revision %d: the API server %s its objects (server-side apply dry "
-                         "run), so no revision was written: %s. Roll back to another revision, or fix what refuses "
-                         "them." % (self.name, plan.target.revision, verb, checked.summary()),
+                         "run) or the credentials lack a right Helm's write needs, so no revision was written: %s. "
+                         "Roll back to another revision, or fix what refuses them." % (
+                             self.name, plan.target.revision, verb, checked.summary()),
                          history, plan=plan, preflight=checked.as_dict(),
                          error_kind="access_denied" if "access_denied" in kinds else "rejected")
 

@@ -12,10 +12,12 @@ import json
 import pytest
 
 from ansible_collections.matih.helm.plugins.module_utils.errors import KubeError
-from ansible_collections.matih.helm.plugins.module_utils.kube_types import FIELD_MANAGER
+from ansible_collections.matih.helm.plugins.module_utils.kube_types import FIELD_MANAGER, Resource
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import THROTTLE_RETRIES
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects
-from ansible_collections.matih.helm.plugins.module_utils.preflight import Preflight, preflight
+from ansible_collections.matih.helm.plugins.module_utils.preflight import (
+    Preflight, Right, preflight, wait_verbs, write_rights,
+)
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
 from ansible_collections.matih.helm.tests.unit.plugins.module_utils.stand_ins import StandInConnection, scripted_api
 
@@ -303,3 +305,129 @@ def test_as_dict_and_a_long_summary():
     assert checked.as_dict() == {"passed": False, "objects": 9, "refusals": refusals, "unchecked": [], "requests": 10,
                                  "summary": checked.summary()}
     json.dumps(checked.as_dict())  # as a module returns it
+
+
+# --- the rights Helm's write needs (access reviews) ------------------------------------------------------------
+
+REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+CONFIGMAPS, SERVICES = Resource("configmaps", True), Resource("services", True)
+DEPLOYMENTS, CLUSTER_ROLES = Resource("deployments", True), Resource("clusterroles", False)
+
+
+@pytest.mark.parametrize("major, wait, verbs", [
+    (4, True, ("list", "watch")),  # Helm 4's watcher: informers
+    (5, True, ("list", "watch")),
+    (3, True, ("get",)),  # Helm 3's waiter gets each object (and lists a Deployment's ReplicaSets)
+    (3, False, ()),
+    (4, False, ()),
+])
+def test_wait_verbs(major, wait, verbs):
+    assert wait_verbs(major, wait) == verbs
+
+
+RECORDS = [("create", "", "secrets", "shop"), ("update", "", "secrets", "shop")]
+
+
+@pytest.mark.parametrize("kinds, wait, expected", [
+    ([], (), RECORDS),
+    ([("", "ConfigMap", CONFIGMAPS, "shop")], (), RECORDS + [("get", "", "configmaps", "shop")]),
+    ([("", "ConfigMap", CONFIGMAPS, "shop")], ("list", "watch"),
+     RECORDS + [("get", "", "configmaps", "shop"), ("list", "", "configmaps", "shop"),
+                ("watch", "", "configmaps", "shop")]),
+    # a Deployment's ReplicaSets for the wait; Helm 3's wait (get) does not repeat the get
+    ([("apps", "Deployment", DEPLOYMENTS, "shop")], ("get",),
+     RECORDS + [("get", "apps", "deployments", "shop"), ("list", "apps", "replicasets", "shop")]),
+    ([("apps", "Deployment", DEPLOYMENTS, "shop")], ("list", "watch"),
+     RECORDS + [("get", "apps", "deployments", "shop"), ("list", "apps", "deployments", "shop"),
+                ("watch", "apps", "deployments", "shop"), ("list", "apps", "replicasets", "shop"),
+                ("watch", "apps", "replicasets", "shop")]),
+    # without wait, no ReplicaSets
+    ([("apps", "Deployment", DEPLOYMENTS, "shop")], (), RECORDS + [("get", "apps", "deployments", "shop")]),
+    # cluster-scoped kinds cluster-wide; an object in another namespace there; each right once
+    ([("rbac.authorization.k8s.io", "ClusterRole", CLUSTER_ROLES, ""), ("", "ConfigMap", CONFIGMAPS, "other"),
+      ("", "ConfigMap", CONFIGMAPS, "other")], (),
+     RECORDS + [("get", "rbac.authorization.k8s.io", "clusterroles", None), ("get", "", "configmaps", "other")]),
+])
+def test_write_rights(kinds, wait, expected):
+    rights = write_rights(kinds, "shop", wait)
+    assert [(right.verb, right.group, right.resource, right.namespace) for right in rights] == expected
+    assert all(right.why for right in rights)
+
+
+def test_right_words():
+    assert Right("update", "", "secrets", "shop").words() == "update secrets in namespace shop"
+    assert Right("list", "apps", "replicasets", "t1").words() == "list replicasets.apps in namespace t1"
+    assert Right("get", "rbac.authorization.k8s.io", "clusterroles", None).words() == (
+        "get clusterroles.rbac.authorization.k8s.io cluster-wide")
+
+
+def reviews(denied_rights):
+    """An access review route: allowed unless (verb, group, resource, namespace) is in ``denied_rights``."""
+    def answer(seen):
+        attributes = json.loads(seen.body)["spec"]["resourceAttributes"]
+        key = (attributes["verb"], attributes["group"], attributes["resource"], attributes.get("namespace"))
+        return 201, {"kind": "SelfSubjectAccessReview", "status": {"allowed": key not in denied_rights}}
+    return answer
+
+
+def test_a_write_is_checked_with_an_access_review_per_right(api, live):
+    api.routes[("POST", REVIEWS)] = reviews({("update", "", "secrets", "shop"), ("watch", "apps", "replicasets", "shop")})
+    checked = preflight(live, CHART, "shop", writes=("list", "watch"))
+    asked = sorted((json.loads(seen.body)["spec"]["resourceAttributes"]["verb"],
+                    json.loads(seen.body)["spec"]["resourceAttributes"]["resource"])
+                   for seen in api.seen if seen.method == "POST")
+    # the records' create and update, get, list and watch of the three kinds, list and watch of ReplicaSets
+    assert len(asked) == 2 + 3 * 3 + 2 and ("update", "secrets") in asked and ("watch", "replicasets") in asked
+    assert not checked.passed and checked.objects == 3 and checked.requests == 3 + len(asked)
+    assert [(refusal["kind"], refusal["namespace"], refusal["error_kind"]) for refusal in checked.refusals] == [
+        ("SelfSubjectAccessReview", "shop", "access_denied")] * 2
+    assert checked.refusals[0]["reason"] == (
+        "the credentials may not update secrets in namespace shop (RBAC; Helm marks the revision it supersedes, and "
+        "the new one when it is done)")
+    assert checked.summary() == (
+        "all 3 objects pass the API server's dry run; but the credentials lack rights Helm's write needs, so it would "
+        "fail after storing the new revision: the credentials may not update secrets in namespace shop (RBAC; Helm "
+        "marks the revision it supersedes, and the new one when it is done); the credentials may not watch "
+        "replicasets.apps in namespace shop (RBAC; Helm's wait reads a Deployment's replicasets); grant them "
+        "(extensions/rbac/recoverer.yml has every right a recovery needs)")
+
+
+def test_a_refused_object_and_a_missing_right(api, live):
+    api.routes[("PATCH", DEPLOYMENT)] = status(403, "Forbidden", RBAC)
+    api.routes[("POST", REVIEWS)] = reviews({("create", "", "secrets", "shop")})
+    checked = preflight(live, CHART, "shop", writes=())
+    assert [refusal["kind"] for refusal in checked.refusals] == ["Deployment", "SelfSubjectAccessReview"]
+    assert checked.summary().startswith("1 of 3 objects refused: Deployment/web: the credentials may not patch "
+                                        "deployments.apps in namespace shop (RBAC); but the credentials lack rights "
+                                        "Helm's write needs, so it would fail after storing the new revision: the "
+                                        "credentials may not create secrets in namespace shop (RBAC; ")
+
+
+def test_every_right_held_passes(api, live):
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    checked = preflight(live, CHART, "shop", writes=())
+    assert checked.passed and checked.summary() == "all 3 objects pass the API server's dry run"
+    assert len([seen for seen in api.seen if seen.method == "POST"]) == 2 + 3
+
+
+def test_check_mode_asks_no_access_review(api, live):
+    checked = preflight(live, CHART, "shop")
+    assert checked.passed and [seen.method for seen in api.seen] == ["PATCH"] * 3
+
+
+@pytest.mark.parametrize("answer", [
+    status(403, "Forbidden", 'selfsubjectaccessreviews.authorization.k8s.io is forbidden: User "x" cannot create '
+                             'resource "selfsubjectaccessreviews"'),
+    (404, {"kind": "Status", "code": 404, "reason": "NotFound",
+           "message": "the server could not find the requested resource"}),
+])
+def test_access_reviews_the_server_does_not_answer_deny_nothing(api, live, answer):
+    api.routes[("POST", REVIEWS)] = answer
+    assert preflight(live, CHART, "shop", writes=()).passed
+
+
+def test_an_access_review_without_an_answer_raises(api, live):
+    api.routes[("POST", REVIEWS)] = status(503, "ServiceUnavailable", "etcdserver: leader changed")
+    with pytest.raises(KubeError) as failure:
+        preflight(live, CHART, "shop", writes=())
+    assert failure.value.kind == "cluster_unreachable"
