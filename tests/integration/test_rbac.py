@@ -1,0 +1,268 @@
+"""The shipped RBAC (extensions/rbac) on the real control plane, with real ServiceAccount tokens.
+
+Each identity is a ServiceAccount bound to exactly one Role read from the shipped manifests (never a
+copy of their rules): the reader reads (history, list, drift), the planner plans (rollback and
+recover in check mode), and neither writes anything; the recoverer recovers the demo chart after a
+failed upgrade; and a recoverer without one of its rules, rule after rule, gets a failed task that
+says ``access_denied`` and names the verb, resource and namespace it lacks, with nothing written
+(Helm's release Secrets unchanged: no new revision, no ``pending-*`` record).
+
+Not a Helm major question (the modules check before Helm runs): one major, helm_majors.ONE_MAJOR.
+For speed the release is prepared once, and every case runs in one playbook (``ignore_errors`` +
+``register``, the results written to a JSON file), as test_bad_input.py does.
+"""
+import json
+import os
+import re
+import urllib.parse
+import uuid
+
+import pytest
+import yaml
+
+import helm_majors
+import scenarios
+from playbook_runner import REPO_ROOT, run_tasks
+
+RBAC_DIR = os.path.join(REPO_ROOT, "extensions", "rbac")
+HELM = scenarios.HELM_BINARIES[helm_majors.ONE_MAJOR]
+RELEASE = "web"
+RBAC_API = "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/"
+
+
+def shipped_role(file_name, kind="Role"):
+    """The Role (or ClusterRole) of extensions/rbac/<file_name>, as shipped."""
+    with open(os.path.join(RBAC_DIR, file_name), encoding="utf-8") as handle:
+        documents = [document for document in yaml.safe_load_all(handle) if document]
+    roles = [document for document in documents if document["kind"] == kind]
+    assert len(roles) == 1, "%s: expected one %s, found %d" % (file_name, kind, len(roles))
+    return roles[0]
+
+
+def fleet_identity(cluster, namespace, name):
+    """A ServiceAccount ``name`` in ``namespace`` bound cluster-wide to the shipped fleet ClusterRole (created as
+    ``name``); its real token."""
+    cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts" % namespace,
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
+    cluster.api("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                dict(shipped_role("fleet.yml", "ClusterRole"), metadata={"name": name}))
+    cluster.api("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
+    issued = cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name), {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+    return issued["status"]["token"]
+
+
+def identity(cluster, namespace, name, role):
+    """A ServiceAccount ``name`` bound to ``role`` (a Role manifest, created as ``name``) in ``namespace``;
+    its real token."""
+    cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts" % namespace,
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
+    cluster.api("POST", RBAC_API % namespace + "roles", dict(role, metadata={"name": name}))
+    cluster.api("POST", RBAC_API % namespace + "rolebindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
+    issued = cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name), {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+    return issued["status"]["token"]
+
+
+def records(cluster, namespace):
+    """{Secret name: (status label, resourceVersion)} of Helm's release records: any write changes it."""
+    query = urllib.parse.urlencode({"labelSelector": "owner=helm"})
+    listing = cluster.api("GET", "/api/v1/namespaces/%s/secrets?%s" % (namespace, query))
+    return {item["metadata"]["name"]: (item["metadata"]["labels"].get("status"), item["metadata"]["resourceVersion"])
+            for item in listing.get("items") or []}
+
+
+def rule_id(rule):
+    return "%s:%s:%s" % ("+".join(rule["resources"]), "+".join(rule["apiGroups"]) or "core", "+".join(rule["verbs"]))
+
+
+def without(role, index):
+    return dict(role, rules=[rule for number, rule in enumerate(role["rules"]) if number != index])
+
+
+RECOVERER = shipped_role("recoverer.yml")
+RULES = [rule_id(rule) for rule in RECOVERER["rules"]]
+
+
+@pytest.fixture(scope="module")
+def tenant(cluster, tmp_path_factory):  # pylint: disable=redefined-outer-name  # pytest fixture injection
+    """A namespace with the demo chart after a failed upgrade (revision 1 deployed, 2 failed), an identity per
+    shipped Role and one per recoverer without one rule, and every case's result from one playbook."""
+    if cluster.kind != "controlplane":
+        pytest.skip("needs the real control plane: its RBAC and ServiceAccount tokens")
+    if not os.access(HELM, os.X_OK):
+        pytest.skip("Helm not found at %s (run the bootstrap)" % HELM)
+    namespace = "rbac-" + uuid.uuid4().hex[:8]
+    cluster.create_namespace(namespace)
+    try:
+        scenarios.install(HELM, cluster.kubeconfig, RELEASE, namespace, wait=True)
+        scenarios.failed_upgrade(HELM, cluster.kubeconfig, RELEASE, namespace, "rejected_config")
+        tokens = {name: identity(cluster, namespace, "matih-helm-" + name, shipped_role(name + ".yml"))
+                  for name in ("reader", "planner", "recoverer")}
+        for index, _rule in enumerate(RECOVERER["rules"]):
+            tokens["without-%d" % index] = identity(cluster, namespace, "matih-helm-without-%d" % index,
+                                                    without(RECOVERER, index))
+        tokens["fleet"] = fleet_identity(cluster, namespace, "matih-helm-fleet-" + namespace)
+        tmp_path = tmp_path_factory.mktemp("rbac")
+        before = records(cluster, namespace)
+        results = run_cases(cluster, namespace, tokens, tmp_path)
+        after_cases = results.pop("records_after_cases")
+        yield {"namespace": namespace, "before": before, "after_cases": after_cases, "results": results,
+               "after": records(cluster, namespace)}
+    finally:
+        for kind in ("clusterrolebindings", "clusterroles"):
+            cluster.api("DELETE", "/apis/rbac.authorization.k8s.io/v1/%s/matih-helm-fleet-%s" % (kind, namespace),
+                        expect=404)
+        cluster.delete_namespace(namespace)
+
+
+def run_cases(cluster, namespace, tokens, tmp_path):
+    """Every case in one playbook: {case id: registered result}, and the records after the failing cases
+    (read by the test between the cases and the recovery, through a task that runs Python)."""
+    def connection(token):
+        return {"host": cluster.url, "api_key": token, "ca_cert": cluster.ca_cert, "binary_path": HELM}
+
+    def task(case_id, module, token, check_mode=False, **args):
+        module_args = dict(connection(token), name=RELEASE, release_namespace=namespace, **args)
+        return {"name": case_id, "matih.helm." + module: module_args,
+                "check_mode": check_mode, "ignore_errors": True, "register": register_name(case_id)}
+
+    recover = {"max_attempts": 0, "backoff": "0s", "timeout": "20s"}
+    tasks = [
+        task("reader-history", "helm_release_history", tokens["reader"]),
+        task("reader-drift", "helm_release_drift", tokens["reader"]),
+        task("planner-rollback-check", "helm_release_rollback", tokens["planner"], True, revision="last_successful"),
+        task("planner-recover-check", "helm_release_recover", tokens["planner"], True, **recover),
+        task("reader-recover-check", "helm_release_recover", tokens["reader"], True, **recover),
+    ]
+    listing = task("reader-list", "helm_release_list", tokens["reader"])
+    del listing["matih.helm.helm_release_list"]["name"], listing["matih.helm.helm_release_list"]["release_namespace"]
+    listing["matih.helm.helm_release_list"]["namespaces"] = [namespace]
+    tasks.append(listing)
+    # every namespace at once: the fleet ClusterRole's one LIST; the reader may not
+    for case_id, token in (("fleet-list-all", tokens["fleet"]), ("reader-list-all", tokens["reader"])):
+        every = task(case_id, "helm_release_list", token)
+        every["matih.helm.helm_release_list"] = dict(connection(token), include_chart=False)
+        tasks.append(every)
+    for index, _rule in enumerate(RECOVERER["rules"]):
+        token = tokens["without-%d" % index]
+        tasks.append(task("without-%d-rollback" % index, "helm_release_rollback", token, revision="last_successful",
+                          timeout="20s"))
+        tasks.append(task("without-%d-recover" % index, "helm_release_recover", token, **recover))
+    # Helm's release records after the failing cases, read from the API as the admin (not through Helm, nor
+    # through the modules), metadata only
+    tasks.append({"name": "records after the cases", "ansible.builtin.uri": {
+        "url": "%s/api/v1/namespaces/%s/secrets?labelSelector=owner%%3Dhelm" % (cluster.plane.url, namespace),
+        "ca_path": cluster.plane.ca_cert_path, "client_cert": cluster.plane.admin_cert_paths[0],
+        "client_key": cluster.plane.admin_cert_paths[1], "return_content": True,
+        "headers": {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}},
+        "register": "records_after_cases"})
+    tasks.append(task("recoverer-recover", "helm_release_recover", tokens["recoverer"], **recover))
+    case_ids = [entry["name"] for entry in tasks if entry.get("register", "").startswith("case_")]
+    out = tmp_path / "results.json"
+    tasks.append({"name": "write the results", "ansible.builtin.copy": {
+        "dest": str(out), "mode": "0600",
+        "content": "{{ %s | to_json }}" % ("{%s}" % ", ".join(
+            ["'%s': %s" % (case_id, register_name(case_id)) for case_id in case_ids]
+            + ["'records_after_cases': records_after_cases.json"]))}})
+    run = run_tasks(tasks, tmp_path, name="rbac cases")
+    assert out.exists(), run.stdout[-4000:] + run.stderr[-4000:]
+    results = json.loads(out.read_text())
+    results["records_after_cases"] = {
+        item["metadata"]["name"]: (item["metadata"]["labels"].get("status"), item["metadata"]["resourceVersion"])
+        for item in results["records_after_cases"].get("items") or []}
+    return results
+
+
+def register_name(case_id):
+    return "case_" + re.sub(r"[^a-z0-9]", "_", case_id)
+
+
+# --- the cases ---------------------------------------------------------------------------------------
+
+def names_right(text, rule, namespace):
+    """Whether ``text`` names one of ``rule``'s verbs on one of its resources in ``namespace``, in our words
+    ("update secrets in namespace t1") or the API server's (cannot update resource "secrets" in API group ""
+    in the namespace "t1")."""
+    for verb in rule["verbs"]:
+        for resource in rule["resources"]:
+            for group in rule["apiGroups"]:
+                ours = "%s %s%s in namespace %s" % (verb, resource, "." + group if group else "", namespace)
+                theirs = 'cannot %s resource "%s" in API group "%s" in the namespace "%s"' % (
+                    verb, resource, group, namespace)
+                if ours in text or theirs in text:
+                    return True
+    return False
+
+
+def test_reads_pass_with_the_reader_and_write_nothing(tenant):  # pylint: disable=redefined-outer-name
+    results, namespace = tenant["results"], tenant["namespace"]
+    for case_id in ("reader-history", "reader-drift", "reader-list"):
+        assert not results[case_id].get("failed"), (case_id, results[case_id].get("msg"))
+        assert results[case_id]["changed"] is False
+    history = results["reader-history"]
+    assert [(entry["revision"], entry["status"]) for entry in history["history"]] == [(1, "deployed"), (2, "failed")]
+    assert history["last_successful_revision"] == 1
+    listed = [(entry["name"], entry["namespace"], entry["status"]) for entry in results["reader-list"]["releases"]]
+    assert listed == [(RELEASE, namespace, "failed")]
+    assert tenant["after_cases"] == tenant["before"]
+
+
+def test_plans_pass_with_the_planner_and_write_nothing(tenant):  # pylint: disable=redefined-outer-name
+    results = tenant["results"]
+    rollback, recover = results["planner-rollback-check"], results["planner-recover-check"]
+    assert not rollback.get("failed"), rollback.get("msg")
+    assert rollback["target_revision"] == 1 and rollback["preflight"]["passed"], rollback
+    assert not recover.get("failed") and recover["outcome"] == "planned", recover.get("msg")
+    assert [action["action"] for action in recover["actions"]][:1] == ["rollback_last_successful"]
+    assert tenant["after_cases"] == tenant["before"]
+
+
+def test_a_plan_needs_more_than_the_reader(tenant):  # pylint: disable=redefined-outer-name
+    """The planner's lease rule is needed: the reader's plan fails on the lease, naming the right."""
+    result = tenant["results"]["reader-recover-check"]
+    assert result.get("failed") and result["error_kind"] == "access_denied", result
+    assert "get leases.coordination.k8s.io in namespace %s" % tenant["namespace"] in result["msg"]
+
+
+def test_fleet_discovery_lists_every_namespace_with_the_fleet_cluster_role(tenant):  # pylint: disable=redefined-outer-name
+    results, namespace = tenant["results"], tenant["namespace"]
+    every = results["fleet-list-all"]
+    assert not every.get("failed") and every["discovery"]["scope"] == "cluster", every.get("msg")
+    assert [(entry["name"], entry["status"]) for entry in every["releases"] if entry["namespace"] == namespace] == [
+        (RELEASE, "failed")]
+    # without it (the reader's Role only), listing every namespace is refused, naming the right
+    refused = results["reader-list-all"]
+    assert refused.get("failed") and refused["error_kind"] == "access_denied", refused
+    assert "list secrets cluster-wide" in refused["msg"], refused["msg"]
+
+
+@pytest.mark.parametrize("index", range(len(RULES)), ids=RULES)
+def test_each_rule_of_the_recoverer_is_needed(tenant, index):  # pylint: disable=redefined-outer-name
+    results, namespace, rule = tenant["results"], tenant["namespace"], RECOVERER["rules"][index]
+    rollback, recover = results["without-%d-rollback" % index], results["without-%d-recover" % index]
+    assert rollback.get("failed") and rollback["error_kind"] == "access_denied", rollback.get("msg")
+    assert names_right(rollback["msg"], rule, namespace), rollback["msg"]
+    assert rollback["changed"] is False
+    # recover fails the task when it cannot start (the lease, the history); a step it stops reports failed
+    assert recover.get("failed") or recover["outcome"] == "failed", recover.get("msg")
+    assert recover["error_kind"] == "access_denied", recover.get("msg")
+    assert names_right(recover["msg"], rule, namespace), recover["msg"]
+    assert recover["changed"] is False
+    # nothing written: no new revision, no pending-* record, no record touched
+    assert tenant["after_cases"] == tenant["before"]
+
+
+def test_the_recoverer_recovers_the_demo_chart(tenant):  # pylint: disable=redefined-outer-name
+    result = tenant["results"]["recoverer-recover"]
+    assert not result.get("failed") and result["outcome"] == "recovered", result.get("msg")
+    assert result["after"]["revision"] == 3 and result["after"]["status"] == "deployed"
+    assert {name: status for name, (status, _version) in tenant["after"].items()} == {
+        "sh.helm.release.v1.%s.v1" % RELEASE: "superseded", "sh.helm.release.v1.%s.v2" % RELEASE: "failed",
+        "sh.helm.release.v1.%s.v3" % RELEASE: "deployed"}
