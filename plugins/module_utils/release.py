@@ -50,13 +50,19 @@ PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
 DRIFTED = "drifted"
 OPERATIONS = ("install", "upgrade", "rollback", "uninstall", "unknown")
 
-# Helm builds the chart column as "<name>-<version>"; names may hold dashes, so the version is
-# the trailing SemVer. Full MAJOR.MINOR.PATCH is tried first so "app-2-1.0.0" stays "app-2".
-_SEMVER_TAIL = r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
-_LOOSE_VERSION_TAIL = r"v?\d+(?:\.\d+)?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
-_CHART_PATTERNS = (
-    re.compile(r"^(?P<name>.+?)-(?P<version>%s)$" % _SEMVER_TAIL),
-    re.compile(r"^(?P<name>.+?)-(?P<version>%s)$" % _LOOSE_VERSION_TAIL),
+# Helm builds the chart column as "<name>-<version>" and names may hold dashes and digits, so the text is
+# ambiguous ("app-2-1.0.0"): the release record's chart metadata is authoritative, and the text is split
+# only where Helm's text is all there is (helm history/list through Helm). Helm requires a chart version
+# to be SemVer (Masterminds' parser: a leading "v" and a missing MINOR or PATCH are accepted), so the
+# version is the longest suffix after a '-' that is a SemVer 2 version (with an optional "v"); failing
+# that, the longest that is MAJOR.MINOR, then MAJOR, each with an optional pre-release and build.
+_NUMBER = r"(?:0|[1-9]\d*)"
+_PRERELEASE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_SEMVER_SUFFIX = r"(?:-%s(?:\.%s)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?" % (_PRERELEASE_ID, _PRERELEASE_ID)
+_VERSION_TIERS = (
+    re.compile(r"v?%s\.%s\.%s%s" % (_NUMBER, _NUMBER, _NUMBER, _SEMVER_SUFFIX)),  # SemVer 2
+    re.compile(r"v?\d+\.\d+%s" % _SEMVER_SUFFIX),  # MAJOR.MINOR ("1.2", Helm reads 1.2.0)
+    re.compile(r"v?\d+%s" % _SEMVER_SUFFIX),  # MAJOR ("3", Helm reads 3.0.0)
 )
 
 # Go prints times as "2024-01-01 10:00:00.123456789 +0000 UTC" (helm list) and JSON marshals
@@ -139,12 +145,15 @@ def _utc_offset(offset: Optional[str]) -> datetime.timedelta:
 
 
 def split_chart(chart: Optional[str]) -> Tuple[str, Optional[str]]:
-    """Split Helm's "name-version" chart text: ``my-app-1.2.3-rc.1`` -> (``my-app``, ``1.2.3-rc.1``)."""
+    """Split Helm's "name-version" chart text: ``my-app-1.2.3-rc.1`` -> (``my-app``, ``1.2.3-rc.1``),
+    ``app-2-1.0.0`` -> (``app-2``, ``1.0.0``). Only for Helm's text: a release record's
+    ``chart.metadata`` has the name and version apart."""
     chart = chart or ""
-    for pattern in _CHART_PATTERNS:
-        match = pattern.match(chart)
-        if match:
-            return match.group("name"), match.group("version")
+    dashes = [index for index, char in enumerate(chart) if char == "-" and index > 0]
+    for tier in _VERSION_TIERS:
+        for index in dashes:  # the first dash gives the longest suffix
+            if tier.fullmatch(chart, index + 1):
+                return chart[:index], chart[index + 1:]
     return chart, None
 
 
@@ -173,12 +182,13 @@ def derive_operation(revision: int, status: str, description: str, rollback_to: 
 
 
 def parse_revision(entry: Dict[str, Any]) -> Revision:
-    """One ``helm history -o json`` entry (Helm 3 or 4) as a Revision."""
+    """One ``helm history -o json`` entry (Helm 3 or 4) as a Revision; an entry made from a release record
+    (release_store.history_entry) also has the record's ``chart_name`` and ``chart_version``."""
     number = int(entry["revision"])
     status = str(entry.get("status") or "unknown").lower()
     description = entry.get("description") or ""
     chart = entry.get("chart") or ""
-    chart_name, chart_version = split_chart(chart)
+    chart_name, chart_version = _chart_name_version(entry)
     rollback_to = rollback_target(description, entry.get("rollback_revision"))
     return Revision(
         revision=number,
@@ -192,6 +202,14 @@ def parse_revision(entry: Dict[str, Any]) -> Revision:
         operation=derive_operation(number, status, description, rollback_to),
         rollback_to=rollback_to,
     )
+
+
+def _chart_name_version(entry: Dict[str, Any]) -> Tuple[str, Optional[str]]:
+    """The chart name and version of a history or list entry: those of the release record when the entry came
+    from one (release_store.history_entry sets ``chart_name``), else split from Helm's "name-version" text."""
+    if entry.get("chart_name"):
+        return str(entry["chart_name"]), entry.get("chart_version") or None
+    return split_chart(entry.get("chart"))
 
 
 def parse_history(entries: Iterable[Dict[str, Any]]) -> List[Revision]:
@@ -271,7 +289,7 @@ def _entry(rev: Revision, values: Optional[Dict[int, Any]]) -> Dict[str, Any]:
 
 def list_entry(entry: Dict[str, Any]) -> Dict[str, Any]:
     """One ``helm list -o json`` entry normalised like history entries (revision is a string there)."""
-    chart_name, chart_version = split_chart(entry.get("chart"))
+    chart_name, chart_version = _chart_name_version(entry)
     status = str(entry.get("status") or "unknown").lower()
     return {
         "name": entry.get("name"),

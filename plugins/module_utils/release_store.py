@@ -93,7 +93,9 @@ def releases_of(secrets: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def history_entry(release: Dict[str, Any]) -> Dict[str, Any]:
     """A revision as ``helm history -o json`` prints it (Helm's formatChartname and formatAppVersion;
-    Helm 4.3 records a rollback's target as ``info.rollback_revision`` and prints it when set)."""
+    Helm 4.3 records a rollback's target as ``info.rollback_revision`` and prints it when set), plus the
+    record's ``chart_name`` and ``chart_version``: the "name-version" text cannot always be split back
+    (``app-2-1.0.0``), so release.parse_revision takes them from here when they are given."""
     info = release.get("info") or {}
     metadata = (release.get("chart") or {}).get("metadata")
     entry = {
@@ -104,6 +106,8 @@ def history_entry(release: Dict[str, Any]) -> Dict[str, Any]:
         "app_version": (metadata.get("appVersion") or "") if metadata else "MISSING",
         "description": info.get("description") or "",
     }
+    if metadata and metadata.get("name"):  # not Helm's: the chart's name and version apart, as the record has them
+        entry.update(chart_name=str(metadata["name"]), chart_version=str(metadata.get("version") or ""))
     if info.get("rollback_revision"):  # omitted when 0, as Helm's omitempty; release.rollback_target checks it
         entry["rollback_revision"] = info["rollback_revision"]
     return entry

@@ -186,11 +186,16 @@ history:
       type: str
       sample: my-app-1.2.3-rc.1
     chart_name:
-      description: Chart name (C(chart) without the trailing version).
+      description:
+        - Chart name, from the release record's chart metadata when the record was read.
+        - Where only Helm's text exists (C(HELM_DRIVER) other than Secrets), C(chart) without its version.
       type: str
       sample: my-app
     chart_version:
-      description: Chart version (the trailing SemVer of C(chart)); null when C(chart) has none.
+      description:
+        - Chart version, from the release record's chart metadata when the record was read.
+        - Where only Helm's text exists, the longest suffix of C(chart) after a V(-) that is a SemVer 2 version
+          (else V(MAJOR.MINOR), else V(MAJOR), as Helm accepts them); null when C(chart) has none.
       type: str
       sample: 1.2.3-rc.1
     app_version:

@@ -239,11 +239,16 @@ releases:
       type: str
       sample: web-1.4.0
     chart_name:
-      description: Chart name (C(chart) without the trailing version).
+      description:
+        - Chart name, from the release record's chart metadata when the record was read.
+        - Where only Helm's text exists (C(HELM_DRIVER) other than Secrets), C(chart) without its version.
       type: str
       sample: web
     chart_version:
-      description: Chart version (the trailing SemVer of C(chart)); null when C(chart) has none.
+      description:
+        - Chart version, from the release record's chart metadata when the record was read.
+        - Where only Helm's text exists, the longest suffix of C(chart) after a V(-) that is a SemVer 2 version
+          (else V(MAJOR.MINOR), else V(MAJOR), as Helm accepts them); null when C(chart) has none.
       type: str
       sample: 1.4.0
     app_version:
@@ -474,7 +479,7 @@ from ansible_collections.matih.helm.plugins.module_utils.release import (
     DRIFTED, PENDING_STATUSES, STATUSES, iso8601, list_entry, listed_matches, split_chart,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release_inventory import (
-    Release, discover, latest_revisions, read_charts, select_rows,
+    Release, chart_fields, discover, latest_revisions, read_charts, select_rows,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore, driver_problem
 
@@ -566,8 +571,8 @@ class ApiListing(object):
             if "chart" in release:
                 continue
             chart = charts.get((release["namespace"], release["name"]))
-            if isinstance(chart, dict):
-                release.update(chart_entry(chart["chart"], chart["app_version"]))
+            if isinstance(chart, dict):  # release_inventory.chart_fields: the record's metadata
+                release.update(chart_entry(chart["chart"], chart["app_version"], chart["chart_name"], chart["chart_version"]))
             else:
                 release.update(dict.fromkeys(CHART_FIELDS))
                 if chart is not None:
@@ -581,17 +586,19 @@ def api_entry(release: Release):
             "pending": release.status in PENDING_STATUSES}
 
 
-def chart_entry(chart, app_version):
-    chart_name, chart_version = split_chart(chart)
-    return {"chart": chart or "", "chart_name": chart_name, "chart_version": chart_version,
+def chart_entry(chart, app_version, chart_name=None, chart_version=None):
+    """The chart fields of a listed release: the name and version a release record gives, else those split from
+    Helm's "name-version" text (helm list through Helm)."""
+    if not chart_name:
+        chart_name, chart_version = split_chart(chart)
+    return {"chart": chart or "", "chart_name": chart_name, "chart_version": chart_version or None,
             "app_version": app_version or None}
 
 
 def record_chart(record):
-    """chart_entry of a decoded release record, as helm list prints its chart."""
-    metadata = (record.get("chart") or {}).get("metadata") or {}
-    chart = "%s-%s" % (metadata.get("name"), metadata.get("version")) if metadata.get("name") else ""
-    return chart_entry(chart, metadata.get("appVersion"))
+    """chart_entry of a decoded release record, from its chart metadata (the chart as helm list prints it)."""
+    fields = chart_fields(record)
+    return chart_entry(fields["chart"], fields["app_version"], fields["chart_name"], fields["chart_version"])
 
 
 def problem_entry(namespace, error_kind, message, release=None):

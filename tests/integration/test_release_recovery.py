@@ -90,6 +90,9 @@ def nothing_to_roll_back_to(helm, kubeconfig, name, namespace):
     assert scenarios.statuses(helm, kubeconfig, name, namespace) == ["deployed", "failed"]
 
 
+APP_2, APP_2_VERSIONS = "app-2", ("1.0", "1.1")
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin  # the base class's signature
         pass
@@ -101,6 +104,15 @@ def chart_repo(tmp_path_factory):
     directory = tmp_path_factory.mktemp("chart-repo")
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         shutil.copy(scenarios.chart(version), directory)
+    # The demo chart named app-2, at versions 1.0 and 1.1 (Helm takes MAJOR.MINOR as SemVer): Helm prints it as
+    # app-2-1.0, whose text alone once split as chart app, version 2-1.0
+    source = tmp_path_factory.mktemp("app-2-source") / APP_2
+    shutil.copytree(scenarios.DEMO_CHART_DIR, source)
+    chart_yaml = source / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text(encoding="utf-8").replace("name: demo\n", "name: %s\n" % APP_2), encoding="utf-8")
+    for version in APP_2_VERSIONS:
+        subprocess.run([scenarios.HELM_BINARIES["helm3"], "package", str(source), "--version", version, "--app-version",
+                        version, "--destination", str(directory)], check=True, capture_output=True)
     handler = functools.partial(QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     url = "http://127.0.0.1:%d" % server.server_address[1]
@@ -219,6 +231,30 @@ def test_upgrade_only_defaults_to_last_good_chart_version_and_values(helm_binary
     upgrade = result["actions"][0]
     assert (upgrade["chart_ref"], upgrade["chart_version"], upgrade["revision"]) == ("demo", "1.1.0", 4), upgrade
     assert result["after"] == {"revision": 4, "status": "deployed", "chart_version": "1.1.0", "app_version": "1.1.0"}, result
+
+
+def test_known_good_upgrade_takes_the_chart_from_the_record(helm_binary, cluster, namespace, release_name, tmp_path, chart_repo):
+    """Chart app-2 at 1.0 (good), then 1.1 refused by admission (failed). The known-good upgrade asks the repository
+    for app-2 version 1.0, the name and version of revision 1's record; from the "app-2-1.0" text it asked for chart
+    app version 2-1.0, which the repository does not have. One Helm major: the record is the same under both."""
+    helm, kubeconfig = helm_binary.path, cluster.kubeconfig
+    charts = {version: "%s/%s-%s.tgz" % (chart_repo, APP_2, version) for version in APP_2_VERSIONS}
+    scenarios.run_helm(helm, kubeconfig, ["install", release_name, charts["1.0"], "-n", namespace, "--set-string", "config.revision=1"])
+    scenarios.run_helm(helm, kubeconfig, ["upgrade", release_name, charts["1.1"], "-n", namespace, "--set",
+                                          "%s=%s" % scenarios.REJECTED_CONFIG], check=False)
+    assert [e["chart"] for e in scenarios.history(helm, kubeconfig, release_name, namespace)] == ["app-2-1.0", "app-2-1.1"]
+    assert scenarios.statuses(helm, kubeconfig, release_name, namespace) == ["deployed", "failed"]
+    play, result = recover(tmp_path, helm_binary, cluster, release_name, namespace,
+                           release_recovery_strategies=["upgrade"], release_recovery_chart_repo_url=chart_repo)
+    assert play.returncode == 0, play.output()
+    upgrade = result["actions"][0]
+    assert (upgrade["action"], upgrade["outcome"], upgrade["chart_ref"], upgrade["chart_version"]) == (
+        "upgrade", "recovered", APP_2, "1.0"), result["actions"]
+    entries = scenarios.history(helm, kubeconfig, release_name, namespace)
+    assert [(e["status"], e["chart"]) for e in entries] == [
+        ("superseded", "app-2-1.0"), ("failed", "app-2-1.1"), ("deployed", "app-2-1.0")], entries
+    assert role_runner.revision_values(helm, kubeconfig, release_name, namespace, 3) == {"config": {"revision": "1"}}
+    assert result["after"] == {"revision": 3, "status": "deployed", "chart_version": "1.0", "app_version": "1.0"}, result
 
 
 def test_upgrade_without_chart_reference_is_skipped(helm_binary, cluster, namespace, release_name, tmp_path):

@@ -10,6 +10,7 @@ import datetime
 
 import pytest
 
+from ansible_collections.matih.helm.plugins.module_utils import release_store
 from ansible_collections.matih.helm.plugins.module_utils.drift import drift_digest
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history
 from ansible_collections.matih.helm.plugins.module_utils.recovery import (
@@ -134,6 +135,23 @@ def test_known_good_configuration(options, expected):
     problem = good.problem.split(":", maxsplit=1)[0]
     assert (good.chart_ref, good.chart_repo_url, good.chart_version, good.values, problem) == expected
     assert good.last_good_revision == 2
+
+
+@pytest.mark.parametrize("metadata, expected", [
+    ({"name": "app-2", "version": "1.0.0"}, ("app-2", "1.0.0")),
+    ({"name": "app", "version": "2-1.0.0"}, ("app", "2-1.0.0")),  # the same text, app-2-1.0.0
+    ({"name": "my-chart", "version": "1.2.3-rc.1+build.5"}, ("my-chart", "1.2.3-rc.1+build.5")),
+])
+def test_known_good_chart_comes_from_the_release_record(metadata, expected):
+    """From the records (release_store.history_entry), the known-good upgrade asks the repository for the chart the
+    record names, not for a name split from Helm's "name-version" text."""
+    records = [{"version": 1, "info": {"status": "superseded", "description": INSTALLED},
+                "chart": {"metadata": dict(metadata, appVersion="1")}},
+               {"version": 2, "info": {"status": "failed", "description": UPGRADE_FAILED},
+                "chart": {"metadata": {"name": metadata["name"], "version": "9.9.9", "appVersion": "1"}}}]
+    revisions = parse_history([release_store.history_entry(record) for record in records])
+    good = known_good(revisions, {1: {}}, Options(chart_repo_url="https://charts"))
+    assert (good.chart_ref, good.chart_version, good.last_good_revision) == expected + (1,)
 
 
 def test_no_known_good_configuration_without_a_deployed_revision_or_values():

@@ -121,10 +121,43 @@ def test_superseded_counts_only_when_it_deployed(description, reached):
         ("nochartversion", "nochartversion", None),
         ("", "", None),
         (None, "", None),
+        # the version is the longest suffix after a '-' that is SemVer 2 (Helm requires SemVer)
+        ("app-2-1.0.0", "app-2", "1.0.0"),
+        ("app-2-1.0", "app-2", "1.0"),  # "2-1.0" is no MAJOR.MINOR; the old split gave ('app', '2-1.0')
+        ("redis-7-7.2.4", "redis-7", "7.2.4"),
+        ("app-1.0.0-1.0.0", "app", "1.0.0-1.0.0"),  # ambiguous in the text: the longest wins (records say)
+        ("db-10-2.0.0-alpha-1.beta+exp.sha.5114f85", "db-10", "2.0.0-alpha-1.beta+exp.sha.5114f85"),
+        ("web-1.0.0-rc.01", "web-1.0.0-rc.01", None),
+        ("web-3", "web", "3"),  # Helm reads MAJOR alone as 3.0.0
+        ("web-v2-1.0.0", "web-v2", "1.0.0"),
+        ("-1.0.0", "-1.0.0", None),  # no name before the dash
+        ("web-1.0.0-", "web-1.0.0-", None),
     ],
 )
 def test_split_chart(chart, name, version):
     assert split_chart(chart) == (name, version)
+
+
+@pytest.mark.parametrize(
+    "chart, chart_name, chart_version",
+    [
+        ("app-2-1.0.0", "app", "2-1.0.0"),  # what the text alone would split as ('app-2', '1.0.0')
+        ("app-2-1.0.0", "app-2", "1.0.0"),
+        ("my-chart-1.2.3-rc.1+build.5", "my-chart", "1.2.3-rc.1+build.5"),
+        ("web-1.0.0", "web", "1.0.0"),
+        ("app-1.0.0-1.0.0", "app-1.0.0", "1.0.0"),
+    ],
+)
+def test_the_record_chart_name_and_version_win_over_the_text(chart, chart_name, chart_version):
+    """An entry made from a release record (release_store.history_entry) carries the chart's metadata: it is used
+    as it is, in history and list entries alike; the text is split only when the entry has no chart_name."""
+    revision = parse_revision(entry(1, "deployed", chart=chart, chart_name=chart_name, chart_version=chart_version))
+    assert (revision.chart, revision.chart_name, revision.chart_version) == (chart, chart_name, chart_version)
+    listed = list_entry(dict(entry(1, "deployed", chart=chart, chart_name=chart_name, chart_version=chart_version),
+                             name="web", namespace="shop"))
+    assert (listed["chart"], listed["chart_name"], listed["chart_version"]) == (chart, chart_name, chart_version)
+    text_only = parse_revision(entry(1, "deployed", chart=chart))
+    assert (text_only.chart_name, text_only.chart_version) == split_chart(chart)
 
 
 @pytest.mark.parametrize(

@@ -93,13 +93,18 @@ def test_releases_of_refuses_what_helm_could_not_read(bad):
                              "description": "Upgrade \"web\" failed"},
       "chart": {"metadata": {"name": "web", "version": "1.2.0", "appVersion": "2.0"}}},
      {"revision": 3, "updated": "2026-12-02T07:35:00.123456789Z", "status": "failed", "chart": "web-1.2.0",
-      "app_version": "2.0", "description": "Upgrade \"web\" failed"}),
+      "app_version": "2.0", "description": "Upgrade \"web\" failed", "chart_name": "web", "chart_version": "1.2.0"}),
     # Helm's formatChartname/formatAppVersion: no chart is MISSING; a chart without appVersion is ""
     ({"version": 1, "info": {"status": "deployed"}},
      {"revision": 1, "updated": "", "status": "deployed", "chart": "MISSING", "app_version": "MISSING",
       "description": ""}),
     ({"version": 2, "info": {}, "chart": {"metadata": {"name": "web", "version": "1.0.0"}}},
-     {"revision": 2, "updated": "", "status": "", "chart": "web-1.0.0", "app_version": "", "description": ""}),
+     {"revision": 2, "updated": "", "status": "", "chart": "web-1.0.0", "app_version": "", "description": "",
+      "chart_name": "web", "chart_version": "1.0.0"}),
+    # the text cannot be split back ('app-2-1.0.0' reads as app-2 1.0.0): the metadata's name and version are kept
+    ({"version": 2, "info": {}, "chart": {"metadata": {"name": "app", "version": "2-1.0.0"}}},
+     {"revision": 2, "updated": "", "status": "", "chart": "app-2-1.0.0", "app_version": "", "description": "",
+      "chart_name": "app", "chart_version": "2-1.0.0"}),
     # Helm 4.3 stores a rollback's target (printed even when the rollback failed); 0 means not a rollback
     ({"version": 4, "info": {"status": "failed", "description": "Rollback \"web\" failed", "rollback_revision": 2}},
      {"revision": 4, "updated": "", "status": "failed", "chart": "MISSING", "app_version": "MISSING",
@@ -325,9 +330,9 @@ def test_history_from_the_records(api, stores):
     history = stores(StandInConnection(api.url), helm).history("web", "shop")
     assert history == [
         {"revision": 1, "updated": "2026-01-01T10:00:00Z", "status": "deployed", "chart": "web-1.1.0",
-         "app_version": "2.1", "description": "Install complete"},
+         "app_version": "2.1", "description": "Install complete", "chart_name": "web", "chart_version": "1.1.0"},
         {"revision": 2, "updated": "2026-01-02T10:00:00Z", "status": "deployed", "chart": "web-1.2.0",
-         "app_version": "2.2", "description": "Upgrade complete"},
+         "app_version": "2.2", "description": "Upgrade complete", "chart_name": "web", "chart_version": "1.2.0"},
     ]
     assert helm.calls == [] and len(api.asked) == 1
 

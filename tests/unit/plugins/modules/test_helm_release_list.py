@@ -380,6 +380,20 @@ def test_from_the_api_entries_are_those_of_helm_list(fake_api, capsys):
     ]
 
 
+@pytest.mark.parametrize("statuses", [[], ["drifted"]], ids=["chart-of-the-latest-record", "record-of-the-drift-scan"])
+def test_from_the_api_the_chart_name_and_version_are_the_records(fake_api, capsys, statuses):
+    """Chart app version 2-1.0.0 prints as app-2-1.0.0, which the text alone splits as app-2 1.0.0: the chart
+    fields come from the record's metadata, whether the listing GETs the latest record or the drift scan read it."""
+    for stored in fake_api.releases:
+        if (stored["name"], stored["namespace"]) == ("web", "team-a"):
+            stored["chart"]["metadata"].update(name="app", version="2-1.0.0")
+    del fake_api.live[("Secret", "token")]  # drifted: listed with statuses [drifted]
+    result = run_module({"namespaces": ["team-a"], "name_regex": "^web$", "statuses": statuses}, capsys)
+    assert not result.get("failed"), result
+    (release,) = result["releases"]
+    assert (release["chart"], release["chart_name"], release["chart_version"]) == ("app-2-1.0.0", "app", "2-1.0.0"), release
+
+
 def test_from_the_api_an_unreadable_namespace_is_a_problem(fake_api, capsys):
     denied = KubeError(ACCESS_DENIED, "secrets is forbidden at the cluster scope", status=403)
     fake_api.errors[ALL_SECRETS] = denied
