@@ -207,13 +207,13 @@ notes:
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) in the release namespace (the lease), and
     C(patch) on the chart's kinds there (the preflight's dry runs) besides what Helm needs. With C(delete) on leases
     too, a lease made for a release that does not exist is deleted again (else it is only released).
-  - Before Helm writes (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview per
-    right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) and
-    C(update) on Secrets (the release records), C(get) on each kind of the target, and what Helm's wait reads
-    (C(list) and C(watch) on those kinds with Helm 4, and on a Deployment's C(replicasets); with Helm 3 C(list) on
-    those C(replicasets)). A missing right refuses the step with RV(error_kind) V(access_denied) naming the verb, resource
-    and namespace; Helm would otherwise store a failed revision when it meets the 403. C(extensions/rbac/recoverer.yml)
-    has every right a recovery needs.
+  - Before Helm writes a rollback or an upgrade (not in check mode) the preflight also asks the API server, one
+    SelfSubjectAccessReview per right, whether the credentials may do what Helm's write needs besides the dry runs'
+    C(patch) - C(create) and C(update) on Secrets (the release records), C(get) on each kind of the target, and what
+    Helm's wait reads (C(list) and C(watch) on those kinds and a Deployment's C(replicasets) with Helm 4; C(list) on
+    those C(replicasets) with Helm 3). A missing right refuses the step with RV(error_kind) V(access_denied) naming
+    the verb, resource and namespace; Helm would otherwise store a failed revision when it meets the 403.
+    C(extensions/rbac/recoverer.yml) has every right a recovery needs.
   - The lease is renewed every 20 seconds while a step runs and expires 60 seconds after the last renewal, so an
     actor that died is taken over a minute later. Helm itself does not lock releases; actors other than this
     collection are kept off only by Helm's own check on the next revision (RV(error_kind) V(revision_taken)).
@@ -861,9 +861,12 @@ class ReleaseRecovery(object):
                                                    self.helm.values_file(config.values),
                                                    install=step.action == REINSTALL)
         # A reinstall deletes the objects before it creates them: an immutable field does not stand in its way.
+        # Before a write, the rights Helm's update needs too (a reinstall's install creates the objects instead).
+        writes = None
+        if not self.check_mode and step.action != REINSTALL:
+            writes = wait_verbs(self.helm.version().major, self.params["wait"])
         return preflight(self.live, manifest, self.namespace, replace=step.action == REINSTALL, release=self.name,
-                         on_secret_values=secret_masker(self.module),
-                         writes=None if self.check_mode else wait_verbs(self.helm.version().major, self.params["wait"]))
+                         on_secret_values=secret_masker(self.module), writes=writes)
 
     @staticmethod
     def moved(before, after):

@@ -144,10 +144,10 @@ notes:
   - Before Helm writes (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview per
     right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) and
     C(update) on Secrets (the release records), C(get) on each kind of the target, and what Helm's wait reads
-    (C(list) and C(watch) on those kinds with Helm 4, and on a Deployment's C(replicasets); with Helm 3 C(list) on
-    those C(replicasets)). A missing right refuses the step with RV(error_kind) V(access_denied) naming the verb, resource
-    and namespace; Helm would otherwise store a failed revision when it meets the 403. C(extensions/rbac/recoverer.yml)
-    has every right a recovery needs.
+    (C(list) and C(watch) on those kinds and a Deployment's C(replicasets) with Helm 4; C(list) on those
+    C(replicasets) with Helm 3). A missing right refuses the rollback with RV(error_kind) V(access_denied) naming the
+    verb, resource and namespace; Helm would otherwise store a failed revision when it meets the 403.
+    C(extensions/rbac/recoverer.yml) has every right a recovery needs.
   - The returned RV(command) never holds secrets. The API token travels in the environment and an inline
     kubeconfig in a private temporary file.
 seealso:
