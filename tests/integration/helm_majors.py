@@ -11,7 +11,8 @@ and its waiter reacts to events instead of polling every two seconds.
 Keys are ``FILE::FUNCTION`` (every parameter set) or ``FILE::FUNCTION[PARAMS]`` (one parameter set,
 its id without the Helm part). ``MATIH_TEST_HELM`` overrides the policy for a run: ``both`` runs
 every test on both majors, ``helm3`` or ``helm4`` runs every test once on that major (the
-``roles_oldest`` gate runs the roles on Helm 3 this way). The Helm version matrix
+``roles_oldest`` gate runs the role files on Helm 3 this way, and the ``integration`` gate then runs
+those files on Helm 4 only: ``ROLE_FILES`` in hack/test.sh). The Helm version matrix
 (``MATIH_HELM_MATRIX``) is not affected: its smoke tests run on every version it names.
 """
 
@@ -59,12 +60,10 @@ BOTH_MAJORS = {
     "test_credentials.py::test_bearer_token_credential_without_ca_skips_verification":
         "--kube-insecure-skip-tls-verify with HELM_KUBETOKEN against each Helm",
     # fleets
-    "test_fleet_remediation.py::test_remediate_fleet[10]":
-        "list_argv (--all on Helm 3 to see pending releases), check-mode dry runs, failed rollbacks per major; [30] is its scale variant",
+    "test_fleet_remediation.py::test_remediate_fleet":
+        "check-mode dry runs (--dry-run or --dry-run=server) and the statuses each Helm leaves on a whole fleet",
     "test_fleet_remediation.py::test_young_pending_left_alone_stale_pending_freed":
         "the pending record's time as each Helm writes it, found through list --all on Helm 3",
-    "test_recover_playbook.py::test_recover_playbook_with_a_limit_as_awx_slices_it_and_on_two_clusters":
-        "the recover playbook's rollbacks on inventory hosts: " + _ARGV + "; a failed first install's outcome per major",
     "test_fleet_remediation.py::test_drifted_releases_are_repaired_through_the_brakes":
         "repair_drift rolls back with --force-conflicts on Helm 4, a three-way merge on Helm 3",
     # the deploy role: kubernetes.core.helm branches on the major
