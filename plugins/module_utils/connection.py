@@ -381,6 +381,32 @@ def helm_overrides(params: Dict[str, Any], environ: Dict[str, str]) -> Overrides
     )
 
 
+def tls_override_problem(params: Dict[str, Any], environ: Dict[str, str]) -> Optional[str]:
+    """Why Helm would refuse the TLS overrides before it connects: a CA (``ca_cert``, HELM_KUBECAFILE) with
+    verification off (``validate_certs: false``, HELM_KUBEINSECURE_SKIP_TLS_VERIFY), which client-go refuses
+    ("specifying a root certificates file with the insecure flag is not allowed", which Helm reports as the
+    cluster unreachable). They often come from two places: AWX's bearer-token credential with Verify SSL off
+    injects K8S_AUTH_VERIFY_SSL=False, a play's module_defaults gives ca_cert (or the other way round)."""
+    overrides = helm_overrides(params, environ)
+    if not (overrides.insecure and overrides.ca_file):
+        return None
+    if params.get("validate_certs") is False:
+        unverified = "validate_certs is false"
+        if environ.get("K8S_AUTH_VERIFY_SSL"):
+            unverified += " (K8S_AUTH_VERIFY_SSL=%s where the option is not set)" % environ["K8S_AUTH_VERIFY_SSL"]
+    else:
+        unverified = "HELM_KUBEINSECURE_SKIP_TLS_VERIFY=%s" % environ.get("HELM_KUBEINSECURE_SKIP_TLS_VERIFY")
+    if params.get("ca_cert"):
+        authority = "ca_cert is %s" % overrides.ca_file
+        if environ.get("K8S_AUTH_SSL_CA_CERT"):
+            authority += " (K8S_AUTH_SSL_CA_CERT where the option is not set)"
+    else:
+        authority = "HELM_KUBECAFILE is %s" % overrides.ca_file
+    return ("%s and %s: certificates not verified and verified against a CA at once, which client-go (and so Helm) "
+            "refuses before it connects; keep one: validate_certs: true with the CA (an AWX bearer-token credential "
+            "with Verify SSL on and its CA), or validate_certs: false without ca_cert" % (unverified, authority))
+
+
 # The context, cluster and user client-go settles on: the mappings with the overrides applied.
 Selection = namedtuple("Selection", "context_name cluster_name user_name cluster user")
 
@@ -1276,10 +1302,14 @@ class Connection(object):
     @classmethod
     def from_module(cls, module, environ: Optional[Dict[str, str]] = None) -> "Connection":
         """The connection of the module's options: the kubeconfig option checked (resolve_kubeconfig:
-        KubeError for a broken one) and its secrets masked, as are the credentials read later."""
+        KubeError for a broken one) and its secrets masked, as are the credentials read later. KubeError too for TLS
+        overrides Helm would refuse (tls_override_problem), before Helm runs."""
+        environ = dict(os.environ) if environ is None else environ
+        problem = tls_override_problem(module.params, environ)
+        if problem:
+            raise KubeError(INVALID_KUBECONFIG, problem)
         kubeconfig_path = resolve_kubeconfig(module)
-        return cls(module.params, kubeconfig_path, dict(os.environ) if environ is None else environ,
-                   module.no_log_values.update)
+        return cls(module.params, kubeconfig_path, environ, module.no_log_values.update)
 
     @classmethod
     def from_params(cls, params: Dict[str, Any], kubeconfig_path: Optional[str], environ: Dict[str, str]) -> "Connection":

@@ -13,6 +13,7 @@ import os
 import uuid
 
 import pytest
+import yaml
 
 import awx_job
 import scenarios
@@ -153,3 +154,90 @@ def test_remediate_job_hides_chart_values(helm_binary, tls_cluster, namespace, c
     assert scenarios.statuses(helm_binary, admin, "billing", namespace)[-1] == "deployed"
     assert scenarios.statuses(helm_binary, admin, "search", other)[-1] == "deployed"
     assert stats["changed"].get("%s/billing" % namespace) == 1 and stats["changed"].get("%s/search" % other) == 1, stats
+
+
+# --- the cluster credentials as AWX injects them, with module_defaults -------------------------------------
+
+CREDENTIALS = ["kubeconfig-current-context", "kubeconfig-named-context", "bearer-verify-ssl", "bearer-no-verify"]
+# Plays of one job: module_defaults for group/matih.helm.helm, then what each credential gives with them. A context
+# with validate_certs or ca_cert is refused before Helm runs, as kubernetes.core's modules of the same group refuse it
+# (args.CONNECTION_MUTUALLY_EXCLUSIVE); with the bearer token and Verify SSL off (K8S_AUTH_VERIFY_SSL=False) the
+# playbook's validate_certs wins over the variable (the cluster's CA is then unknown), and a CA beside it is refused
+# before Helm runs (connection.tls_override_problem: Helm refused it as "cluster unreachable").
+MODULE_DEFAULTS = {"no_defaults": {}, "validate_certs": {"validate_certs": True}, "ca_cert": {"ca_cert": "CA"}}
+REFUSED = {
+    ("kubeconfig-named-context", "validate_certs"): "parameters are mutually exclusive: context|validate_certs",
+    ("kubeconfig-named-context", "ca_cert"): "parameters are mutually exclusive: context|ca_cert",
+    ("bearer-no-verify", "validate_certs"): "x509: certificate signed by unknown authority",
+    ("bearer-no-verify", "ca_cert"): "validate_certs is false (K8S_AUTH_VERIFY_SSL=False where the option is not set) "
+                                     "and ca_cert is ",
+}
+
+
+def _credential(kind, directory, cluster):
+    """The environment AWX injects for ``kind`` (one of CREDENTIALS)."""
+    if kind.startswith("bearer"):
+        with open(cluster.ca_cert, encoding="utf-8") as handle:
+            ca_pem = handle.read()
+        return awx_job.bearer_token_env(directory, cluster.url, cluster.token, ca_pem, verify_ssl=kind == "bearer-verify-ssl")
+    env = awx_job.kubeconfig_credential_env(directory, cluster.kubeconfig)
+    if kind == "kubeconfig-current-context":
+        return env
+    # a second context, named by the credential, beside a current-context that points nowhere
+    with open(env["KUBECONFIG"], encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    config["contexts"].append({"name": "awx-helm", "context": dict(config["contexts"][0]["context"])})
+    config["contexts"][0]["context"] = dict(config["contexts"][0]["context"], cluster="nowhere")
+    config["clusters"].append({"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}})
+    return awx_job.custom_credential_env(directory, awx_job.credential_type(),
+                                         {"kubeconfig": yaml.safe_dump(config), "context": "awx-helm"})
+
+
+def _module_defaults_playbook(ca_cert):
+    plays = []
+    for label, defaults in MODULE_DEFAULTS.items():
+        defaults = {key: ca_cert if value == "CA" else value for key, value in defaults.items()}
+        plays.append({
+            "name": "module_defaults %s" % label, "hosts": "localhost", "connection": "local", "gather_facts": False,
+            "module_defaults": {"group/matih.helm.helm": defaults},
+            "tasks": [{"name": "history", "matih.helm.helm_release_history": {
+                "name": "{{ helm_release }}", "release_namespace": "{{ helm_namespace }}"},
+                "register": "history", "ignore_errors": True},
+                {"name": "publish", "ansible.builtin.set_stats": {"data": {label: {
+                    "failed": "{{ history.failed | default(false) }}", "msg": "{{ history.msg | default('') }}",
+                    "deployed_revision": "{{ history.deployed_revision | default(none) }}"}}}}],
+        })
+    return plays
+
+
+@pytest.mark.parametrize("kind", CREDENTIALS)
+def test_cluster_credential_with_module_defaults(helm_binary, tls_cluster, namespace, tmp_path, kind):
+    """Each cluster credential, its environment exactly as AWX's injector writes it (the collection's kubeconfig
+    type without and with a context; AWX's "OpenShift or Kubernetes API Bearer Token" with Verify SSL on and its
+    CA, and off), in one job whose plays read a release with no module_defaults, then with validate_certs: true,
+    then with ca_cert: the cluster's CA, for group/matih.helm.helm. Read-only: helm_release_history."""
+    scenarios.install(helm_binary, tls_cluster.kubeconfig, "shop", namespace, "1.0.0")
+    directory = tmp_path / kind
+    directory.mkdir()
+    credential = _credential(kind, directory, tls_cluster)
+    if kind == "kubeconfig-current-context":
+        assert credential["K8S_AUTH_CONTEXT"] == ""
+    elif kind == "kubeconfig-named-context":
+        assert credential["K8S_AUTH_CONTEXT"] == "awx-helm"
+    else:
+        assert credential["K8S_AUTH_VERIFY_SSL"] == ("True" if kind == "bearer-verify-ssl" else "False")
+        assert ("K8S_AUTH_SSL_CA_CERT" in credential) == (kind == "bearer-verify-ssl")
+    job = awx_job.Job(directory, playbook="module_defaults.yml", template_name="Helm: credentials",
+                      answers={"helm_release": "shop", "helm_namespace": namespace}, credential_env=credential)
+    (directory / "project" / "module_defaults.yml").write_text(
+        yaml.safe_dump(_module_defaults_playbook(tls_cluster.ca_cert), sort_keys=False), encoding="utf-8")
+    job.run(_env(tmp_path, helm_binary))
+    assert job.result.status == "successful", job.output()
+    published = job.stats["artifact_data"]
+    for label in MODULE_DEFAULTS:
+        outcome = published[label]
+        refusal = REFUSED.get((kind, label))
+        if refusal is None:
+            assert outcome["failed"] in (False, "False") and str(outcome["deployed_revision"]) == "1", (label, outcome)
+        else:
+            assert outcome["failed"] in (True, "True") and refusal in outcome["msg"], (label, outcome)

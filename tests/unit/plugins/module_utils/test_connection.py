@@ -29,7 +29,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.matih.helm.plugins.module_utils import connection, helm_client
 from ansible_collections.matih.helm.plugins.module_utils.args import argument_spec
 from ansible_collections.matih.helm.plugins.module_utils.connection import (
-    Connection, connection_environ, connection_flags, kubeconfig_problem, kubeconfig_secrets, proxy_for,
+    Connection, connection_environ, connection_flags, kubeconfig_problem, kubeconfig_secrets, proxy_for, tls_override_problem,
 )
 from ansible_collections.matih.helm.plugins.module_utils.errors import (
     ACCESS_DENIED, INVALID_KUBECONFIG, NO_API_SERVER, UNSUPPORTED_KUBECONFIG, KubeError, TaskError,
@@ -1051,6 +1051,37 @@ def test_kubeconfig_file_that_is_no_kubeconfig_is_named(tmp_path, content, fragm
     assert str(path) in caught.value.message
     for fragment in fragments:
         assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize("params, variables, fragments", [
+    # AWX's bearer-token credential with Verify SSL off, and a play's module_defaults giving ca_cert
+    ({"validate_certs": False, "ca_cert": "/ca.pem"}, {"K8S_AUTH_VERIFY_SSL": "False"},
+     ["validate_certs is false (K8S_AUTH_VERIFY_SSL=False where the option is not set)", "ca_cert is /ca.pem:"]),
+    # the same credential with Verify SSL on (its CA file), and module_defaults giving validate_certs: false
+    ({"validate_certs": False, "ca_cert": "/env/ca"}, {"K8S_AUTH_VERIFY_SSL": "True", "K8S_AUTH_SSL_CA_CERT": "/env/ca"},
+     ["validate_certs is false", "ca_cert is /env/ca (K8S_AUTH_SSL_CA_CERT where the option is not set)"]),
+    ({"ca_cert": "/ca.pem"}, {"HELM_KUBEINSECURE_SKIP_TLS_VERIFY": "true"},
+     ["HELM_KUBEINSECURE_SKIP_TLS_VERIFY=true and ca_cert is /ca.pem"]),
+    ({"validate_certs": False}, {"HELM_KUBECAFILE": "/helm/ca.pem"}, ["HELM_KUBECAFILE is /helm/ca.pem"]),
+])
+def test_ca_with_verification_off_is_refused_before_helm_runs(tmp_path, params, variables, fragments):
+    """Helm refuses it too, but as "kubernetes cluster unreachable" (and the release store, whose own client refuses
+    it, would hand the read to Helm): refused at once, naming where each half came from."""
+    with pytest.raises(KubeError) as caught:
+        Connection.from_module(make_module(**params), environment(tmp_path, **variables))
+    assert caught.value.kind == INVALID_KUBECONFIG
+    for fragment in fragments + ["which client-go (and so Helm) refuses", "keep one"]:
+        assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize("params, variables", [
+    ({"validate_certs": True, "ca_cert": "/ca.pem"}, {"K8S_AUTH_VERIFY_SSL": "True"}),
+    ({"validate_certs": False}, {"K8S_AUTH_VERIFY_SSL": "False"}),
+    ({"ca_cert": "/ca.pem"}, {"HELM_KUBEINSECURE_SKIP_TLS_VERIFY": "false"}),
+])
+def test_ca_or_verification_off_alone_is_no_problem(tmp_path, params, variables):
+    assert tls_override_problem(dict({"validate_certs": True}, **params), environment(tmp_path, **variables)) is None
+    Connection.from_module(make_module(**params), environment(tmp_path, **variables))
 
 
 def test_kubeconfig_directory_is_named(tmp_path):
