@@ -145,7 +145,7 @@ molecule_scenario() {  # molecule_scenario SCENARIO HELM STATE-DIR
 gate_molecule() {
   # state outside the work tree, the same each run: a scenario's first step (destroy) stops a
   # control plane an interrupted run left behind
-  local state=${XDG_CACHE_HOME:-$HOME/.cache}/matih.helm-molecule status=0 scenario pids=() scenarios=()
+  local state=${XDG_CACHE_HOME:-$HOME/.cache}/matih.helm-molecule status=0 scenario pid pids=() scenarios=()
   mkdir -p "$state"
   for scenario in extensions/molecule/*/molecule.yml; do
     [ -e "$scenario" ] || continue
@@ -155,7 +155,7 @@ gate_molecule() {
     pids+=($!)
   done
   [ ${#scenarios[@]} -gt 0 ] || { echo "molecule: no scenario in extensions/molecule"; return 1; }
-  for scenario in "${pids[@]}"; do wait "$scenario" || status=1; done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
   for scenario in "${scenarios[@]}"; do cat "$state/$scenario.log"; done
   return $status
 }
