@@ -43,6 +43,8 @@ Keyed = namedtuple("Keyed", "fields")
 Difference = namedtuple("Difference", "path desired live")
 # What a drift check compares: a release, and one of its Helm release records (decoded)
 Target = namedtuple("Target", "name namespace record")
+# A read (or a kind's resolution) that a scan could not make: ``failure`` as unreadable() gives it
+Unreadable = namedtuple("Unreadable", "failure")
 
 
 class _Absent(object):
@@ -649,33 +651,106 @@ def revision_objects(target: Target, load_all: Callable[[str], Iterable[Any]]) -
             target.record["version"], target.name, " ".join(str(error).split())[:300]))
 
 
+def unreadable(what: str, error: TaskError) -> Dict[str, Any]:
+    """A failure of a scan that isolates them: what could not be read, its kind and message (and the API's status)."""
+    failure = {"what": what, "error_kind": error.kind, "msg": error.message}
+    if getattr(error, "status", None) is not None:
+        failure["api_status"] = error.status
+    return failure
+
+
+def read_target(read: Read) -> str:
+    """What a Read reads, in words: ``rbac.authorization.k8s.io/v1 ClusterRole cluster-wide``."""
+    where = "in namespace %s" % read.namespace if read.namespace else "cluster-wide"
+    return "%s %s %s" % (read.api_version, read.kind, where)
+
+
+def failed_targets(owners: Sequence[Tuple[int, ObjectRef]], manifest_failures: Dict[int, Dict[str, Any]],
+                   kind_failures: Dict[Tuple[str, str], Dict[str, Any]],
+                   read_failures: Dict[Tuple[str, str, str], Dict[str, Any]]) -> Dict[int, List[Dict[str, Any]]]:
+    """{target index: its failures, in order}: a manifest that could not be read, then each kind that could not be
+    resolved and each (apiVersion, kind, namespace) that could not be read among its objects (``owners``:
+    (target index, ref) of every object), each named once."""
+    failed = {index: [failure] for index, failure in manifest_failures.items()}
+    for index, ref in owners:
+        failure = kind_failures.get((ref.api_version, ref.kind)) or read_failures.get(
+            (ref.api_version, ref.kind, ref.namespace))
+        if failure is not None and failure not in failed.setdefault(index, []):
+            failed[index].append(failure)
+    return {index: failures for index, failures in failed.items() if failures}
+
+
+def failed_outcome(target: Target, failures: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """The check of a target whose drift could not be judged: drifted None, no objects, the first failure's
+    ``error_kind`` (and ``api_status``), a message naming each thing that could not be read."""
+    outcome = dict(release=target.name, namespace=target.namespace, revision=target.record.get("version"),
+                   status=(target.record.get("info") or {}).get("status") or "unknown", drifted=None, objects=[],
+                   summary=summarize([]), dry_runs=0, error_kind=failures[0]["error_kind"],
+                   msg="; ".join("could not read %s: %s" % (failure["what"], failure["msg"]) for failure in failures))
+    if "api_status" in failures[0]:
+        outcome["api_status"] = failures[0]["api_status"]
+    return outcome
+
+
 def check_records_drift(api, targets: Sequence[Target], ignore: Optional[Dict[str, List[Tuple[Any, ...]]]] = None,
                         show_values: bool = False, load_all: Callable[[str], Iterable[Any]] = load_documents,
-                        on_secret_values: Callable[[List[str]], None] = None) -> List[Dict[str, Any]]:
+                        on_secret_values: Callable[[List[str]], None] = None, isolate: bool = False) -> List[Dict[str, Any]]:
     """The drift of each target (a release and one of its records), in order, without ``api_requests``.
 
     The targets share the reads: one per (apiVersion, kind, namespace) for all of them, so a fleet's
     scan costs a few requests per namespace, not a few per release. ``api`` and ``on_secret_values``
-    as for check_release_drift (``release_records`` is not used)."""
+    as for check_release_drift (``release_records`` is not used).
+
+    Without ``isolate`` the first failure raises. With it (a fleet's scan), a manifest that is not YAML, a kind
+    that cannot be resolved or a read the API server refused (KubeError.isolated: RBAC, not found...) fails only
+    the targets it concerns (failed_outcome: ``drifted`` None, ``error_kind``, ``msg``) and the others are
+    checked; an API server that cannot be reached, throttles or rejects the credentials still raises."""
     ignore = ignore or {}
     report_secrets = on_secret_values or (lambda values: None)
-    manifests = [revision_objects(target, load_all) for target in targets]
+
+    def guarded(function, what):
+        def call(item):
+            try:
+                return function(item)
+            except KubeError as error:
+                if not isolate or not error.isolated:
+                    raise
+                return Unreadable(unreadable(what(item), error))
+        return call
+
+    manifests, manifest_failures = [], {}
+    for index, target in enumerate(targets):
+        try:
+            manifests.append(revision_objects(target, load_all))
+        except TaskError as error:
+            if not isolate:
+                raise
+            manifests.append([])
+            manifest_failures[index] = unreadable("the manifest of revision %s" % target.record.get("version"), error)
     report_secrets([value for objects in manifests for obj in objects if obj["kind"] == "Secret"
                     for value in secret_values(obj)])
     kinds = []
     for obj in (obj for objects in manifests for obj in objects):
         if (obj["apiVersion"], obj["kind"]) not in kinds:
             kinds.append((obj["apiVersion"], obj["kind"]))
-    resources = dict(zip(kinds, api.run_concurrently(lambda kind: api.resource(*kind), kinds)))
+    resolved = api.run_concurrently(guarded(lambda kind: api.resource(*kind), lambda kind: "the API of %s %s" % kind), kinds)
+    kind_failures = {kind: found.failure for kind, found in zip(kinds, resolved) if isinstance(found, Unreadable)}
+    resources = {kind: None if isinstance(found, Unreadable) else found for kind, found in zip(kinds, resolved)}
     items = [(index, object_ref(obj, target.namespace, getattr(resources[(obj["apiVersion"], obj["kind"])], "namespaced", None)),
               obj) for index, (target, objects) in enumerate(zip(targets, manifests)) for obj in objects]
     reads = [read for read in read_plan(ref for _index, ref, _obj in items) if resources[(read.api_version, read.kind)] is not None]
-    lives = {}
-    for read, found in zip(reads, api.run_concurrently(lambda read: api.read(resources[(read.api_version, read.kind)], read), reads)):
+    lives, read_failures = {}, {}
+    found_by_read = api.run_concurrently(guarded(lambda read: api.read(resources[(read.api_version, read.kind)], read),
+                                                 read_target), reads)
+    for read, found in zip(reads, found_by_read):
+        if isinstance(found, Unreadable):
+            read_failures[(read.api_version, read.kind, read.namespace)] = found.failure
+            continue
         for live_name, live in found.items():
             lives[ObjectRef(read.api_version, read.kind, read.namespace, live_name)] = live
             if read.kind == "Secret":
                 report_secrets(secret_values(live))
+    failed = failed_targets([(index, ref) for index, ref, _obj in items], manifest_failures, kind_failures, read_failures)
 
     def compare(item):
         _index, ref, obj = item
@@ -686,11 +761,15 @@ def check_records_drift(api, targets: Sequence[Target], ignore: Optional[Dict[st
         return compare_object(ref, obj, lives.get(ref), ignored_paths(ignore, ref.kind), show_values,
                               lambda body: api.dry_run(resource, ref, body))
 
+    judged = [item for item in items if item[0] not in failed]
     per_target = [[] for _target in targets]
-    for (owner, _ref, _obj), outcome in zip(items, api.run_concurrently(compare, items)):
+    for (owner, _ref, _obj), outcome in zip(judged, api.run_concurrently(compare, judged)):
         per_target[owner].append(outcome)
     outcomes = []
-    for target, mine in zip(targets, per_target):
+    for index, (target, mine) in enumerate(zip(targets, per_target)):
+        if index in failed:
+            outcomes.append(failed_outcome(target, failed[index]))
+            continue
         results = [result for result, _sent in mine]
         summary = summarize(results)
         outcomes.append(dict(

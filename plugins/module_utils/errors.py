@@ -72,6 +72,14 @@ class KubeError(TaskError):
         self.reason = reason
         self.server_message = server_message if server_message is not None else message
 
+    @property
+    def isolated(self) -> bool:
+        """Whether the refusal concerns only what the request asked for (a namespace, a kind), so that a scan of
+        many goes on without it: the API server answered about that request (RBAC, not found, an admission or
+        policy denial). Not when it could not be reached, throttled, failed itself, or rejected the credentials
+        (401): every other request would fail the same way."""
+        return self.status is not None and 400 <= self.status < 500 and self.status not in (401, 429)
+
     def fail_kwargs(self) -> Dict[str, Any]:
         kwargs = super(KubeError, self).fail_kwargs()
         if self.status is not None:

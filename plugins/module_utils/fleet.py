@@ -347,7 +347,8 @@ def _reach(clusters: List[Dict[str, Any]], problems: List[str]) -> Dict[str, Any
 def fleet_discovered(results: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     """The discovery of every cluster (the results of a helm_release_list task looped over fleet_clusters, each
     with its ``item``) as one: ``releases`` (each naming its ``cluster`` and ``host`` when the run reaches several
-    clusters), ``scanned`` (every cluster's), ``problems`` (what could not be read, naming the cluster),
+    clusters; not those whose drift could not be checked, which are among the problems), ``scanned`` (every
+    cluster's), ``problems`` (what could not be read, naming the cluster),
     ``drift_scan`` (summed, or None), ``connections`` ({cluster: connection options}), ``secret`` (whether a
     connection carries a credential, so task output naming it must be hidden), and ``error`` ({msg, error_kind}
     of the first cluster whose discovery failed, naming it; None when none did)."""
@@ -367,6 +368,8 @@ def fleet_discovered(results: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             continue
         scanned += int(result.get("scanned") or 0)
         for release in result.get("releases") or []:
+            if release.get("error_kind"):  # its drift could not be checked: reported in problems, nothing to recover
+                continue
             release = dict(release, cluster=cluster) if cluster else dict(release)
             if several:
                 release["host"] = host_name(release)

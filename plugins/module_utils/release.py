@@ -307,10 +307,11 @@ def list_entry(entry: Dict[str, Any]) -> Dict[str, Any]:
 
 def listed_matches(release: Dict[str, Any], statuses: Sequence[str]) -> bool:
     """Whether a listed release is among ``statuses`` (empty: every release). "pending" stands for every
-    pending-* status, "drifted" for a deployed release whose drift check found drift."""
+    pending-* status, "drifted" for a deployed release whose drift check found drift, or could not be made (its row
+    has the ``error_kind``: a failed row, not a hidden release)."""
     if not statuses:
         return True
-    if DRIFTED in statuses and release.get("drifted"):
+    if DRIFTED in statuses and (release.get("drifted") or release.get("error_kind")):
         return True
     status = release.get("status") or ""
     return any(wanted == status or (wanted == "pending" and status in PENDING_STATUSES)

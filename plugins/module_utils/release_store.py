@@ -26,7 +26,7 @@ import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from ansible_collections.matih.helm.plugins.module_utils.errors import (
-    INVALID_RELEASE_RECORD, UNSUPPORTED_ENVIRONMENT, UNSUPPORTED_KUBECONFIG, TaskError,
+    INVALID_RELEASE_RECORD, UNSUPPORTED_ENVIRONMENT, UNSUPPORTED_KUBECONFIG, KubeError, TaskError,
 )
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import HelmError, run_concurrently
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import KubeClient
@@ -125,6 +125,15 @@ def record_manifest(records: Sequence[Dict[str, Any]], revision: int) -> Optiona
         if release.get("version") == revision:
             return str(release.get("manifest") or "")
     return None
+
+
+class RecordProblem(NamedTuple):
+    """What a read of many releases' records could not read: a namespace (``release`` None) or one release's
+    record, with the error's kind and message."""
+    namespace: Optional[str]
+    release: Optional[str]
+    error_kind: str
+    message: str
 
 
 def _unreadable_record(namespace: str, name: str, error: ValueError) -> TaskError:
@@ -281,18 +290,43 @@ class ReleaseStore(object):
         self._manifests[(namespace, name)] = {release["version"]: str(release.get("manifest") or "") for release in releases}
         return releases
 
-    def deployed_records(self, namespaces: Sequence[str]) -> List[Dict[str, Any]]:
+    def deployed_records(self, namespaces: Sequence[str],
+                         problems: Optional[List["RecordProblem"]] = None) -> List[Dict[str, Any]]:
         """The records of every deployed revision in ``namespaces`` (one LIST each, at once; [] means
-        every namespace, in one LIST)."""
+        every namespace, in one LIST).
+
+        Without ``problems``, the first failure raises: KubeError as the API answered, TaskError
+        invalid_release_record for a record that cannot be decoded. With a list, what can be read is returned
+        and the rest is appended to it as RecordProblems: a namespace whose LIST the API server refused
+        (``isolated``: RBAC, a namespace not found...; release None), each undecodable record (its release
+        named from its labels). A failure that says nothing about one namespace (unreachable, throttled, the
+        credentials rejected) still raises."""
         def records_in(namespace):
-            records = []
-            for secret in list(self.client.list(secrets_path(namespace), label_selector=DEPLOYED_SELECTOR)):
+            records, broken = [], []
+            try:
+                secrets = list(self.client.list(secrets_path(namespace), label_selector=DEPLOYED_SELECTOR))
+            except KubeError as error:
+                if problems is None or not error.isolated:
+                    raise
+                return [], [RecordProblem(namespace, None, error.kind, error.message)]
+            for secret in secrets:
                 try:
                     records.append(decode_release((secret.get("data") or {}).get("release")))
                 except ValueError as error:
                     metadata = secret.get("metadata") or {}
-                    raise TaskError(INVALID_RELEASE_RECORD, "The Helm release record %s/%s cannot be read (%s); "
-                                    "inspect it and delete or restore it" % (metadata.get("namespace"),
-                                                                             metadata.get("name"), error))
-            return records
-        return [record for records in run_concurrently(records_in, list(namespaces) or [None]) for record in records]
+                    failure = TaskError(INVALID_RELEASE_RECORD, "The Helm release record %s/%s cannot be read (%s); "
+                                        "inspect it and delete or restore it" % (metadata.get("namespace"),
+                                                                                 metadata.get("name"), error))
+                    if problems is None:
+                        raise failure
+                    # the release its labels name (else the Secret's own name: never None, which means a namespace)
+                    broken.append(RecordProblem(metadata.get("namespace") or namespace,
+                                                (metadata.get("labels") or {}).get("name") or metadata.get("name") or "?",
+                                                failure.kind, failure.message))
+            return records, broken
+        found = []
+        for records, broken in run_concurrently(records_in, list(namespaces) or [None]):
+            found += records
+            if problems is not None:
+                problems += broken
+        return found

@@ -67,6 +67,9 @@ options:
         needs Helm's Secret storage driver and a kubeconfig that client supports, and the credentials must be
         allowed to list Secrets and read each kind the charts create, in the namespaces scanned. Each release
         listed with C(deployed) then carries RV(releases[].drifted) and RV(releases[].drift).
+      - A deployed release whose drift cannot be checked (a kind of its chart the credentials may not read, its
+        record undecodable, its namespace's records refused) is returned too, with RV(releases[].error_kind) and
+        RV(releases[].msg) and C(drifted) null, and reported in RV(problems); the other releases are scanned.
       - An empty list means every status.
     type: list
     elements: str
@@ -258,7 +261,8 @@ releases:
     drifted:
       description:
         - Whether the objects of the deployed revision drifted (some missing or modified).
-        - Null when the release changed while it was scanned (its deployed record was not found).
+        - Null when the release changed while it was scanned (its deployed record was not found), or when its drift
+          could not be checked (RV(releases[].error_kind) says why).
       returned: for a deployed release, with V(drifted) among O(statuses)
       type: bool
       sample: true
@@ -284,6 +288,23 @@ releases:
           description: How many objects the revision has, and how many are missing, modified and in sync.
           type: dict
           sample: {"objects": 4, "missing": 0, "modified": 1, "in_sync": 3}
+    error_kind:
+      description:
+        - Why the drift of this deployed release could not be checked, as RV(error_kind) says it - V(access_denied) (a
+          kind of its chart, or its namespace's records, the credentials may not read), V(invalid_release_record)
+          (its deployed record cannot be decoded, or its manifest is not YAML), V(not_found), V(rejected). The row is
+          returned with V(drifted) among O(statuses) (a failed row rather than a hidden release), RV(problems) has
+          the same, and the other releases are scanned.
+      returned: for a deployed release whose drift could not be checked, with V(drifted) among O(statuses)
+      type: str
+      sample: access_denied
+    msg:
+      description: What could not be read (API version, kind and namespace, or the record), and what the API server answered.
+      returned: with RV(releases[].error_kind)
+      type: str
+      sample: >-
+        could not read rbac.authorization.k8s.io/v1 ClusterRole cluster-wide: The Kubernetes API server ... refused GET
+        /apis/rbac.authorization.k8s.io/v1/clusterroles/web (403: ...)
 scanned:
   description:
     - How many releases the listed namespaces hold whose name matches O(name_regex), whatever their status. The
@@ -297,9 +318,14 @@ drift_scan:
   type: dict
   contains:
     releases:
-      description: How many deployed releases were checked.
+      description: How many deployed releases were checked (not counting those that could not be).
       type: int
       sample: 40
+    failed:
+      description:
+        - How many deployed releases could not be checked (a row each with RV(releases[].error_kind), and a problem).
+      type: int
+      sample: 0
     drifted:
       description: How many of them drifted.
       type: int
@@ -317,8 +343,13 @@ problems:
     - What could not be read, each with its RV(error_kind) (the same closed set), without failing the task - a
       namespace whose releases could not be listed (its releases are missing from RV(releases)), or a release whose
       chart could not be read (its chart fields are null).
-    - Only when listing from the API (RV(discovery.source=api)) and O(namespaces) is set; through Helm, or when no
-      namespace can be read, the task fails instead.
+    - With V(drifted) among O(statuses), also what the drift scan could not read - a namespace whose deployed records
+      could not be listed, a deployed record that cannot be decoded (V(invalid_release_record)), a kind of a chart the
+      credentials may not read (for example a C(ClusterRole)). Each such release is a row of RV(releases) with its
+      RV(releases[].error_kind); the others are scanned.
+    - Only when listing from the API (RV(discovery.source=api)); from the discovery only when O(namespaces) is set.
+      Through Helm, or when no namespace can be read, the task fails instead. A failure that concerns every request
+      (the API server unreachable or throttling, the credentials rejected) fails the task too.
   returned: success
   type: list
   elements: dict
@@ -328,7 +359,7 @@ problems:
       type: str
       sample: tenant-b
     release:
-      description: The release whose chart could not be read; absent for a namespace that could not be listed.
+      description: The release whose chart or drift could not be read; absent for a namespace that could not be listed.
       type: str
       sample: web
     error_kind:
@@ -616,12 +647,14 @@ def unreadable_namespaces(problems):
 
 def list_releases(listing, version, namespaces, statuses, name_pattern, scan_drift=None, include_chart=True):
     """The module result from ``listing`` (HelmListing or ApiListing), releases sorted by namespace and name.
-    ``scan_drift(deployed)`` (with drifted among ``statuses``) adds each deployed release's drift. Without
+    ``scan_drift(deployed)`` (with drifted among ``statuses``) adds each deployed release's drift and returns the
+    scan's figures and problems (drift_scanner). Without
     ``include_chart``, a release whose chart fields did not come with the listing or the scan has them null."""
     listed = listing.rows(namespaces, name_pattern)
     result = dict(changed=False, scanned=len(listed))
     if scan_drift is not None:
-        result["drift_scan"] = scan_drift([release for release in listed if release["status"] == "deployed"])
+        result["drift_scan"], scan_problems = scan_drift([release for release in listed if release["status"] == "deployed"])
+        listing.problems = list(listing.problems) + scan_problems
     releases = [release for release in listed if listed_matches(release, statuses)]
     releases.sort(key=lambda release: (release["namespace"] or "", release["name"] or ""))
     if include_chart:
@@ -635,31 +668,63 @@ def list_releases(listing, version, namespaces, statuses, name_pattern, scan_dri
     return result
 
 
+def scan_rows(deployed, records, checks, record_problems):
+    """Set each deployed release's drift fields on its row (``drifted``, ``drift``; ``error_kind`` and ``msg`` when its
+    drift could not be judged) and return the problems to report. ``records``: {(namespace, name, revision): record}
+    of the records read; ``checks``: check_records_drift's; ``record_problems``: the RecordProblems of the records'
+    LIST (a namespace, release None; or one release's record). Every RecordProblem is a problem; a release whose
+    namespace or record could not be read, or whose objects could not all be read (a problem of its own), is a row
+    with its ``error_kind`` and drifted null. A release whose deployed record was simply not there (it changed during
+    the scan) is null too, without a problem."""
+    checks = {(check["namespace"], check["release"]): check for check in checks}
+    namespace_problems = {problem.namespace: problem for problem in record_problems if problem.release is None}
+    release_problems = {(problem.namespace, problem.release): problem for problem in record_problems if problem.release}
+    problems = [problem_entry(problem.namespace, problem.error_kind, problem.message, problem.release)
+                for problem in record_problems]
+    for release in deployed:
+        key = (release["namespace"], release["name"])
+        check = checks.get(key)
+        problem = release_problems.get(key) or namespace_problems.get(release["namespace"]) or namespace_problems.get(None)
+        if check is not None and "error_kind" in check:
+            release.update(drifted=None, drift=None, error_kind=check["error_kind"], msg=check["msg"])
+            problems.append(problem_entry(release["namespace"], check["error_kind"], check["msg"], release["name"]))
+        elif check is not None:
+            release.update(drifted=check["drifted"], drift=drift_digest(check))
+        elif problem is not None and (release["namespace"], release["name"], release["revision"]) not in records:
+            # its chart is in the record that could not be read: not asked for again
+            release.update(dict.fromkeys(CHART_FIELDS), drifted=None, drift=None, error_kind=problem.error_kind,
+                           msg=problem.message)
+        else:
+            release.update(drifted=None, drift=None)
+    return problems
+
+
 def drift_scanner(module, store, namespaces, ignore):
     """``scan_drift`` of list_releases: the deployed releases' records in one LIST per namespace (of those
     named that hold one; one LIST for all when none is named), their objects compared in one pass. A deployed
-    release whose record was read gets its chart from it."""
+    release whose record was read gets its chart from it. What could not be read (a namespace's records, a record,
+    a kind) is returned as problems beside the figures, and the rest is scanned (scan_rows)."""
     def scan(deployed):
         store.require_direct("statuses: drifted")
         api = LiveObjects(store)
         before = api.requests  # the listing's own requests are not the scan's
         scanned = sorted({release["namespace"] for release in deployed}) if namespaces else []
-        records = {}
+        records, record_problems = {}, []
         if deployed:
             records = {(record.get("namespace"), record.get("name"), record["version"]): record
-                       for record in store.deployed_records(scanned)}
+                       for record in store.deployed_records(scanned, record_problems)}
         targets = [Target(release["name"], release["namespace"], records[key]) for release in deployed
                    for key in [(release["namespace"], release["name"], release["revision"])] if key in records]
-        checks = check_records_drift(api, targets, ignore, False, on_secret_values=secret_masker(module))
-        digests = {(check["namespace"], check["release"]): drift_digest(check) for check in checks}
+        checks = check_records_drift(api, targets, ignore, False, on_secret_values=secret_masker(module), isolate=True)
+        problems = scan_rows(deployed, records, checks, record_problems)
         for release in deployed:
-            digest = digests.get((release["namespace"], release["name"]))
-            release.update(drifted=digest["drifted"] if digest else None, drift=digest)
             record = records.get((release["namespace"], release["name"], release["revision"]))
             if record is not None and "chart" not in release:
                 release.update(record_chart(record))
-        return dict(releases=len(targets), drifted=sum(1 for check in checks if check["drifted"]),
-                    api_requests=api.requests - before, dry_runs=sum(check["dry_runs"] for check in checks))
+        judged = [check for check in checks if "error_kind" not in check]
+        return dict(releases=len(judged), drifted=sum(1 for check in judged if check["drifted"]),
+                    failed=sum(1 for release in deployed if "error_kind" in release),
+                    api_requests=api.requests - before, dry_runs=sum(check["dry_runs"] for check in judged)), problems
     return scan
 
 

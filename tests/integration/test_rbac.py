@@ -16,11 +16,13 @@ import os
 import re
 import urllib.parse
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
 
 import helm_majors
+import role_runner
 import scenarios
 from playbook_runner import REPO_ROOT, run_tasks
 
@@ -266,3 +268,131 @@ def test_the_recoverer_recovers_the_demo_chart(tenant):  # pylint: disable=redef
     assert {name: status for name, (status, _version) in tenant["after"].items()} == {
         "sh.helm.release.v1.%s.v1" % RELEASE: "superseded", "sh.helm.release.v1.%s.v2" % RELEASE: "failed",
         "sh.helm.release.v1.%s.v3" % RELEASE: "deployed"}
+
+
+# --- two tenants, one readable: the fleet and the drift scan go on without the other ----------------------
+
+CLUSTER_ROLE_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: with-cluster-role\nversion: 1.0.0\n",
+    "templates/objects.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\ndata:\n  greeting: hello\n"
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {{ .Values.clusterRole }}\n"
+        "rules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get]\n"),
+}
+
+
+def corrupt_record(namespace, name):
+    """A Secret labelled as the deployed revision 1 of release ``name`` whose record is not a Helm release."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+            "metadata": {"name": "sh.helm.release.v1.%s.v1" % name, "namespace": namespace,
+                         "labels": {"owner": "helm", "name": name, "status": "deployed", "version": "1"}},
+            "data": {"release": "bm90IGEgcmVsZWFzZQ=="}}  # base64 of base64-less text: undecodable
+
+
+def failed_demo_release(cluster, namespace):
+    """The demo chart after a failed upgrade: revision 1 deployed, 2 failed."""
+    scenarios.install(HELM, cluster.kubeconfig, RELEASE, namespace, wait=True)
+    scenarios.failed_upgrade(HELM, cluster.kubeconfig, RELEASE, namespace, "rejected_config")
+
+
+@pytest.fixture(scope="module")
+def two_tenants(cluster, tmp_path_factory):  # pylint: disable=redefined-outer-name  # pytest fixture injection
+    """Tenants t1 and t2, each with the demo chart after a failed upgrade; t1 also holds a deployed release of a chart
+    with a ClusterRole and a deployed release whose record is corrupt. One identity, the shipped recoverer bound in t1
+    only, runs the remediate playbook over [t1, t2] (a token kubeconfig) and then the drift scan over [t1, t2]
+    (host, api_key and ca_cert)."""
+    if cluster.kind != "controlplane":
+        pytest.skip("needs the real control plane: its RBAC and ServiceAccount tokens")
+    if not os.access(HELM, os.X_OK):
+        pytest.skip("Helm not found at %s (run the bootstrap)" % HELM)
+    base = "rbac-" + uuid.uuid4().hex[:6]
+    t1, t2 = base + "-t1", base + "-t2"
+    cluster_role = "matih-helm-test-" + base
+    tmp_path = tmp_path_factory.mktemp("tenants")
+    chart = tmp_path / "with-cluster-role"
+    for name, text in CLUSTER_ROLE_CHART.items():
+        (chart / name).parent.mkdir(parents=True, exist_ok=True)
+        (chart / name).write_text(text)
+    for namespace in (t1, t2):
+        cluster.create_namespace(namespace)
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            jobs = [pool.submit(failed_demo_release, cluster, namespace) for namespace in (t1, t2)]
+            jobs.append(pool.submit(scenarios.run_helm, HELM, cluster.kubeconfig, [
+                "install", "cluster-wide", str(chart), "-n", t1, "--set", "clusterRole=" + cluster_role]))
+            for job in jobs:
+                job.result()
+        cluster.api("POST", "/api/v1/namespaces/%s/secrets" % t1, corrupt_record(t1, "corrupt"))
+        token = identity(cluster, t1, "matih-helm-recoverer", shipped_role("recoverer.yml"))
+        before = {namespace: records(cluster, namespace) for namespace in (t1, t2)}
+        kubeconfig = cluster.write_kubeconfig(tmp_path / "tenant.kubeconfig", token=token)
+        helm_dir = role_runner.counting_helm(tmp_path / "bin", HELM)
+        report_dir = tmp_path / "report"
+        (tmp_path / "remediate").mkdir()
+        run, seconds = role_runner.run_collection_playbook("remediate", tmp_path / "remediate", helm_dir, kubeconfig, {
+            "fleet_remediation_namespaces": [t1, t2], "fleet_remediation_timeout": role_runner.wait_timeout(cluster),
+            "fleet_remediation_report_dir": str(report_dir)})
+        report_path = report_dir / "fleet-remediation.json"
+        report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
+        markdown_path = report_dir / "fleet-remediation.md"
+        markdown = markdown_path.read_text(encoding="utf-8") if markdown_path.exists() else ""
+        after_remediation = {namespace: records(cluster, namespace) for namespace in (t1, t2)}
+        out = tmp_path / "scan.json"
+        scan_run = run_tasks([
+            {"name": "drift scan of both tenants", "matih.helm.helm_release_list": {
+                "host": cluster.url, "api_key": token, "ca_cert": cluster.ca_cert, "binary_path": HELM,
+                "namespaces": [t1, t2], "statuses": ["drifted"]}, "register": "scan", "ignore_errors": True},
+            {"name": "write it", "ansible.builtin.copy": {"dest": str(out), "mode": "0600", "content": "{{ scan | to_json }}"}},
+        ], tmp_path, name="tenant drift scan")
+        assert out.exists(), scan_run.stdout[-4000:] + scan_run.stderr[-4000:]
+        yield {"t1": t1, "t2": t2, "cluster_role": cluster_role, "run": run, "seconds": seconds, "report": report,
+               "markdown": markdown,
+               "calls": role_runner.helm_calls(helm_dir), "before": before, "after_remediation": after_remediation,
+               "scan": json.loads(out.read_text(encoding="utf-8"))}
+    finally:
+        cluster.api("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles/" + cluster_role, expect=404)
+        for namespace in (t1, t2):
+            cluster.delete_namespace(namespace)
+
+
+def test_a_fleet_over_two_tenants_remediates_the_readable_one_and_reports_the_other(two_tenants):  # pylint: disable=redefined-outer-name
+    t1, t2, run, report = two_tenants["t1"], two_tenants["t2"], two_tenants["run"], two_tenants["report"]
+    output = "rc=%d\n%s\n%s" % (run.returncode, run.stdout[-8000:], run.stderr[-3000:])
+    # a namespace that cannot be read does not fail the run (README, roles/fleet_remediation/README.md)
+    assert run.returncode == 0 and report is not None, output
+    rows = {(row["namespace"], row["release"]): row for row in report["releases"]}
+    assert sorted(rows) == [(t1, RELEASE)], output
+    assert rows[(t1, RELEASE)]["outcome"] == "recovered", rows
+    problems = report["summary"]["discovery_problems"]
+    assert [(problem["namespace"], problem["error_kind"]) for problem in problems] == [(t2, "access_denied")], problems
+    assert "secrets" in problems[0]["msg"] and t2 in problems[0]["msg"], problems
+    assert "Not read (their releases were not checked): %s (access_denied)" % t2 in two_tenants["markdown"]
+    assert "could not be read, so they were not checked: %s (access_denied)" % t2 in run.stdout, output
+    # t1: revision 3 deployed (the rollback); t2: nothing written, no Helm call about it
+    statuses = {name: status for name, (status, _version) in two_tenants["after_remediation"][t1].items()
+                if ".%s." % RELEASE in name}
+    assert statuses == {"sh.helm.release.v1.%s.v1" % RELEASE: "superseded", "sh.helm.release.v1.%s.v2" % RELEASE: "failed",
+                        "sh.helm.release.v1.%s.v3" % RELEASE: "deployed"}, statuses
+    assert two_tenants["after_remediation"][t2] == two_tenants["before"][t2]
+    assert not [argv for argv in two_tenants["calls"] if t2 in argv], two_tenants["calls"]
+    print("remediate over two tenants, one readable: %.1f s" % two_tenants["seconds"])
+
+
+def test_a_drift_scan_over_two_tenants_reports_what_it_cannot_read_and_scans_the_rest(two_tenants):  # pylint: disable=redefined-outer-name
+    t1, t2, scan = two_tenants["t1"], two_tenants["t2"], two_tenants["scan"]
+    assert not scan.get("failed"), scan.get("msg")
+    rows = {release["name"]: release for release in scan["releases"]}
+    # only drifted releases are returned: none drifted, so the rows are those whose drift could not be judged
+    assert sorted(rows) == ["cluster-wide", "corrupt"], scan["releases"]
+    # a kind the identity may not read (the chart's ClusterRole): the release is a row with access_denied naming it
+    wide = rows["cluster-wide"]
+    assert (wide["drifted"], wide["error_kind"]) == (None, "access_denied"), wide
+    assert "ClusterRole cluster-wide" in wide["msg"] and "clusterroles" in wide["msg"], wide["msg"]
+    # a record that cannot be decoded: its row, and the others are still scanned
+    assert (rows["corrupt"]["drifted"], rows["corrupt"]["error_kind"]) == (None, "invalid_release_record"), rows["corrupt"]
+    problems = [(problem["namespace"], problem.get("release"), problem["error_kind"]) for problem in scan["problems"]]
+    assert (t2, None, "access_denied") in problems and (t1, "cluster-wide", "access_denied") in problems, problems
+    assert (t1, "corrupt", "invalid_release_record") in problems, problems
+    # web (recovered) and the chart's ConfigMap were read: web is checked and in sync
+    assert scan["drift_scan"]["releases"] == 1 and scan["drift_scan"]["drifted"] == 0, scan["drift_scan"]
+    assert scan["drift_scan"]["failed"] == 2, scan["drift_scan"]

@@ -433,10 +433,13 @@ def test_secret_values_as_carried_and_decoded():
 class FakeApi(object):
     """The API check_release_drift drives, answered from memory; every call counts as a request."""
 
-    def __init__(self, records, live, served=True):
+    def __init__(self, records, live, served=True, refused=None):
         self.records = records
         self.live = live  # {(kind, namespace, name): object}
         self.served = served
+        # {(kind, namespace) or api_version: KubeError} raised by that kind's read in that namespace, or by that
+        # group version's discovery
+        self.refused = refused or {}
         self.requests = 0
         self.calls = []
 
@@ -454,12 +457,16 @@ class FakeApi(object):
         if known is None:
             self.requests += 1
             self.calls.append(("discovery", api_version))
+            if api_version in self.refused:
+                raise self.refused[api_version]
             return kube_types.Resource(kind.lower() + "s", True) if self.served else None
         return known
 
     def read(self, resource, read):
         self.requests += 1
         self.calls.append(("read", read.kind, read.namespace, read.names))
+        if (read.kind, read.namespace) in self.refused:
+            raise self.refused[(read.kind, read.namespace)]
         return {name: copy.deepcopy(self.live[(read.kind, read.namespace, name)]) for name in read.names
                 if (read.kind, read.namespace, name) in self.live}
 
@@ -577,3 +584,128 @@ def test_check_records_drift_of_no_release_sends_nothing():
 ])
 def test_drift_digest(check, digest):
     assert drift.drift_digest(check) == digest
+
+
+# --- a fleet's scan: what cannot be read fails only the releases it concerns -----------------------------
+
+DENIED = KubeError("access_denied", 'clusterroles.rbac.authorization.k8s.io is forbidden: User "t1" cannot list ...',
+                   status=403, reason="Forbidden")
+UNREACHABLE = KubeError("cluster_unreachable", "The Kubernetes API server did not answer")
+CLUSTER_ROLE = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "reader"},
+                "rules": []}
+
+
+@pytest.mark.parametrize("error, isolated", [
+    (DENIED, True),
+    (KubeError("not_found", "namespaces \"gone\" not found", status=404), True),
+    (KubeError("rejected", "denied by a policy", status=403), True),
+    (KubeError("access_denied", "the credentials were not accepted", status=401), False),
+    (KubeError("throttled", "too many requests", status=429), False),
+    (KubeError("api_error", "internal error", status=500), False),
+    (KubeError("cluster_unreachable", "bad gateway", status=502), False),
+    (UNREACHABLE, False),
+])
+def test_which_refusals_concern_only_what_was_read(error, isolated):
+    assert error.isolated is isolated
+
+
+REF_CM_SHOP = ObjectRef("v1", "ConfigMap", "shop", "web")
+REF_CM_BOOKS = ObjectRef("v1", "ConfigMap", "books", "db")
+REF_CR = ObjectRef("rbac.authorization.k8s.io/v1", "ClusterRole", "", "reader")
+F_READ = {"what": "v1 ConfigMap in namespace books", "error_kind": "access_denied", "msg": "no"}
+F_KIND = {"what": "the API of example.com/v1 Widget", "error_kind": "access_denied", "msg": "no"}
+F_CR = {"what": "rbac.authorization.k8s.io/v1 ClusterRole cluster-wide", "error_kind": "access_denied", "msg": "no"}
+F_YAML = {"what": "the manifest of revision 1", "error_kind": "invalid_release_record", "msg": "not YAML"}
+
+
+@pytest.mark.parametrize("owners, manifests, kinds, reads, failed", [
+    # nothing refused: no target failed
+    ([(0, REF_CM_SHOP), (1, REF_CM_BOOKS)], {}, {}, {}, {}),
+    # one namespace's read refused: only its release
+    ([(0, REF_CM_SHOP), (1, REF_CM_BOOKS)], {}, {}, {("v1", "ConfigMap", "books"): F_READ}, {1: [F_READ]}),
+    # a cluster-scoped kind refused: every release with an object of it, each failure named once
+    ([(0, REF_CM_SHOP), (0, REF_CR), (0, REF_CR), (1, REF_CR), (2, REF_CM_BOOKS)], {}, {},
+     {("rbac.authorization.k8s.io/v1", "ClusterRole", ""): F_CR}, {0: [F_CR], 1: [F_CR]}),
+    # a kind whose API could not be asked
+    ([(0, ObjectRef("example.com/v1", "Widget", "shop", "w")), (1, REF_CM_BOOKS)], {},
+     {("example.com/v1", "Widget"): F_KIND}, {}, {0: [F_KIND]}),
+    # a manifest that is not YAML first, then what else its release could not read
+    ([(1, REF_CM_BOOKS)], {1: F_YAML}, {}, {("v1", "ConfigMap", "books"): F_READ}, {1: [F_YAML, F_READ]}),
+])
+def test_failed_targets(owners, manifests, kinds, reads, failed):
+    assert drift.failed_targets(owners, manifests, kinds, reads) == failed
+
+
+def targets_of(*releases):
+    """Targets of revision 3 with the manifests given, as (name, namespace, manifest) triples."""
+    return [drift.Target(name, namespace, dict(release_record(3, manifest), name=name, namespace=namespace))
+            for name, namespace, manifest in releases]
+
+
+def fleet_of_three():
+    return targets_of(("web", "shop", "---\n" + drift_yaml(configmap_named("web"))),
+                      ("wide", "shop", "---\n" + drift_yaml(configmap_named("wide")) + "---\n" + drift_yaml(CLUSTER_ROLE)),
+                      ("db", "books", "---\n" + drift_yaml(configmap_named("db", "bye"))))
+
+
+def fleet_live():
+    return {("ConfigMap", "shop", "web"): live_configmap_named("web", "shop"),
+            ("ConfigMap", "shop", "wide"): live_configmap_named("wide", "shop"),
+            ("ConfigMap", "books", "db"): live_configmap_named("db", "books", "bye")}
+
+
+def test_a_refused_kind_fails_only_the_releases_with_it():
+    api = FakeApi([], fleet_live(), refused={("ClusterRole", ""): DENIED})
+    checks = drift.check_records_drift(api, fleet_of_three(), isolate=True)
+    assert [(check["release"], check["drifted"], check.get("error_kind")) for check in checks] == [
+        ("web", False, None), ("wide", None, "access_denied"), ("db", False, None)]
+    wide = checks[1]
+    assert wide["msg"] == "could not read rbac.authorization.k8s.io/v1 ClusterRole cluster-wide: " + DENIED.message
+    assert (wide["api_status"], wide["objects"], wide["summary"]["objects"], wide["dry_runs"]) == (403, [], 0, 0)
+    assert wide["revision"] == 3 and wide["status"] == "deployed"
+    # without isolate (one release's check), the refusal fails the check as before
+    with pytest.raises(KubeError) as failure:
+        drift.check_records_drift(FakeApi([], fleet_live(), refused={("ClusterRole", ""): DENIED}), fleet_of_three())
+    assert failure.value is DENIED
+
+
+def test_a_refused_namespace_fails_only_its_releases():
+    api = FakeApi([], fleet_live(), refused={("ConfigMap", "books"): DENIED})
+    checks = drift.check_records_drift(api, fleet_of_three(), isolate=True)
+    assert [(check["release"], check["drifted"], check.get("error_kind")) for check in checks] == [
+        ("web", False, None), ("wide", True, None), ("db", None, "access_denied")]  # wide: its ClusterRole is missing
+    assert checks[2]["msg"].startswith("could not read v1 ConfigMap in namespace books: ")
+
+
+def test_a_kind_whose_api_cannot_be_asked_fails_only_its_releases():
+    targets = targets_of(("web", "shop", "---\n" + drift_yaml(configmap_named("web"))),
+                         ("gadget", "shop", "---\n" + drift_yaml(WIDGET)))
+    api = FakeApi([], fleet_live(), refused={"example.com/v1": DENIED})
+    checks = drift.check_records_drift(api, targets, isolate=True)
+    assert [(check["release"], check["drifted"], check.get("error_kind")) for check in checks] == [
+        ("web", False, None), ("gadget", None, "access_denied")]
+    assert "the API of example.com/v1 Widget" in checks[1]["msg"]
+
+
+def test_a_manifest_that_is_not_yaml_fails_only_its_release():
+    targets = targets_of(("web", "shop", "---\n" + drift_yaml(configmap_named("web"))), ("broken", "shop", "a: ["))
+    checks = drift.check_records_drift(FakeApi([], fleet_live()), targets, isolate=True)
+    assert [(check["release"], check["drifted"], check.get("error_kind")) for check in checks] == [
+        ("web", False, None), ("broken", None, "invalid_release_record")]
+    assert "is not YAML" in checks[1]["msg"]
+    with pytest.raises(TaskError):
+        drift.check_records_drift(FakeApi([], fleet_live()), targets)
+
+
+def test_an_unreachable_server_still_fails_the_scan():
+    api = FakeApi([], fleet_live(), refused={("ConfigMap", "books"): UNREACHABLE})
+    with pytest.raises(KubeError) as failure:
+        drift.check_records_drift(api, fleet_of_three(), isolate=True)
+    assert failure.value is UNREACHABLE
+
+
+def test_one_release_check_still_fails_with_what_the_api_answered():
+    api = FakeApi([release_record(1, "---\n" + drift_yaml(CLUSTER_ROLE))], {}, refused={("ClusterRole", ""): DENIED})
+    with pytest.raises(KubeError) as failure:
+        drift.check_release_drift(api, "web", "shop")
+    assert failure.value is DENIED

@@ -517,6 +517,17 @@ def test_fleet_discovered_of_one_cluster_keeps_the_host_names():
     assert [(item["host"], item["cluster"]) for item in one_named["releases"]] == [("a/web", "eu")]
 
 
+def test_fleet_discovered_recovers_no_release_whose_drift_could_not_be_checked():
+    """helm_release_list returns it with statuses [drifted] as a row with its error_kind, and its problem: the problem
+    is reported, the release is not recovered."""
+    unjudged = dict(release("a", "wide", "deployed"), drifted=None, drift=None, error_kind="access_denied",
+                    msg="could not read ClusterRole")
+    problem = {"namespace": "a", "release": "wide", "error_kind": "access_denied", "msg": "could not read ClusterRole"}
+    joined = fleet_discovered([listed_result("", {}, [release("a", "web"), unjudged], 2, [problem])])
+    assert [item["host"] for item in joined["releases"]] == ["a/web"]
+    assert joined["problems"] == [problem]
+
+
 def test_fleet_discovered_names_the_cluster_that_failed():
     joined = fleet_discovered([listed_result("eu", {}, [], 0),
                                listed_result("us", {}, None, None, failed=True, msg="unreachable", error_kind="cluster_unreachable")])

@@ -373,6 +373,9 @@ def test_last_successful_is_newest_that_reached_deployed(revisions, first):
     ({"status": "deployed", "drifted": True}, ["drifted"], True),
     ({"status": "deployed", "drifted": False}, ["drifted"], False),
     ({"status": "deployed", "drifted": None}, ["drifted"], False),
+    # its drift could not be checked: a failed row (its problem says why), not a hidden release
+    ({"status": "deployed", "drifted": None, "error_kind": "access_denied"}, ["drifted"], True),
+    ({"status": "deployed", "drifted": None, "error_kind": "access_denied"}, ["failed"], False),
     ({"status": "deployed"}, ["drifted", "failed"], False),
     ({"status": "failed"}, ["drifted", "failed"], True),
     ({"status": "deployed", "drifted": False}, ["drifted", "deployed"], True),

@@ -8,6 +8,7 @@ scripted API server on 127.0.0.1, or through a stand-in Helm where the records c
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 import json
 import socket
@@ -647,3 +648,49 @@ def test_record_manifest():
     assert release_store.record_manifest(records, 1) == "---\n# Source: web/templates/v1.yaml\n"
     assert release_store.record_manifest(records, 2) == ""
     assert release_store.record_manifest(records, 3) is None
+
+
+# --- deployed_records of a fleet's scan: what cannot be read is a problem, the rest is read --------------------
+
+def test_deployed_records_with_problems_skip_a_corrupt_record_and_read_the_others(api, stores):
+    api.routes[("GET", SECRETS)] = (200, secret_list(record(release(2, {})), CORRUPT))
+    api.routes[("GET", "/api/v1/namespaces/books/secrets")] = (200, secret_list(
+        record(release(5, {}, name="db", namespace="books"))))
+    problems = []
+    found = stores(StandInConnection(api.url)).deployed_records(["shop", "books"], problems)
+    assert [(entry["namespace"], entry["name"], entry["version"]) for entry in found] == [("shop", "web", 2), ("books", "db", 5)]
+    assert [(problem.namespace, problem.release, problem.error_kind) for problem in problems] == [
+        ("shop", "sh.helm.release.v1.web.v3", "invalid_release_record")]  # no name label: the Secret's name
+    assert "shop/sh.helm.release.v1.web.v3" in problems[0].message
+
+
+def test_deployed_records_of_every_namespace_with_problems_keep_the_readable_ones(api, stores):
+    """The README's promise: a corrupt record in one namespace cannot hide the others (one LIST for all)."""
+    corrupt = copy.deepcopy(CORRUPT)
+    corrupt["metadata"]["namespace"] = "books"
+    api.routes[("GET", "/api/v1/secrets")] = (200, secret_list(record(release(2, {})), corrupt))
+    problems = []
+    found = stores(StandInConnection(api.url)).deployed_records([], problems)
+    assert [(entry["namespace"], entry["name"]) for entry in found] == [("shop", "web")]
+    assert [(problem.namespace, problem.error_kind) for problem in problems] == [("books", "invalid_release_record")]
+
+
+def test_deployed_records_with_problems_report_a_refused_namespace_and_read_the_others(api, stores):
+    api.routes[("GET", SECRETS)] = (403, {"kind": "Status", "code": 403, "reason": "Forbidden", "message": RBAC_DENIAL})
+    api.routes[("GET", "/api/v1/namespaces/books/secrets")] = (200, secret_list(
+        record(release(5, {}, name="db", namespace="books"))))
+    problems = []
+    found = stores(StandInConnection(api.url)).deployed_records(["shop", "books"], problems)
+    assert [(entry["namespace"], entry["name"]) for entry in found] == [("books", "db")]
+    assert [(problem.namespace, problem.release, problem.error_kind) for problem in problems] == [
+        ("shop", None, "access_denied")]
+    assert "secrets" in problems[0].message
+
+
+@pytest.mark.parametrize("status", [401, 429, 500])
+def test_deployed_records_with_problems_still_raise_what_concerns_every_namespace(api, stores, status):
+    api.routes[("GET", SECRETS)] = (status, {"kind": "Status", "code": status, "message": "no"})
+    api.routes[("GET", "/api/v1/namespaces/books/secrets")] = (200, secret_list())
+    with pytest.raises(KubeError) as failure:
+        stores(StandInConnection(api.url)).deployed_records(["shop", "books"], [])
+    assert failure.value.status == status

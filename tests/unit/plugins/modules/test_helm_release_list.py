@@ -20,6 +20,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
     HelmVersion,
     list_argv,
 )
+from ansible_collections.matih.helm.plugins.module_utils import release_store
 from ansible_collections.matih.helm.plugins.modules import helm_release_list
 from ansible_collections.matih.helm.tests.unit.plugins.module_args import main_result
 from ansible_collections.matih.helm.tests.unit.plugins.modules.kube_fakes import (
@@ -253,7 +254,7 @@ def test_drifted_selects_the_deployed_releases_whose_objects_drifted(fake_api, c
     assert fake_api.calls[:2] == [("list_metadata", ALL_SECRETS, "owner=helm"), ("list", ALL_SECRETS, DEPLOYED)]
     assert sorted(fake_api.calls[2:4]) == [("get", SETTINGS_PATH), ("get", TOKEN_PATH)]
     assert fake_api.calls[4:] == [("apply", SETTINGS_PATH), ("get", SECRETS_OF["team-b"] + "/sh.helm.release.v1.api.v3")]
-    assert result["drift_scan"] == {"releases": 1, "drifted": 1, "api_requests": 4, "dry_runs": 1}
+    assert result["drift_scan"] == {"releases": 1, "drifted": 1, "failed": 0, "api_requests": 4, "dry_runs": 1}
     assert (web["chart"], result["releases"][1]["chart"]) == ("web-2.0.0-rc.1", "web-1.0.0")
     assert result["scanned"] == len(ALL)
     assert result["discovery"] == {"source": "api", "scope": "cluster", "api_requests": 6}
@@ -296,7 +297,7 @@ def test_no_deployed_release_sends_no_request(fake_api, capsys):
     assert names(result) == ["team-b/api"]
     # the metadata LIST and the failed release's record: no drift request
     assert [call[0] for call in fake_api.calls] == ["list_metadata", "get"]
-    assert result["drift_scan"] == {"releases": 0, "drifted": 0, "api_requests": 0, "dry_runs": 0}
+    assert result["drift_scan"] == {"releases": 0, "drifted": 0, "failed": 0, "api_requests": 0, "dry_runs": 0}
 
 
 def test_the_secret_values_read_are_masked(fake_api, capsys):
@@ -441,3 +442,149 @@ def test_helm_driver_or_helm_reads_list_through_helm(fake_api, capsys, monkeypat
             assert names(result) == ["team-b/api"] and fake_helm_lists() == [list_argv(3, None)]
             assert result["discovery"] == {"source": "helm", "scope": None, "api_requests": 0}
     assert fake_api.calls == []
+
+
+# --- statuses: drifted over tenants: what cannot be read is a failed row, the rest is scanned --------------------
+
+SHOP_SETTINGS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shop-settings", "namespace": "team-c"},
+                 "data": {"greeting": "hello"}}
+
+
+def deployed_record(name, namespace, manifest=""):
+    return {"name": name, "namespace": namespace, "version": 2, "info": {"status": "deployed"},
+            "chart": {"metadata": {"name": name, "version": "1.0.0"}}, "manifest": manifest}
+
+
+@pytest.fixture
+def tenants_api(fake_api):
+    """fake_api with a second deployed release, shop in team-c (a ConfigMap, in sync), beside web in team-a."""
+    fake_api.releases.append(deployed_record("shop", "team-c", "---\n" + yaml.safe_dump(SHOP_SETTINGS)))
+    fake_api.live[("ConfigMap", "shop-settings")] = dict(copy.deepcopy(SHOP_SETTINGS),
+                                                         metadata=dict(SHOP_SETTINGS["metadata"], uid="u-shop"))
+    return fake_api
+
+
+def rows(result):
+    return {(release["namespace"], release["name"]): release for release in result["releases"]}
+
+
+def test_drifted_a_kind_that_cannot_be_read_is_a_failed_row_and_the_rest_is_scanned(tenants_api, capsys):
+    denied = KubeError(ACCESS_DENIED, 'secrets "token" is forbidden: User "t" cannot get resource "secrets"', status=403)
+    tenants_api.errors[TOKEN_PATH] = denied
+    fake_api = tenants_api
+    fake_api.live[("ConfigMap", "shop-settings")]["data"] = {"greeting": "edited by hand"}
+    result = run_module({"namespaces": ["team-a", "team-c"], "statuses": ["drifted"]}, capsys)
+    assert not result.get("failed"), result.get("msg")
+    found = rows(result)
+    assert sorted(found) == [("team-a", "web"), ("team-c", "shop")]
+    web = found[("team-a", "web")]
+    assert (web["drifted"], web["drift"], web["error_kind"]) == (None, None, "access_denied")
+    assert web["msg"] == "could not read v1 Secret in namespace team-a: " + denied.message
+    assert found[("team-c", "shop")]["drifted"] is True and "error_kind" not in found[("team-c", "shop")]
+    assert result["problems"] == [{"namespace": "team-a", "release": "web", "error_kind": "access_denied", "msg": web["msg"]}]
+    assert (result["drift_scan"]["releases"], result["drift_scan"]["drifted"], result["drift_scan"]["failed"]) == (1, 1, 1)
+
+
+def test_drifted_a_corrupt_record_in_one_namespace_cannot_hide_the_others(tenants_api, capsys, monkeypatch):
+    """The README's promise, for the drift scan's one LIST of every namespace's deployed records."""
+    tenants_api.releases.append(deployed_record("broken", "team-b"))
+    tenants_api.live[("ConfigMap", "settings")] = live(SETTINGS, data={"greeting": "edited by hand"})
+    listed_items = FakeApi.items
+
+    def items(api, path):
+        found = listed_items(api, path)
+        for item in found:
+            if item["metadata"]["name"] == "sh.helm.release.v1.broken.v2":
+                item["data"]["release"] = "garbage"
+        return found
+    monkeypatch.setattr(FakeApi, "items", items)
+    result = run_module({"statuses": ["drifted"]}, capsys)
+    assert not result.get("failed"), result.get("msg")
+    found = rows(result)
+    assert sorted(found) == [("team-a", "web"), ("team-b", "broken")]
+    assert found[("team-a", "web")]["drifted"] is True
+    broken = found[("team-b", "broken")]
+    assert (broken["drifted"], broken["error_kind"], broken["chart"]) == (None, "invalid_release_record", None)
+    assert "team-b/sh.helm.release.v1.broken.v2 cannot be read" in broken["msg"]
+    assert [(problem["namespace"], problem.get("release"), problem["error_kind"]) for problem in result["problems"]] == [
+        ("team-b", "broken", "invalid_release_record")]
+    assert result["drift_scan"]["releases"] == 2 and result["drift_scan"]["failed"] == 1
+    # no GET of the record that could not be read, for its chart
+    assert ("get", SECRETS_OF["team-b"] + "/sh.helm.release.v1.broken.v2") not in tenants_api.calls
+
+
+def test_drifted_a_namespace_whose_records_cannot_be_listed_is_a_problem_and_the_rest_is_scanned(tenants_api, capsys,
+                                                                                                 monkeypatch):
+    denied = KubeError(ACCESS_DENIED, "secrets is forbidden in team-a", status=403)
+    request = FakeApi.request
+
+    def refuse(api, call):  # the metadata LIST passes, the records' LIST is refused
+        request(api, call)
+        if call == ("list", SECRETS_OF["team-a"], DEPLOYED):
+            raise denied
+    monkeypatch.setattr(FakeApi, "request", refuse)
+    result = run_module({"namespaces": ["team-a", "team-c"], "statuses": ["drifted", "deployed"]}, capsys)
+    assert not result.get("failed"), result.get("msg")
+    found = rows(result)
+    web, shop = found[("team-a", "web")], found[("team-c", "shop")]
+    assert (web["drifted"], web["error_kind"], web["msg"]) == (None, "access_denied", denied.message)
+    assert (shop["drifted"], shop.get("error_kind")) == (False, None)
+    assert result["problems"] == [{"namespace": "team-a", "error_kind": "access_denied", "msg": denied.message}]
+    assert (result["drift_scan"]["releases"], result["drift_scan"]["failed"]) == (1, 1)
+
+
+def test_drifted_an_unreachable_server_still_fails_the_task(tenants_api, capsys):
+    tenants_api.errors[TOKEN_PATH] = KubeError("cluster_unreachable", "The Kubernetes API server did not answer")
+    result = run_module({"namespaces": ["team-a", "team-c"], "statuses": ["drifted"]}, capsys)
+    assert (result["failed"], result["error_kind"]) == (True, "cluster_unreachable")
+
+
+@pytest.mark.parametrize("check, problem, in_records, fields, reported", [
+    # judged
+    ({"drifted": True, "revision": 2, "objects": [], "summary": {}}, None, True,
+     {"drifted": True}, []),
+    # a read failed: a failed row and its problem
+    ({"drifted": None, "error_kind": "access_denied", "msg": "could not read x"}, None, True,
+     {"drifted": None, "drift": None, "error_kind": "access_denied", "msg": "could not read x"},
+     [{"namespace": "a", "release": "web", "error_kind": "access_denied", "msg": "could not read x"}]),
+    # its record could not be decoded: a failed row, chart null (the problem comes from the records' LIST)
+    (None, ("a", "web", "invalid_release_record", "bad record"), False,
+     {"drifted": None, "drift": None, "error_kind": "invalid_release_record", "msg": "bad record", "chart": None},
+     [{"namespace": "a", "release": "web", "error_kind": "invalid_release_record", "msg": "bad record"}]),
+    # its namespace's records could not be listed
+    (None, ("a", None, "access_denied", "forbidden"), False,
+     {"drifted": None, "error_kind": "access_denied", "msg": "forbidden"},
+     [{"namespace": "a", "error_kind": "access_denied", "msg": "forbidden"}]),
+    # another namespace's problem: this release changed during the scan (no record), null without error
+    (None, ("b", None, "access_denied", "forbidden"), False, {"drifted": None, "drift": None},
+     [{"namespace": "b", "error_kind": "access_denied", "msg": "forbidden"}]),
+])
+def test_scan_rows(check, problem, in_records, fields, reported):
+    row = {"namespace": "a", "name": "web", "revision": 2, "status": "deployed"}
+    checks = [dict(check, namespace="a", release="web")] if check else []
+    problems = [release_store.RecordProblem(*problem)] if problem else []
+    records = {("a", "web", 2): {}} if in_records else {}
+    assert helm_release_list.scan_rows([row], records, checks, problems) == reported
+    assert {key: row[key] for key in fields} == fields
+    assert ("error_kind" in row) is ("error_kind" in fields)
+
+
+def test_from_the_api_a_corrupt_record_leaves_its_chart_null_and_hides_no_other_release(fake_api, capsys, monkeypatch):
+    """The README's promise for the listing: a record that cannot be decoded gives null chart fields and a problem."""
+    find = FakeApi.find
+    corrupt_path = SECRETS_OF["team-b"] + "/sh.helm.release.v1.api.v3"
+
+    def found(api, path):
+        secret = find(api, path)
+        if path == corrupt_path:
+            secret = dict(secret, data={"release": "garbage"})
+        return secret
+    monkeypatch.setattr(FakeApi, "find", found)
+    result = run_module({"statuses": ["failed", "pending"]}, capsys)
+    assert not result.get("failed"), result.get("msg")
+    charts = {(release["namespace"], release["name"]): release["chart"] for release in result["releases"]}
+    assert charts[("team-b", "api")] is None
+    assert names(result) == ["team-b/api", "team-b/web-canary", "team-c/web", "team-c/worker"]
+    assert all(chart for key, chart in charts.items() if key != ("team-b", "api")), charts
+    assert [(problem["namespace"], problem["release"], problem["error_kind"]) for problem in result["problems"]] == [
+        ("team-b", "api", "invalid_release_record")]
