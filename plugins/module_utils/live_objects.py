@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ansible_collections.matih.helm.plugins.module_utils.errors import NOT_FOUND, KubeError
+from ansible_collections.matih.helm.plugins.module_utils.errors import API_ERROR, NOT_FOUND, KubeError
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import run_concurrently
 from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
     FIELD_MANAGER, KNOWN_RESOURCES, ObjectRef, Read, Resource, group_of, resource_collection_path, resource_object_path,
@@ -101,17 +101,32 @@ class LiveObjects(object):
                 break
         return found
 
-    def allowed(self, verb: str, group: str, resource: str, namespace: Optional[str]) -> bool:
+    def allowed(self, verb: str, group: str, resource: str, namespace: Optional[str], name: str = "") -> bool:
         """Whether the credentials may ``verb`` ``resource`` (a plural) of ``group`` in ``namespace`` (None:
-        cluster-wide), as the API server's authorizer answers a SelfSubjectAccessReview (which every
-        authenticated identity may create; nothing is stored). KubeError when it could not be asked."""
+        cluster-wide), the object ``name`` when given (a Role's ``resourceNames`` then count), as the API server's
+        authorizer answers a SelfSubjectAccessReview (which every authenticated identity may create; nothing is
+        stored). KubeError when it could not be asked, and (API_ERROR, transient) when the authorizer could not
+        decide: ``allowed: false`` with an ``evaluationError`` and no ``denied`` is no denial (a webhook authorizer
+        that failed, an RBAC rule it could not resolve)."""
         attributes = {"verb": verb, "group": group, "resource": resource}
         if namespace:
             attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
         review = self.client.create(ACCESS_REVIEWS, {"apiVersion": "authorization.k8s.io/v1",
                                                      "kind": "SelfSubjectAccessReview",
                                                      "spec": {"resourceAttributes": attributes}})
-        return bool(((review or {}).get("status") or {}).get("allowed"))
+        answer = (review or {}).get("status") or {}
+        if answer.get("allowed"):
+            return True
+        if answer.get("evaluationError") and not answer.get("denied"):
+            what = "%s %s%s%s %s" % (verb, resource, "." + group if group else "", " %s" % name if name else "",
+                                     "in namespace %s" % namespace if namespace else "cluster-wide")
+            reason = " ".join(str(answer["evaluationError"]).split())[:300]
+            raise KubeError(API_ERROR, "The Kubernetes API server could not decide whether the credentials may %s "
+                                       "(SelfSubjectAccessReview evaluationError: %s); retry later" % (what, reason),
+                            server_message=reason)
+        return False
 
     def dry_run(self, resource: Resource, ref: ObjectRef, body: Dict[str, Any]) -> Dict[str, Any]:
         """The object a server-side apply of ``body`` would make (nothing is stored), forced, with a field

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.matih.helm.plugins.module_utils.drift import (
     apply_body, load_documents, manifest_objects, object_ref, secret_values,
@@ -63,63 +63,131 @@ MISSING_NAMESPACE = re.compile(r'namespaces "([^"]+)" not found')
 # What Helm adds to every object it writes (setMetadataVisitor): policies that require them judge them too.
 HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm"}
 SUMMARY_LIMIT = 5  # objects named in a summary line; the rest are counted
-# What Helm's wait reads besides the objects themselves: kstatus (Helm 4's watcher) and Helm 3's waiter judge
-# a Deployment by its ReplicaSets.
-WAIT_READS = {("apps", "Deployment"): (("apps", "replicasets"),)}
+# What Helm's wait reads besides the objects themselves, by Helm major; each with a LIST (no watch, no name).
+# Helm 4's watcher (kstatus, fluxcd/cli-utils' default status readers): a Deployment by its ReplicaSets, a
+# StatefulSet and a ReplicaSet by their Pods (newPodControllerStatusReader). Helm 3's ReadyChecker: a Deployment by
+# its ReplicaSets (the new one), a ReplicaSet and a ReplicationController by their Pods (podsReadyForObject).
+WAIT_READS = {
+    3: {("apps", "Deployment"): (("apps", "replicasets"),), ("apps", "ReplicaSet"): (("", "pods"),),
+        ("", "ReplicationController"): (("", "pods"),)},
+    4: {("apps", "Deployment"): (("apps", "replicasets"),), ("apps", "StatefulSet"): (("", "pods"),),
+        ("apps", "ReplicaSet"): (("", "pods"),)},
+}
 HELM_RECORDS = ("", "secrets")
 ACCESS_REVIEW = "SelfSubjectAccessReview"  # the kind of a refusal for a right the credentials lack
 
 
 @dataclass(frozen=True)
 class Right:
-    """An RBAC right: ``verb`` on ``resource`` (plural) of API ``group`` in ``namespace`` (None: cluster-wide),
-    and ``why`` the write needs it."""
+    """An RBAC right: ``verb`` on ``resource`` (plural) of API ``group`` in ``namespace`` (None: cluster-wide), on
+    the object ``name`` when the verb is for one object (get, update, delete: a Role's ``resourceNames`` count;
+    "" for list, watch and create), and ``why`` the write needs it."""
     verb: str
     group: str
     resource: str
     namespace: Optional[str]
     why: str = ""
+    name: str = ""
 
     def words(self) -> str:
-        """"update secrets in namespace shop", "list replicasets.apps in namespace shop", as rbac_right says it."""
-        return "%s %s%s %s" % (self.verb, self.resource, "." + self.group if self.group else "",
-                               "in namespace %s" % self.namespace if self.namespace else "cluster-wide")
+        """"update secrets sh.helm.release.v1.web.v3 in namespace shop", "list replicasets.apps in namespace
+        shop", as rbac_right says it (with the object's name when there is one)."""
+        return "%s %s%s%s %s" % (self.verb, self.resource, "." + self.group if self.group else "",
+                                 " " + self.name if self.name else "",
+                                 "in namespace %s" % self.namespace if self.namespace else "cluster-wide")
+
+
+# An object Helm writes or deletes: (group, kind, resource, object namespace, name)
+Target = Tuple[str, str, Resource, Optional[str], str]
+
+
+@dataclass(frozen=True)
+class Write:
+    """What Helm will write, for write_rights(): its ``major`` version, whether it waits, whether it replaces the
+    objects (``force``: Helm 3 --force, Helm 4 --force-replace), the ``current`` release's manifest (what Helm 4's
+    update deletes when the target drops it; what a reinstall's uninstall deletes), the record revisions Helm
+    updates (``superseded``: the revision it supersedes, and the new one it marks when done; None: not known, the
+    right is asked without a name) and whether it is a ``reinstall`` (an uninstall, then an install; ``purge``: the
+    uninstall deletes the release's records, without --keep-history)."""
+    major: int
+    wait: bool
+    force: bool = False
+    current: Optional[str] = None
+    records: Tuple[int, ...] = ()
+    reinstall: bool = False
+    purge: bool = False
 
 
 def wait_verbs(major: int, wait: bool) -> Tuple[str, ...]:
-    """The verbs Helm's wait needs on each kind it waits for: Helm 4's watcher lists and watches them (and a
-    Deployment's ReplicaSets), Helm 3's waiter gets each object (and lists a Deployment's ReplicaSets); none
-    without wait."""
+    """The verbs Helm's wait needs on each kind it waits for: Helm 4's watcher lists and watches them, Helm 3's
+    waiter gets each object; none without wait (what the wait reads besides, WAIT_READS, is listed)."""
     if not wait:
         return ()
     return ("list", "watch") if major >= 4 else ("get",)
 
 
-def write_rights(kinds: Iterable[Tuple[str, str, Resource, Optional[str]]], namespace: str,
-                 wait: Sequence[str]) -> List[Right]:
+def record_name(release: str, revision: int) -> str:
+    """The Secret of a release's revision (Helm's Secrets driver)."""
+    return "sh.helm.release.v1.%s.v%d" % (release, revision)
+
+
+def write_rights(targets: Iterable[Target], namespace: str, write: Write, release: Optional[str] = None,
+                 current: Iterable[Target] = ()) -> List[Right]:
     """The rights Helm's write of a target needs besides the dry runs' ``patch``, in a stable order without
-    repeats. ``kinds``: (group, kind, resource, object namespace) of the target's objects; ``wait``: wait_verbs().
-    Helm stores the new revision (create) and marks the one it supersedes (update) in Secrets of the release
-    namespace, and gets each object before it applies it."""
-    rights = [Right("create", HELM_RECORDS[0], HELM_RECORDS[1], namespace, "Helm stores each revision in a Secret"),
-              Right("update", HELM_RECORDS[0], HELM_RECORDS[1], namespace,
-                    "Helm marks the revision it supersedes, and the new one when it is done")]
-    for group, kind, resource, object_namespace in kinds:
-        where = object_namespace if resource.namespaced else None
-        rights.append(Right("get", group, resource.plural, where, "Helm reads each object before it applies it"))
-        rights += [Right(verb, group, resource.plural, where, "Helm's wait") for verb in wait]
-        for read_group, plural in WAIT_READS.get((group, kind), ()) if wait else ():
-            rights += [Right(verb, read_group, plural, where, "Helm's wait reads a %s's %s" % (kind, plural))
-                       for verb in ("list",) + tuple(verb for verb in wait if verb == "watch")]
+    repeats. ``targets``: the target's objects; ``current``: the current release's objects (Target), for the
+    deletes. Helm stores the new revision (create) and marks the one it supersedes and the new one (update) in
+    Secrets of the release namespace; an update gets each object before it applies it (a PUT with force), Helm 4's
+    deletes the objects the target drops (and fails on a refused delete after storing the pending revision; Helm 3
+    only logs a failed delete, so nothing is asked there); a reinstall deletes the current objects, gets each
+    target object (its conflict check) and creates them. Then the wait's reads."""
+    targets, current = list(targets), list(current)
+    records = [Right("create", HELM_RECORDS[0], HELM_RECORDS[1], namespace, "Helm stores each revision in a Secret")]
+    why = "Helm marks the revision it supersedes, and the new one when it is done"
+    if release and write.records and not write.reinstall:
+        records += [Right("update", HELM_RECORDS[0], HELM_RECORDS[1], namespace, why, record_name(release, revision))
+                    for revision in write.records]
+    else:
+        records.append(Right("update", HELM_RECORDS[0], HELM_RECORDS[1], namespace,
+                             "Helm marks the new revision when it is done" if write.reinstall else why))
+    if write.reinstall and write.purge:
+        records.append(Right("delete", HELM_RECORDS[0], HELM_RECORDS[1], namespace,
+                             "Helm's uninstall deletes the release's records (no --keep-history)"))
+    rights = []
+    wait = wait_verbs(write.major, write.wait)
+    if write.reinstall:
+        rights += [Right("delete", group, resource.plural, _where(resource, where), "Helm's uninstall deletes it", name)
+                   for group, _kind, resource, where, name in current]
+    else:
+        target_keys = {(group, kind, _where(resource, where), name) for group, kind, resource, where, name in targets}
+        if write.major >= 4:
+            rights += [Right("delete", group, resource.plural, _where(resource, where),
+                             "Helm 4's update deletes what the target no longer has", name)
+                       for group, kind, resource, where, name in current
+                       if (group, kind, _where(resource, where), name) not in target_keys]
+    for group, kind, resource, object_namespace, name in targets:
+        where = _where(resource, object_namespace)
+        rights.append(Right("get", group, resource.plural, where, "Helm reads each object before it writes it", name))
+        if write.reinstall:
+            rights.append(Right("create", group, resource.plural, where, "Helm's install creates each object"))
+        elif write.force:
+            rights.append(Right("update", group, resource.plural, where, "force replaces each object (a PUT)", name))
+        rights += [Right(verb, group, resource.plural, where, "Helm's wait", "" if verb != "get" else name)
+                   for verb in wait]
+        for read_group, plural in WAIT_READS.get(3 if write.major < 4 else 4, {}).get((group, kind), ()) if wait else ():
+            rights.append(Right("list", read_group, plural, where, "Helm's wait reads a %s's %s" % (kind, plural)))
     unique = {}
-    for right in rights:
-        unique.setdefault((right.verb, right.group, right.resource, right.namespace), right)
+    for right in records + rights:
+        unique.setdefault((right.verb, right.group, right.resource, right.namespace, right.name), right)
     return list(unique.values())
+
+
+def _where(resource: Resource, namespace: Optional[str]) -> Optional[str]:
+    return namespace if resource.namespaced else None
 
 
 def denial(right: Right) -> Dict[str, str]:
     """The refusal of a right the credentials lack, as Preflight.refusals holds it."""
-    return {"api_version": "authorization.k8s.io/v1", "kind": ACCESS_REVIEW, "name": "",
+    return {"api_version": "authorization.k8s.io/v1", "kind": ACCESS_REVIEW, "name": right.name,
             "namespace": right.namespace or "", "error_kind": ACCESS_DENIED,
             "reason": "the credentials may not %s (RBAC; %s)" % (right.words(), right.why)}
 
@@ -148,16 +216,14 @@ class Preflight:
             text = "refused: %s" % _listed(refused)
         elif refused:
             text = "%d of %d objects refused: %s" % (len(refused), self.objects, _listed(refused))
-        elif lacking:
-            text = "all %d objects pass the API server's dry run" % self.objects
         elif self.objects:
             text = "all %d objects pass the API server's dry run" % self.objects
         else:
             text = "no object to check"
         if lacking:
             text += ("; but the credentials lack rights Helm's write needs, so it would fail after storing the new "
-                     "revision: %s; grant them (extensions/rbac/recoverer.yml has every right a recovery "
-                     "needs)" % "; ".join(lacking))
+                     "revision: %s; grant them (extensions/rbac/recoverer.yml grants them for the demo chart's kinds; "
+                     "add the chart's own kinds)" % "; ".join(lacking))
         if self.unchecked:
             text += "; %d not checked: %s" % (len(self.unchecked), _listed(self.unchecked))
         return text
@@ -187,7 +253,7 @@ def _entry(ref: ObjectRef, reason: str, error_kind: Optional[str] = None) -> Dic
 def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = False, release: Optional[str] = None,
               load_all: Callable[[str], Iterable[Any]] = load_documents,
               on_secret_values: Optional[Callable[[List[str]], None]] = None,
-              writes: Optional[Sequence[str]] = None) -> Preflight:
+              writes: Optional[Write] = None) -> Preflight:
     """The API server's verdict on ``manifest`` (Helm's: YAML documents) for a release in ``namespace``.
 
     ``api`` is a LiveObjects (or a stand-in with ``resource``, ``dry_run``, ``run_concurrently`` and
@@ -195,8 +261,9 @@ def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = F
     immutable field is no refusal. Helm's ``--force`` is not that: Helm 3 and 4 replace the object with a
     PUT, which the server refuses for an immutable field just the same. ``release`` (the release name)
     adds the label and annotations Helm writes on every object. ``writes``: Helm will write the target (not in
-    check mode), with these wait_verbs(); its write_rights() are checked too, each one the credentials lack a
-    refusal (``access_denied``). KubeError when the server gave no verdict (unreachable, throttled, 5xx, 401,
+    check mode), as this Write says; its write_rights() are checked too, each one the credentials lack a refusal
+    (``access_denied``); when the server answers no access review (403 on the review itself, 404), an ``unchecked``
+    entry says the rights were not checked. KubeError when the server gave no verdict (unreachable, throttled, 5xx, 401,
     conflict); discovery failures likewise."""
     before = api.requests
     try:
@@ -243,28 +310,66 @@ def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = F
     refusals = [entry for state, entry in outcomes if state == "refused"]
     unchecked = [entry for state, entry in outcomes if state == "unchecked"]
     if writes is not None:
-        kinds = list(dict.fromkeys((group_of(ref.api_version), ref.kind, resource, ref.namespace)
-                                   for _index, ref, resource, _body_sent in checks))
-        refusals += [denial(right) for right in denied(api, write_rights(kinds, namespace, writes))]
-    return Preflight(len(objects) - len(unchecked), refusals, unchecked, api.requests - before)
+        targets = [(group_of(ref.api_version), ref.kind, resource, ref.namespace, ref.name)
+                   for _index, ref, resource, _body_sent in checks]
+        current = _current_objects(api, writes.current, namespace, load_all) if writes.current else []
+        lacking, unavailable = denied(api, write_rights(targets, namespace, writes, release, current))
+        refusals += [denial(right) for right in lacking]
+        if unavailable is not None:
+            unchecked.append({"api_version": "authorization.k8s.io/v1", "kind": ACCESS_REVIEW, "name": "",
+                              "namespace": namespace, "reason": "rights not checked: access reviews unavailable "
+                              "(%s %s); Helm meets a missing right only as it writes" % (
+                                  unavailable.status, unavailable.server_message[:200])})
+    return Preflight(len(objects) - len(checked_out(unchecked)), refusals, unchecked, api.requests - before)
 
 
-def denied(api: LiveObjects, rights: List[Right]) -> List[Right]:
-    """The ``rights`` the credentials lack, asked at once. A server that does not answer an access review (a
-    denial of the review itself, an API it does not serve) denies nothing: Helm finds out as before. KubeError
-    (to defer) when it could not be asked at all."""
+def checked_out(unchecked: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    """The unchecked entries that are objects of the manifest (not the access reviews)."""
+    return [entry for entry in unchecked if entry["kind"] != ACCESS_REVIEW]
+
+
+def _current_objects(api: LiveObjects, manifest: str, namespace: str,
+                     load_all: Callable[[str], Iterable[Any]]) -> List[Target]:
+    """The current release's objects, as Target; a kind the server does not serve (or a manifest that does not
+    read) has nothing to delete."""
+    try:
+        objects = manifest_objects(manifest, load_all)
+    except Exception:  # pylint: disable=broad-except  # Helm could not read it either: it deletes nothing
+        return []
+    kinds = list(dict.fromkeys((str(obj["apiVersion"]), str(obj["kind"])) for obj in objects))
+    resources = dict(zip(kinds, api.run_concurrently(lambda kind: api.resource(*kind), kinds)))
+    targets = []
+    for obj in objects:
+        resource = resources.get((str(obj["apiVersion"]), str(obj["kind"])))
+        if resource is not None:
+            ref = object_ref(obj, namespace, resource.namespaced)
+            targets.append((group_of(ref.api_version), ref.kind, resource, ref.namespace, ref.name))
+    return targets
+
+
+def denied(api: LiveObjects, rights: List[Right]) -> Tuple[List[Right], Optional[KubeError]]:
+    """(the ``rights`` the credentials lack, asked at once; the KubeError when the server answers no access review).
+    Only a 403 on the SelfSubjectAccessReview itself (RBAC) or a 404 (an API it does not serve) means the reviews
+    are unavailable: nothing is denied, and the caller says the rights were not checked. KubeError (to defer) when
+    it could not be asked (unreachable, throttled, 5xx, 401: credentials the server did not accept) or the
+    authorizer could not decide (an evaluationError)."""
     def ask(right):
         try:
-            return api.allowed(right.verb, right.group, right.resource, right.namespace)
+            return api.allowed(right.verb, right.group, right.resource, right.namespace, right.name)
         except KubeError as error:
-            if error.kind in (ACCESS_DENIED, NOT_FOUND):
-                return True
             return error
     answers = list(api.run_concurrently(ask, rights))
     errors = [answer for answer in answers if isinstance(answer, KubeError)]
+    fatal = [error for error in errors if not _unavailable(error)]
+    if fatal:
+        raise fatal[0]
     if errors:
-        raise errors[0]
-    return [right for right, answer in zip(rights, answers) if answer is False]
+        return [], errors[0]
+    return [right for right, answer in zip(rights, answers) if answer is False], None
+
+
+def _unavailable(error: KubeError) -> bool:
+    return (error.kind == ACCESS_DENIED and error.status == 403) or (error.kind == NOT_FOUND and error.status == 404)
 
 
 def _created_by(objects: List[Dict[str, Any]]) -> Tuple[Set[Tuple[str, str]], Set[str]]:

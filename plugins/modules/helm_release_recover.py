@@ -207,13 +207,21 @@ notes:
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) in the release namespace (the lease), and
     C(patch) on the chart's kinds there (the preflight's dry runs) besides what Helm needs. With C(delete) on leases
     too, a lease made for a release that does not exist is deleted again (else it is only released).
-  - Before Helm writes a rollback or an upgrade (not in check mode) the preflight also asks the API server, one
+  - Before Helm writes a step (not in check mode) the preflight also asks the API server, one
     SelfSubjectAccessReview per right, whether the credentials may do what Helm's write needs besides the dry runs'
-    C(patch) - C(create) and C(update) on Secrets (the release records), C(get) on each kind of the target, and what
-    Helm's wait reads (C(list) and C(watch) on those kinds and a Deployment's C(replicasets) with Helm 4; C(list) on
-    those C(replicasets) with Helm 3). A missing right refuses the step with RV(error_kind) V(access_denied) naming
-    the verb, resource and namespace; Helm would otherwise store a failed revision when it meets the 403.
-    C(extensions/rbac/recoverer.yml) has every right a recovery needs.
+    C(patch) - for a rollback or an upgrade C(create) on Secrets and C(update) on the records Helm marks (the release
+    records), C(get) on each object of the target, with Helm 4 C(delete) on each object of the current release the
+    target drops (Helm 4 deletes them and fails on a refused delete; Helm 3 only logs it); for a reinstall C(delete)
+    on each object of the current release (and on Secrets without keep_history), C(get) (the install's conflict
+    check) on each object and C(create) on each kind of the target, C(create) and C(update) on Secrets; and what
+    Helm's wait reads (C(list) and C(watch) on the target's kinds with Helm 4; C(list) on a Deployment's
+    C(replicasets), and C(list) on C(pods) for a StatefulSet or ReplicaSet with Helm 4, a ReplicaSet or
+    ReplicationController with Helm 3). Rights on one object are asked with its name (a Role's C(resourceNames)
+    count). A missing right refuses the step with RV(error_kind) V(access_denied) naming the verb, resource and
+    namespace; Helm would otherwise store a failed revision when it meets the 403. An authorizer that cannot decide
+    (an C(evaluationError)) defers the step; a server that answers no access review leaves the rights unchecked,
+    said so in the attempt's C(preflight) C(unchecked). C(extensions/rbac/recoverer.yml) grants the rights for the
+    demo chart's kinds; add the chart's own kinds.
   - The lease is renewed every 20 seconds while a step runs and expires 60 seconds after the last renewal, so an
     actor that died is taken over a minute later. Helm itself does not lock releases; actors other than this
     collection are kept off only by Helm's own check on the next revision (RV(error_kind) V(revision_taken)).
@@ -545,7 +553,7 @@ from ansible_collections.matih.helm.plugins.module_utils.errors import (
     TaskError,
 )
 from ansible_collections.matih.helm.plugins.module_utils.attempts import gate as memory_gate, memory_view, remember
-from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight, wait_verbs
+from ansible_collections.matih.helm.plugins.module_utils.preflight import Write, preflight
 from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
     LeaseHeld, ReleaseLease, lease_client, lease_error,
 )
@@ -758,7 +766,7 @@ class ReleaseRecovery(object):
         # verdict on the step (rollback is the way out), not another operation at work.
         freeing_pending = latest is not None and latest.is_pending
         try:
-            checked = self.check_target(step)
+            checked = self.check_target(step, current)
         except KubeError as error:
             return self.stopped(attempt, error.kind, "the preflight could not ask the API server: %s" % error.message,
                                 False), current
@@ -848,10 +856,10 @@ class ReleaseRecovery(object):
         attempt.outcome = DEFERRED if attempt.then == DEFER else (WOULD_FAIL if self.check_mode else FAILED)
         return attempt
 
-    def check_target(self, step):
+    def check_target(self, step, current=()):
         """The API server's verdict on the step's target (preflight.Preflight): the objects of the revision a
         rollback restores, or of the chart an upgrade or reinstall would install, each as a server-side apply
-        dry run. Nothing is stored."""
+        dry run. Nothing is stored. Before a write, the rights Helm's write needs too (``current``: the history)."""
         if step.action in ROLLBACK_STEPS:
             manifest = self.store.manifest(self.name, self.namespace, step.target_revision)
         else:
@@ -861,12 +869,28 @@ class ReleaseRecovery(object):
                                                    self.helm.values_file(config.values),
                                                    install=step.action == REINSTALL)
         # A reinstall deletes the objects before it creates them: an immutable field does not stand in its way.
-        # Before a write, the rights Helm's update needs too (a reinstall's install creates the objects instead).
-        writes = None
-        if not self.check_mode and step.action != REINSTALL:
-            writes = wait_verbs(self.helm.version().major, self.params["wait"])
+        writes = None if self.check_mode else self.write_of(step, current)
         return preflight(self.live, manifest, self.namespace, replace=step.action == REINSTALL, release=self.name,
                          on_secret_values=secret_masker(self.module), writes=writes)
+
+    def write_of(self, step, current):
+        """What Helm's write of ``step`` does (preflight.Write): the release it updates from (a rollback: the
+        latest revision; an upgrade: the last deployed one, else the latest, as Helm's upgrade picks it; a
+        reinstall: the objects its uninstall deletes, none when the latest revision is uninstalled already) and the
+        records it marks."""
+        latest = current[-1] if current else None
+        base = latest
+        if step.action == UPGRADE:
+            base = next((rev for rev in reversed(current) if rev.status == "deployed"), latest)
+        if step.action == REINSTALL and latest is not None and latest.status == "uninstalled":
+            base = None
+        records = ()
+        if latest is not None and step.action != REINSTALL:
+            records = tuple(sorted({base.revision, latest.revision, latest.revision + 1}))
+        return Write(self.helm.version().major, self.params["wait"],
+                     current=self.store.manifest(self.name, self.namespace, base.revision) if base else None,
+                     records=records, reinstall=step.action == REINSTALL,
+                     purge=step.action == REINSTALL and base is not None and not step.keep_history)
 
     @staticmethod
     def moved(before, after):

@@ -142,12 +142,18 @@ notes:
     dry runs) in the release namespace, besides what Helm needs. With C(delete) on leases too, a lease made for a
     release that does not exist is deleted again (else it is only released).
   - Before Helm writes (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview per
-    right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) and
-    C(update) on Secrets (the release records), C(get) on each kind of the target, and what Helm's wait reads
-    (C(list) and C(watch) on those kinds and a Deployment's C(replicasets) with Helm 4; C(list) on those
-    C(replicasets) with Helm 3). A missing right refuses the rollback with RV(error_kind) V(access_denied) naming the
-    verb, resource and namespace; Helm would otherwise store a failed revision when it meets the 403.
-    C(extensions/rbac/recoverer.yml) has every right a recovery needs.
+    right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) on
+    Secrets and C(update) on the latest revision's record and the new one (the release records), C(get) on each
+    object of the target, C(update) on each with O(force) (a PUT), with Helm 4 C(delete) on each object of the latest
+    revision the target drops (Helm 4 deletes them and fails on a refused delete; Helm 3 only logs it), and what
+    Helm's wait reads (C(list) and C(watch) on the target's kinds with Helm 4; C(list) on a Deployment's
+    C(replicasets), and C(list) on C(pods) for a StatefulSet or ReplicaSet with Helm 4, a ReplicaSet or
+    ReplicationController with Helm 3). Rights on one object are asked with its name (a Role's C(resourceNames)
+    count). A missing right refuses the rollback with RV(error_kind) V(access_denied) naming the verb, resource and
+    namespace; Helm would otherwise store a failed revision when it meets the 403. An authorizer that cannot decide
+    (an C(evaluationError)) or a 401 fails the task with that error and no verdict; a server that answers no access
+    review leaves the rights unchecked, said so in RV(preflight) C(unchecked). C(extensions/rbac/recoverer.yml)
+    grants the rights for the demo chart's kinds; add the chart's own kinds.
   - The returned RV(command) never holds secrets. The API token travels in the environment and an inline
     kubeconfig in a private temporary file.
 seealso:
@@ -436,7 +442,7 @@ from ansible_collections.matih.helm.plugins.module_utils.helm_client import (
 )
 from ansible_collections.matih.helm.plugins.module_utils.errors import NOT_FOUND, KubeError
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects, secret_masker
-from ansible_collections.matih.helm.plugins.module_utils.preflight import preflight, wait_verbs
+from ansible_collections.matih.helm.plugins.module_utils.preflight import Write, preflight
 from ansible_collections.matih.helm.plugins.module_utils.release import parse_history, to_result
 from ansible_collections.matih.helm.plugins.module_utils.release_lease import (
     ReleaseLease, lease_client, lease_error,
@@ -460,6 +466,16 @@ ROLLBACK_ARGS = dict(
     on_pending=dict(type="str", default="fail", choices=list(ON_PENDING_CHOICES)),
     show_values=dict(type="bool", default=False),
 )
+
+
+def refusal_advice(kinds):
+    """What to do about a preflight refusal with these ``error_kind``s: a missing right is the credentials' (any
+    other revision needs the same rights), a refused object the target's."""
+    if "access_denied" not in kinds:
+        return "Roll back to another revision, or fix what refuses them."
+    if kinds == {"access_denied"}:
+        return "Grant the credentials the rights named; a rollback to another revision needs the same rights."
+    return "Grant the credentials the rights named, and fix what refuses the objects (or roll back to another revision)."
 
 
 class ReleaseRollback(object):
@@ -537,18 +553,22 @@ class ReleaseRollback(object):
         manifest = self.store.manifest(self.name, self.namespace, plan.target.revision)
         # replace=False even with force: Helm's --force (--force-replace) replaces with a PUT, which an immutable
         # field refuses as well; only an uninstall and install recreate objects.
+        writes = None
+        if not self.module.check_mode:
+            # Helm's rollback updates from the latest revision (Helm 4 deletes what the target drops), marks it
+            # superseded and the new one deployed
+            writes = Write(self.helm.version().major, self.module.params["wait"], force=self.module.params["force"],
+                           current=self.store.manifest(self.name, self.namespace, plan.previous.revision),
+                           records=(plan.previous.revision, plan.new_revision))
         checked = preflight(LiveObjects(self.store), manifest, self.namespace, release=self.name,
-                            on_secret_values=secret_masker(self.module),
-                            writes=None if self.module.check_mode else wait_verbs(self.helm.version().major,
-                                                                                  self.module.params["wait"]))
+                            on_secret_values=secret_masker(self.module), writes=writes)
         if checked.passed:
             return checked
         kinds = {refusal["error_kind"] for refusal in checked.refusals}
         verb = "would refuse" if self.module.check_mode else "refused"
         return self.fail("Not rolling back %s to revision %d: the API server %s its objects (server-side apply dry "
-                         "run) or the credentials lack a right Helm's write needs, so no revision was written: %s. "
-                         "Roll back to another revision, or fix what refuses them." % (
-                             self.name, plan.target.revision, verb, checked.summary()),
+                         "run) or the credentials lack a right Helm's write needs, so no revision was written: %s. %s" % (
+                             self.name, plan.target.revision, verb, checked.summary(), refusal_advice(kinds)),
                          history, plan=plan, preflight=checked.as_dict(),
                          error_kind="access_denied" if "access_denied" in kinds else "rejected")
 

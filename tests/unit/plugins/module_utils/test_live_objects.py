@@ -238,3 +238,40 @@ def test_secret_masker(values, masked):
     module.no_log_values.add("already")
     secret_masker(module)(values)
     assert module.no_log_values == {"already"} | masked
+
+
+# --- access reviews -------------------------------------------------------------------------------------------
+
+ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+
+@pytest.mark.parametrize("status, args, attributes, expected", [
+    ({"allowed": True}, ("get", "apps", "deployments", "shop", "web"),
+     {"verb": "get", "group": "apps", "resource": "deployments", "namespace": "shop", "name": "web"}, True),
+    # no name for a verb on the collection; none for a cluster-wide right
+    ({"allowed": False}, ("list", "", "pods", "shop"),
+     {"verb": "list", "group": "", "resource": "pods", "namespace": "shop"}, False),
+    ({"allowed": False, "reason": "no RBAC policy matched"}, ("get", "", "namespaces", None),
+     {"verb": "get", "group": "", "resource": "namespaces"}, False),
+    # an authorizer that said no and could not evaluate something else: still a denial
+    ({"allowed": False, "denied": True, "evaluationError": "x"}, ("create", "", "secrets", "shop"),
+     {"verb": "create", "group": "", "resource": "secrets", "namespace": "shop"}, False),
+    # no decision (allowed false, an evaluationError, not denied): transient, never a denial
+    ({"allowed": False, "evaluationError": "webhook: connection refused"}, ("create", "", "secrets", "shop"),
+     {"verb": "create", "group": "", "resource": "secrets", "namespace": "shop"}, "api_error"),
+    ({"allowed": False, "denied": False, "evaluationError": "role.rbac \"x\" not found"}, ("delete", "", "secrets", "shop", "s"),
+     {"verb": "delete", "group": "", "resource": "secrets", "namespace": "shop", "name": "s"}, "api_error"),
+    # an evaluationError beside allowed: true is no concern
+    ({"allowed": True, "evaluationError": "x"}, ("list", "", "pods", "shop"),
+     {"verb": "list", "group": "", "resource": "pods", "namespace": "shop"}, True),
+])
+def test_allowed(api, live, status, args, attributes, expected):
+    api.routes[("POST", ACCESS_REVIEWS)] = (201, {"kind": "SelfSubjectAccessReview", "status": status})
+    if isinstance(expected, bool):
+        assert live.allowed(*args) is expected
+    else:
+        with pytest.raises(KubeError) as failure:
+            live.allowed(*args)
+        assert failure.value.kind == expected and status["evaluationError"] in failure.value.message
+    sent = json.loads(api.seen[-1].body)
+    assert sent["kind"] == "SelfSubjectAccessReview" and sent["spec"]["resourceAttributes"] == attributes

@@ -16,7 +16,7 @@ from ansible_collections.matih.helm.plugins.module_utils.kube_types import FIELD
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import THROTTLE_RETRIES
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects
 from ansible_collections.matih.helm.plugins.module_utils.preflight import (
-    Preflight, Right, preflight, wait_verbs, write_rights,
+    Preflight, Right, Write, preflight, wait_verbs, write_rights,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
 from ansible_collections.matih.helm.tests.unit.plugins.module_utils.stand_ins import StandInConnection, scripted_api
@@ -312,12 +312,17 @@ def test_as_dict_and_a_long_summary():
 REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 CONFIGMAPS, SERVICES = Resource("configmaps", True), Resource("services", True)
 DEPLOYMENTS, CLUSTER_ROLES = Resource("deployments", True), Resource("clusterroles", False)
+STATEFULSETS, REPLICASETS = Resource("statefulsets", True), Resource("replicasets", True)
+CONTROLLERS = Resource("replicationcontrollers", True)
+CM = ("", "ConfigMap", CONFIGMAPS, "shop", "web-config")
+DEPLOY = ("apps", "Deployment", DEPLOYMENTS, "shop", "web")
+OLD_CM = ("", "ConfigMap", CONFIGMAPS, "shop", "old-config")
 
 
 @pytest.mark.parametrize("major, wait, verbs", [
     (4, True, ("list", "watch")),  # Helm 4's watcher: informers
     (5, True, ("list", "watch")),
-    (3, True, ("get",)),  # Helm 3's waiter gets each object (and lists a Deployment's ReplicaSets)
+    (3, True, ("get",)),  # Helm 3's waiter gets each object
     (3, False, ()),
     (4, False, ()),
 ])
@@ -325,32 +330,83 @@ def test_wait_verbs(major, wait, verbs):
     assert wait_verbs(major, wait) == verbs
 
 
-RECORDS = [("create", "", "secrets", "shop"), ("update", "", "secrets", "shop")]
+RECORDS = [("create", "", "secrets", "shop", ""), ("update", "", "secrets", "shop", "")]
+NAMED_RECORDS = [("create", "", "secrets", "shop", ""), ("update", "", "secrets", "shop", "sh.helm.release.v1.web.v3"),
+                 ("update", "", "secrets", "shop", "sh.helm.release.v1.web.v4")]
 
 
-@pytest.mark.parametrize("kinds, wait, expected", [
-    ([], (), RECORDS),
-    ([("", "ConfigMap", CONFIGMAPS, "shop")], (), RECORDS + [("get", "", "configmaps", "shop")]),
-    ([("", "ConfigMap", CONFIGMAPS, "shop")], ("list", "watch"),
-     RECORDS + [("get", "", "configmaps", "shop"), ("list", "", "configmaps", "shop"),
-                ("watch", "", "configmaps", "shop")]),
-    # a Deployment's ReplicaSets for the wait; Helm 3's wait (get) does not repeat the get
-    ([("apps", "Deployment", DEPLOYMENTS, "shop")], ("get",),
-     RECORDS + [("get", "apps", "deployments", "shop"), ("list", "apps", "replicasets", "shop")]),
-    ([("apps", "Deployment", DEPLOYMENTS, "shop")], ("list", "watch"),
-     RECORDS + [("get", "apps", "deployments", "shop"), ("list", "apps", "deployments", "shop"),
-                ("watch", "apps", "deployments", "shop"), ("list", "apps", "replicasets", "shop"),
-                ("watch", "apps", "replicasets", "shop")]),
+@pytest.mark.parametrize("targets, write, current, expected", [
+    ([], Write(4, False), [], RECORDS),
+    # get names the object (a Role's resourceNames count)
+    ([CM], Write(4, False), [], RECORDS + [("get", "", "configmaps", "shop", "web-config")]),
+    # Helm 4's wait: list and watch the kind, unnamed
+    ([CM], Write(4, True), [], RECORDS + [("get", "", "configmaps", "shop", "web-config"),
+                                          ("list", "", "configmaps", "shop", ""), ("watch", "", "configmaps", "shop", "")]),
+    # Helm 3's wait gets each object (already asked) and lists a Deployment's ReplicaSets
+    ([DEPLOY], Write(3, True), [], RECORDS + [("get", "apps", "deployments", "shop", "web"),
+                                              ("list", "apps", "replicasets", "shop", "")]),
+    # Helm 4 lists a Deployment's ReplicaSets, without watching them
+    ([DEPLOY], Write(4, True), [], RECORDS + [
+        ("get", "apps", "deployments", "shop", "web"), ("list", "apps", "deployments", "shop", ""),
+        ("watch", "apps", "deployments", "shop", ""), ("list", "apps", "replicasets", "shop", "")]),
     # without wait, no ReplicaSets
-    ([("apps", "Deployment", DEPLOYMENTS, "shop")], (), RECORDS + [("get", "apps", "deployments", "shop")]),
+    ([DEPLOY], Write(4, False), [], RECORDS + [("get", "apps", "deployments", "shop", "web")]),
+    # Helm 4 lists a StatefulSet's and a ReplicaSet's Pods (cli-utils' pod controller status reader)
+    ([("apps", "StatefulSet", STATEFULSETS, "shop", "db")], Write(4, True), [], RECORDS + [
+        ("get", "apps", "statefulsets", "shop", "db"), ("list", "apps", "statefulsets", "shop", ""),
+        ("watch", "apps", "statefulsets", "shop", ""), ("list", "", "pods", "shop", "")]),
+    ([("apps", "ReplicaSet", REPLICASETS, "shop", "rs")], Write(4, True), [], RECORDS + [
+        ("get", "apps", "replicasets", "shop", "rs"), ("list", "apps", "replicasets", "shop", ""),
+        ("watch", "apps", "replicasets", "shop", ""), ("list", "", "pods", "shop", "")]),
+    # Helm 3's ReadyChecker: a StatefulSet by its status only; a ReplicaSet and a ReplicationController by their Pods
+    ([("apps", "StatefulSet", STATEFULSETS, "shop", "db")], Write(3, True), [],
+     RECORDS + [("get", "apps", "statefulsets", "shop", "db")]),
+    ([("apps", "ReplicaSet", REPLICASETS, "shop", "rs")], Write(3, True), [],
+     RECORDS + [("get", "apps", "replicasets", "shop", "rs"), ("list", "", "pods", "shop", "")]),
+    ([("", "ReplicationController", CONTROLLERS, "shop", "rc")], Write(3, True), [],
+     RECORDS + [("get", "", "replicationcontrollers", "shop", "rc"), ("list", "", "pods", "shop", "")]),
+    # force replaces each object with a PUT: update, named
+    ([CM], Write(3, False, force=True), [], RECORDS + [("get", "", "configmaps", "shop", "web-config"),
+                                                       ("update", "", "configmaps", "shop", "web-config")]),
+    ([DEPLOY], Write(4, False, force=True), [], RECORDS + [("get", "apps", "deployments", "shop", "web"),
+                                                           ("update", "apps", "deployments", "shop", "web")]),
+    # Helm 4's update deletes what the current release has and the target does not (named); Helm 3 only logs a
+    # failed delete: nothing asked
+    ([CM], Write(4, False), [CM, OLD_CM, DEPLOY], RECORDS + [
+        ("delete", "", "configmaps", "shop", "old-config"), ("delete", "apps", "deployments", "shop", "web"),
+        ("get", "", "configmaps", "shop", "web-config")]),
+    ([CM], Write(3, False), [CM, OLD_CM, DEPLOY], RECORDS + [("get", "", "configmaps", "shop", "web-config")]),
+    # the same name in another namespace or of another kind is another object
+    ([CM], Write(4, False), [("", "ConfigMap", CONFIGMAPS, "other", "web-config"),
+                             ("", "Secret", Resource("secrets", True), "shop", "web-config")], RECORDS + [
+        ("delete", "", "configmaps", "other", "web-config"), ("delete", "", "secrets", "shop", "web-config"),
+        ("get", "", "configmaps", "shop", "web-config")]),
+    # the records Helm marks, by name when known
+    ([], Write(4, False, records=(3, 4)), [], NAMED_RECORDS),
+    # a reinstall: its uninstall deletes the current objects, its install gets (conflict check) and creates the
+    # target's; the new record is created and marked (unnamed)
+    ([CM], Write(4, False, current="x", records=(3, 4), reinstall=True), [OLD_CM], [
+        ("create", "", "secrets", "shop", ""), ("update", "", "secrets", "shop", ""),
+        ("delete", "", "configmaps", "shop", "old-config"), ("get", "", "configmaps", "shop", "web-config"),
+        ("create", "", "configmaps", "shop", "")]),
+    # without --keep-history, the uninstall deletes the records too
+    ([CM], Write(3, False, reinstall=True, purge=True), [OLD_CM], [
+        ("create", "", "secrets", "shop", ""), ("update", "", "secrets", "shop", ""),
+        ("delete", "", "secrets", "shop", ""), ("delete", "", "configmaps", "shop", "old-config"),
+        ("get", "", "configmaps", "shop", "web-config"), ("create", "", "configmaps", "shop", "")]),
+    # a reinstall with wait waits as an update does
+    ([DEPLOY], Write(3, True, reinstall=True), [], RECORDS + [
+        ("get", "apps", "deployments", "shop", "web"), ("create", "apps", "deployments", "shop", ""),
+        ("list", "apps", "replicasets", "shop", "")]),
     # cluster-scoped kinds cluster-wide; an object in another namespace there; each right once
-    ([("rbac.authorization.k8s.io", "ClusterRole", CLUSTER_ROLES, ""), ("", "ConfigMap", CONFIGMAPS, "other"),
-      ("", "ConfigMap", CONFIGMAPS, "other")], (),
-     RECORDS + [("get", "rbac.authorization.k8s.io", "clusterroles", None), ("get", "", "configmaps", "other")]),
+    ([("rbac.authorization.k8s.io", "ClusterRole", CLUSTER_ROLES, "", "reader"),
+      ("", "ConfigMap", CONFIGMAPS, "other", "a"), ("", "ConfigMap", CONFIGMAPS, "other", "a")], Write(4, False), [],
+     RECORDS + [("get", "rbac.authorization.k8s.io", "clusterroles", None, "reader"),
+                ("get", "", "configmaps", "other", "a")]),
 ])
-def test_write_rights(kinds, wait, expected):
-    rights = write_rights(kinds, "shop", wait)
-    assert [(right.verb, right.group, right.resource, right.namespace) for right in rights] == expected
+def test_write_rights(targets, write, current, expected):
+    rights = write_rights(targets, "shop", write, "web", current)
+    assert [(right.verb, right.group, right.resource, right.namespace, right.name) for right in rights] == expected
     assert all(right.why for right in rights)
 
 
@@ -359,26 +415,37 @@ def test_right_words():
     assert Right("list", "apps", "replicasets", "t1").words() == "list replicasets.apps in namespace t1"
     assert Right("get", "rbac.authorization.k8s.io", "clusterroles", None).words() == (
         "get clusterroles.rbac.authorization.k8s.io cluster-wide")
+    assert Right("delete", "apps", "deployments", "t1", name="web").words() == "delete deployments.apps web in namespace t1"
 
 
-def reviews(denied_rights):
-    """An access review route: allowed unless (verb, group, resource, namespace) is in ``denied_rights``."""
+def reviews(denied_rights, extra=None):
+    """An access review route: allowed unless (verb, group, resource, namespace, name) is in ``denied_rights``;
+    ``extra``: more of the review's status when denied."""
     def answer(seen):
         attributes = json.loads(seen.body)["spec"]["resourceAttributes"]
-        key = (attributes["verb"], attributes["group"], attributes["resource"], attributes.get("namespace"))
-        return 201, {"kind": "SelfSubjectAccessReview", "status": {"allowed": key not in denied_rights}}
+        key = (attributes["verb"], attributes["group"], attributes["resource"], attributes.get("namespace"),
+               attributes.get("name", ""))
+        allowed = key not in denied_rights
+        return 201, {"kind": "SelfSubjectAccessReview", "status": dict({"allowed": allowed},
+                                                                       **({} if allowed else extra or {}))}
     return answer
 
 
+def asked(api):
+    return [json.loads(seen.body)["spec"]["resourceAttributes"] for seen in api.seen if seen.method == "POST"]
+
+
 def test_a_write_is_checked_with_an_access_review_per_right(api, live):
-    api.routes[("POST", REVIEWS)] = reviews({("update", "", "secrets", "shop"), ("watch", "apps", "replicasets", "shop")})
-    checked = preflight(live, CHART, "shop", writes=("list", "watch"))
-    asked = sorted((json.loads(seen.body)["spec"]["resourceAttributes"]["verb"],
-                    json.loads(seen.body)["spec"]["resourceAttributes"]["resource"])
-                   for seen in api.seen if seen.method == "POST")
-    # the records' create and update, get, list and watch of the three kinds, list and watch of ReplicaSets
-    assert len(asked) == 2 + 3 * 3 + 2 and ("update", "secrets") in asked and ("watch", "replicasets") in asked
-    assert not checked.passed and checked.objects == 3 and checked.requests == 3 + len(asked)
+    api.routes[("POST", REVIEWS)] = reviews({("update", "", "secrets", "shop", ""),
+                                             ("list", "apps", "replicasets", "shop", "")})
+    checked = preflight(live, CHART, "shop", writes=Write(4, True))
+    attributes = asked(api)
+    # the records' create and update, get (named), list and watch of the three kinds, list of ReplicaSets
+    assert len(attributes) == 2 + 3 * 3 + 1
+    assert {"verb": "get", "group": "", "resource": "configmaps", "namespace": "shop", "name": "web-config"} in attributes
+    assert {"verb": "list", "group": "", "resource": "configmaps", "namespace": "shop"} in attributes
+    assert not any(item["verb"] == "watch" and item["resource"] == "replicasets" for item in attributes)
+    assert not checked.passed and checked.objects == 3 and checked.requests == 3 + len(attributes)
     assert [(refusal["kind"], refusal["namespace"], refusal["error_kind"]) for refusal in checked.refusals] == [
         ("SelfSubjectAccessReview", "shop", "access_denied")] * 2
     assert checked.refusals[0]["reason"] == (
@@ -387,15 +454,52 @@ def test_a_write_is_checked_with_an_access_review_per_right(api, live):
     assert checked.summary() == (
         "all 3 objects pass the API server's dry run; but the credentials lack rights Helm's write needs, so it would "
         "fail after storing the new revision: the credentials may not update secrets in namespace shop (RBAC; Helm "
-        "marks the revision it supersedes, and the new one when it is done); the credentials may not watch "
+        "marks the revision it supersedes, and the new one when it is done); the credentials may not list "
         "replicasets.apps in namespace shop (RBAC; Helm's wait reads a Deployment's replicasets); grant them "
-        "(extensions/rbac/recoverer.yml has every right a recovery needs)")
+        "(extensions/rbac/recoverer.yml grants them for the demo chart's kinds; add the chart's own kinds)")
+
+
+OLD = CHART + """\
+---
+# Source: web/templates/old.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: old-config
+"""
+
+
+@pytest.mark.parametrize("major, force, expected", [
+    # Helm 4 deletes old-config (dropped by the target): delete, named; records named; force: update, named
+    (4, False, [("delete", "configmaps", "old-config"), ("update", "secrets", "sh.helm.release.v1.web.v3"),
+                ("update", "secrets", "sh.helm.release.v1.web.v4")]),
+    (3, True, [("update", "configmaps", "web-config"), ("update", "deployments", "web"),
+               ("update", "secrets", "sh.helm.release.v1.web.v3"), ("update", "secrets", "sh.helm.release.v1.web.v4"),
+               ("update", "services", "web")]),
+])
+def test_deletes_force_and_records_are_asked_by_name(api, live, major, force, expected):
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    checked = preflight(live, CHART, "shop", release="web",
+                        writes=Write(major, False, force=force, current=OLD, records=(3, 4)))
+    assert checked.passed
+    assert sorted((item["verb"], item["resource"], item.get("name")) for item in asked(api)
+                  if item["verb"] in ("delete", "update")) == expected
+
+
+def test_a_role_with_resource_names_is_not_refused(api, live):
+    """A Role that names the objects: the per-object verbs are asked with the name, so they pass."""
+    def answer(seen):
+        attributes = json.loads(seen.body)["spec"]["resourceAttributes"]
+        per_object = attributes["verb"] in ("get", "update", "delete")
+        return 201, {"kind": "SelfSubjectAccessReview", "status": {"allowed": bool(attributes.get("name")) or not per_object}}
+    api.routes[("POST", REVIEWS)] = answer
+    assert preflight(live, CHART, "shop", release="web", writes=Write(3, True, current=CHART, records=(1, 2))).passed
 
 
 def test_a_refused_object_and_a_missing_right(api, live):
     api.routes[("PATCH", DEPLOYMENT)] = status(403, "Forbidden", RBAC)
-    api.routes[("POST", REVIEWS)] = reviews({("create", "", "secrets", "shop")})
-    checked = preflight(live, CHART, "shop", writes=())
+    api.routes[("POST", REVIEWS)] = reviews({("create", "", "secrets", "shop", "")})
+    checked = preflight(live, CHART, "shop", writes=Write(4, False))
     assert [refusal["kind"] for refusal in checked.refusals] == ["Deployment", "SelfSubjectAccessReview"]
     assert checked.summary().startswith("1 of 3 objects refused: Deployment/web: the credentials may not patch "
                                         "deployments.apps in namespace shop (RBAC); but the credentials lack rights "
@@ -403,9 +507,16 @@ def test_a_refused_object_and_a_missing_right(api, live):
                                         "credentials may not create secrets in namespace shop (RBAC; ")
 
 
+def test_no_object_and_a_missing_right(api, live):
+    api.routes[("POST", REVIEWS)] = reviews({("create", "", "secrets", "shop", "")})
+    checked = preflight(live, "---\n# Source: web/templates/nothing.yaml\n", "shop", writes=Write(4, False))
+    assert not checked.passed and checked.summary().startswith(
+        "no object to check; but the credentials lack rights Helm's write needs")
+
+
 def test_every_right_held_passes(api, live):
     api.routes[("POST", REVIEWS)] = reviews(set())
-    checked = preflight(live, CHART, "shop", writes=())
+    checked = preflight(live, CHART, "shop", writes=Write(4, False))
     assert checked.passed and checked.summary() == "all 3 objects pass the API server's dry run"
     assert len([seen for seen in api.seen if seen.method == "POST"]) == 2 + 3
 
@@ -417,17 +528,37 @@ def test_check_mode_asks_no_access_review(api, live):
 
 @pytest.mark.parametrize("answer", [
     status(403, "Forbidden", 'selfsubjectaccessreviews.authorization.k8s.io is forbidden: User "x" cannot create '
-                             'resource "selfsubjectaccessreviews"'),
+                             'resource "selfsubjectaccessreviews" in API group "authorization.k8s.io" at the cluster '
+                             'scope'),
     (404, {"kind": "Status", "code": 404, "reason": "NotFound",
            "message": "the server could not find the requested resource"}),
 ])
-def test_access_reviews_the_server_does_not_answer_deny_nothing(api, live, answer):
+def test_access_reviews_the_server_does_not_answer_are_said_unchecked(api, live, answer):
     api.routes[("POST", REVIEWS)] = answer
-    assert preflight(live, CHART, "shop", writes=()).passed
+    checked = preflight(live, CHART, "shop", writes=Write(4, False))
+    assert checked.passed and checked.objects == 3
+    assert [(entry["kind"], entry["namespace"]) for entry in checked.unchecked] == [("SelfSubjectAccessReview", "shop")]
+    assert checked.unchecked[0]["reason"].startswith("rights not checked: access reviews unavailable (%d " % answer[0])
+    assert "1 not checked: SelfSubjectAccessReview: rights not checked: access reviews unavailable" in checked.summary()
 
 
-def test_an_access_review_without_an_answer_raises(api, live):
-    api.routes[("POST", REVIEWS)] = status(503, "ServiceUnavailable", "etcdserver: leader changed")
+@pytest.mark.parametrize("answer, kind", [
+    (status(503, "ServiceUnavailable", "etcdserver: leader changed"), "cluster_unreachable"),
+    # credentials the server did not accept: no verdict on the rights, for the caller to defer
+    (status(401, "Unauthorized", "Unauthorized"), "access_denied"),
+    # the authorizer could not decide (allowed false, an evaluationError, not denied): transient, never a denial
+    ((201, {"kind": "SelfSubjectAccessReview",
+            "status": {"allowed": False, "evaluationError": "webhook authorizer: connection refused"}}), "api_error"),
+])
+def test_an_access_review_without_an_answer_raises(api, live, answer, kind):
+    api.routes[("POST", REVIEWS)] = answer
     with pytest.raises(KubeError) as failure:
-        preflight(live, CHART, "shop", writes=())
-    assert failure.value.kind == "cluster_unreachable"
+        preflight(live, CHART, "shop", writes=Write(4, False))
+    assert failure.value.kind == kind
+
+
+def test_a_denial_with_an_evaluation_error_is_a_denial(api, live):
+    api.routes[("POST", REVIEWS)] = reviews({("create", "", "secrets", "shop", "")},
+                                            {"denied": True, "evaluationError": "a rule could not be resolved"})
+    checked = preflight(live, CHART, "shop", writes=Write(4, False))
+    assert [refusal["error_kind"] for refusal in checked.refusals] == ["access_denied"]

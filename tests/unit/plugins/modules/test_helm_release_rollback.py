@@ -435,3 +435,15 @@ def test_a_refused_target_writes_no_revision(check_mode):
     assert outcome.result["preflight"]["refusals"] == [refusal] and outcome.result["changed"] is False
     assert helm.rollbacks() == []
     assert checker.manifests == ["kind: ConfigMap\ndata:\n  tag: 1.1\n"]  # the target's, revision 2
+
+
+@pytest.mark.parametrize("kinds, advice", [
+    ({"rejected"}, "Roll back to another revision, or fix what refuses them."),
+    ({"not_found"}, "Roll back to another revision, or fix what refuses them."),
+    # a missing right: another revision needs the same rights
+    ({"access_denied"}, "Grant the credentials the rights named; a rollback to another revision needs the same rights."),
+    ({"access_denied", "rejected"}, "Grant the credentials the rights named, and fix what refuses the objects (or roll "
+                                    "back to another revision)."),
+])
+def test_refusal_advice(kinds, advice):
+    assert helm_release_rollback.refusal_advice(kinds) == advice
