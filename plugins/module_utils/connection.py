@@ -390,21 +390,35 @@ def tls_override_problem(params: Dict[str, Any], environ: Dict[str, str]) -> Opt
     overrides = helm_overrides(params, environ)
     if not (overrides.insecure and overrides.ca_file):
         return None
+    # A K8S_AUTH_* variable is named only when it can be the source of the option's value (the option falls back
+    # to it when not set): a variable the option's own value overrides is not where that half came from.
     if params.get("validate_certs") is False:
         unverified = "validate_certs is false"
-        if environ.get("K8S_AUTH_VERIFY_SSL"):
+        if _go_false(environ.get("K8S_AUTH_VERIFY_SSL")):
             unverified += " (K8S_AUTH_VERIFY_SSL=%s where the option is not set)" % environ["K8S_AUTH_VERIFY_SSL"]
     else:
         unverified = "HELM_KUBEINSECURE_SKIP_TLS_VERIFY=%s" % environ.get("HELM_KUBEINSECURE_SKIP_TLS_VERIFY")
     if params.get("ca_cert"):
         authority = "ca_cert is %s" % overrides.ca_file
-        if environ.get("K8S_AUTH_SSL_CA_CERT"):
+        if _same_path(environ.get("K8S_AUTH_SSL_CA_CERT"), params["ca_cert"]):
             authority += " (K8S_AUTH_SSL_CA_CERT where the option is not set)"
     else:
         authority = "HELM_KUBECAFILE is %s" % overrides.ca_file
     return ("%s and %s: certificates not verified and verified against a CA at once, which client-go (and so Helm) "
             "refuses before it connects; keep one: validate_certs: true with the CA (an AWX bearer-token credential "
             "with Verify SSL on and its CA), or validate_certs: false without ca_cert" % (unverified, authority))
+
+
+def _go_false(value: Optional[str]) -> bool:
+    """Whether an environment value reads as false for a boolean option (Ansible's boolean words)."""
+    return value is not None and value.strip().lower() in ("false", "no", "off", "0", "n", "f")
+
+
+def _same_path(variable: Optional[str], value: Any) -> bool:
+    """Whether an environment value is the path option's value (a path option expands ~ and variables)."""
+    if not variable:
+        return False
+    return os.path.expandvars(os.path.expanduser(variable)) == os.path.expandvars(os.path.expanduser(str(value)))
 
 
 # The context, cluster and user client-go settles on: the mappings with the overrides applied.
