@@ -877,7 +877,7 @@ class ReleaseRecovery(object):
         """What Helm's write of ``step`` does (preflight.Write): the release it updates from (a rollback: the
         latest revision; an upgrade: the last deployed one, else the latest, as Helm's upgrade picks it; a
         reinstall: the objects its uninstall deletes, none when the latest revision is uninstalled already) and the
-        records it marks."""
+        records it marks (helm.sh/helm pkg/action rollback.go, upgrade.go)."""
         latest = current[-1] if current else None
         base = latest
         if step.action == UPGRADE:
@@ -886,7 +886,11 @@ class ReleaseRecovery(object):
             base = None
         records = ()
         if latest is not None and step.action != REINSTALL:
-            records = tuple(sorted({base.revision, latest.revision, latest.revision + 1}))
+            # the new revision (Helm marks it when done) and the one(s) it supersedes: an upgrade's current release,
+            # a rollback's deployed revisions (Helm's rollback marks every deployed one superseded)
+            superseded = {base.revision} if step.action == UPGRADE else {
+                rev.revision for rev in current if rev.status == "deployed"}
+            records = tuple(sorted(superseded | {latest.revision + 1}))
         return Write(self.helm.version().major, self.params["wait"],
                      current=self.store.manifest(self.name, self.namespace, base.revision) if base else None,
                      records=records, reinstall=step.action == REINSTALL,

@@ -143,9 +143,9 @@ notes:
     release that does not exist is deleted again (else it is only released).
   - Before Helm writes (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview per
     right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) on
-    Secrets and C(update) on the latest revision's record and the new one (the release records), C(get) on each
-    object of the target, C(update) on each with O(force) (a PUT), with Helm 4 C(delete) on each object of the latest
-    revision the target drops (Helm 4 deletes them and fails on a refused delete; Helm 3 only logs it), and what
+    Secrets and C(update) on the records of the deployed revisions and of the new one (the release records), C(get)
+    on each object of the target, C(update) on each with O(force) (a PUT), with Helm 4 C(delete) on each object of
+    the latest revision the target drops (Helm 4 deletes them and fails on a refused delete; Helm 3 only logs it), and what
     Helm's wait reads (C(list) and C(watch) on the target's kinds with Helm 4; C(list) on a Deployment's
     C(replicasets), and C(list) on C(pods) for a StatefulSet or ReplicaSet with Helm 4, a ReplicaSet or
     ReplicationController with Helm 3). Rights on one object are asked with its name (a Role's C(resourceNames)
@@ -555,11 +555,12 @@ class ReleaseRollback(object):
         # field refuses as well; only an uninstall and install recreate objects.
         writes = None
         if not self.module.check_mode:
-            # Helm's rollback updates from the latest revision (Helm 4 deletes what the target drops), marks it
-            # superseded and the new one deployed
+            # Helm's rollback updates from the latest revision (Helm 4 deletes what the target drops), marks every
+            # deployed revision superseded and the new one deployed (helm.sh/helm pkg/action/rollback.go)
+            superseded = {rev.revision for rev in history if rev.status == "deployed"}
             writes = Write(self.helm.version().major, self.module.params["wait"], force=self.module.params["force"],
                            current=self.store.manifest(self.name, self.namespace, plan.previous.revision),
-                           records=(plan.previous.revision, plan.new_revision))
+                           records=tuple(sorted(superseded | {plan.new_revision})))
         checked = preflight(LiveObjects(self.store), manifest, self.namespace, release=self.name,
                             on_secret_values=secret_masker(self.module), writes=writes)
         if checked.passed:

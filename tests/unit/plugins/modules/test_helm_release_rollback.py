@@ -148,9 +148,11 @@ class FakePreflight(object):
     def __init__(self, refusal=None):
         self.refusal = refusal
         self.manifests = []
+        self.writes = []
 
     def __call__(self, api, manifest, namespace, **options):
         self.manifests.append(manifest)
+        self.writes.append(options.get("writes"))
         return Preflight(objects=1, refusals=[self.refusal] if self.refusal else [], unchecked=[], requests=1)
 
 
@@ -447,3 +449,32 @@ def test_a_refused_target_writes_no_revision(check_mode):
 ])
 def test_refusal_advice(kinds, advice):
     assert helm_release_rollback.refusal_advice(kinds) == advice
+
+
+@pytest.mark.parametrize("major, force", [(3, False), (4, True)])
+def test_the_write_checked_is_the_rollbacks(major, force):
+    """What the access reviews are asked for: the Helm major, wait, force, the latest revision's manifest (what Helm 4
+    deletes when the target drops it) and the records Helm marks (the deployed ones superseded, the new one)."""
+    checker = FakePreflight()
+    run_module(FakeHelm([BEFORE, AFTER], major=major), checker=checker, force=force)
+    write = checker.writes[0]
+    assert (write.major, write.wait, write.force, write.reinstall) == (major, True, force, False)
+    # revision 3 is the latest (failed); 2 is deployed (superseded by the rollback); 4 the new one
+    assert write.current == "kind: ConfigMap\ndata:\n  tag: broken\n" and write.records == (2, 4)
+
+
+def test_check_mode_checks_no_write():
+    checker = FakePreflight()
+    run_module(FakeHelm([BEFORE]), check_mode=True, checker=checker)
+    assert checker.writes == [None]
+
+
+def test_a_missing_right_advises_granting_it():
+    refusal = {"api_version": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "name": "",
+               "namespace": "shop", "error_kind": "access_denied",
+               "reason": "the credentials may not list replicasets.apps in namespace shop (RBAC; Helm's wait reads a "
+                         "Deployment's replicasets)"}
+    outcome = run_module(FakeHelm([BEFORE]), checker=FakePreflight(refusal))
+    assert outcome.failed and outcome.result["error_kind"] == "access_denied"
+    assert outcome.result["msg"].endswith(
+        "Grant the credentials the rights named; a rollback to another revision needs the same rights.")
