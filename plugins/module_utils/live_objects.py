@@ -120,8 +120,9 @@ class LiveObjects(object):
         if answer.get("allowed"):
             return True
         if answer.get("evaluationError") and not answer.get("denied"):
-            what = "%s %s%s%s %s" % (verb, resource, "." + group if group else "", " %s" % name if name else "",
-                                     "in namespace %s" % namespace if namespace else "cluster-wide")
+            what = "%s %s%s %s%s" % (verb, resource, "." + group if group else "",
+                                     "in namespace %s" % namespace if namespace else "cluster-wide",
+                                     " named " + name if name else "")
             reason = " ".join(str(answer["evaluationError"]).split())[:300]
             raise KubeError(API_ERROR, "The Kubernetes API server could not decide whether the credentials may %s "
                                        "(SelfSubjectAccessReview evaluationError: %s); retry later" % (what, reason),

@@ -90,11 +90,11 @@ class Right:
     name: str = ""
 
     def words(self) -> str:
-        """"update secrets sh.helm.release.v1.web.v3 in namespace shop", "list replicasets.apps in namespace
-        shop", as rbac_right says it (with the object's name when there is one)."""
-        return "%s %s%s%s %s" % (self.verb, self.resource, "." + self.group if self.group else "",
-                                 " " + self.name if self.name else "",
-                                 "in namespace %s" % self.namespace if self.namespace else "cluster-wide")
+        """"list replicasets.apps in namespace shop", as rbac_right says it, and the object's name after it when
+        there is one: "update secrets in namespace shop named sh.helm.release.v1.web.v3"."""
+        return "%s %s%s %s%s" % (self.verb, self.resource, "." + self.group if self.group else "",
+                                 "in namespace %s" % self.namespace if self.namespace else "cluster-wide",
+                                 " named " + self.name if self.name else "")
 
 
 # An object Helm writes or deletes: (group, kind, resource, object namespace, name)

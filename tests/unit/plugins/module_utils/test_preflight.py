@@ -415,7 +415,11 @@ def test_right_words():
     assert Right("list", "apps", "replicasets", "t1").words() == "list replicasets.apps in namespace t1"
     assert Right("get", "rbac.authorization.k8s.io", "clusterroles", None).words() == (
         "get clusterroles.rbac.authorization.k8s.io cluster-wide")
-    assert Right("delete", "apps", "deployments", "t1", name="web").words() == "delete deployments.apps web in namespace t1"
+    # the name after the words rbac_right has ("delete deployments.apps in namespace t1")
+    assert Right("delete", "apps", "deployments", "t1", name="web").words() == (
+        "delete deployments.apps in namespace t1 named web")
+    assert Right("get", "rbac.authorization.k8s.io", "clusterroles", None, name="reader").words() == (
+        "get clusterroles.rbac.authorization.k8s.io cluster-wide named reader")
 
 
 def reviews(denied_rights, extra=None):
