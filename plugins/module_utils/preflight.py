@@ -59,6 +59,9 @@ IMMUTABLE = re.compile(r"field is immutable|may not change once set|updates to .
 # A body the server could not type against the kind's schema (a string where a number belongs...):
 # deterministic, a verdict on the object, although the server answers it with a 500.
 UNTYPABLE = "failed to create typed patch object"
+# The authorizer's words when an apply (a dry run too) would create an object the identity may patch but
+# not create: the API server checks create for an apply that creates.
+DENIED_CREATE = re.compile(r'cannot create resource "')
 MISSING_NAMESPACE = re.compile(r'namespaces "([^"]+)" not found')
 # What Helm adds to every object it writes (setMetadataVisitor): policies that require them judge them too.
 HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm"}
@@ -415,7 +418,9 @@ def _verdict(error: KubeError, ref: ObjectRef, resource: Resource, replace: bool
     message = error.server_message
     if error.kind == ACCESS_DENIED and error.status == 403:
         path = resource_object_path(ref.api_version, resource, ref.namespace, ref.name)
-        return "refused", _entry(ref, "the credentials may not %s (RBAC)" % rbac_right("PATCH", path), ACCESS_DENIED)
+        # An apply that would create the object is authorized as create as well: say the verb refused.
+        verb = "create" if DENIED_CREATE.search(message or "") else "PATCH"
+        return "refused", _entry(ref, "the credentials may not %s (RBAC)" % rbac_right(verb, path), ACCESS_DENIED)
     if error.kind == NOT_FOUND:
         missing = MISSING_NAMESPACE.search(message)
         if missing and missing.group(1) in created_namespaces:

@@ -175,6 +175,10 @@ def test_secret_values_are_given_to_mask(api, live):
      "(int or float), got string"),
     (DEPLOYMENT, status(403, "Forbidden", RBAC), False, "access_denied",
      "the credentials may not patch deployments.apps in namespace shop (RBAC)"),
+    # an object the apply would create: the API server authorizes create too (seen on the real control plane)
+    (CONFIG, status(403, "Forbidden", 'configmaps "web-config" is forbidden: User "system:serviceaccount:ci:deployer" '
+                    'cannot create resource "configmaps" in API group "" in the namespace "shop"'), False, "access_denied",
+     "the credentials may not create configmaps in namespace shop (RBAC)"),
     (CONFIG, status(404, "NotFound", 'namespaces "shop" not found'), False, "not_found", "namespace shop does not exist"),
     # a kind known without discovery that this server does not serve (an old or trimmed cluster)
     (DEPLOYMENT, status(404, "NotFound", "the server could not find the requested resource"), False, "not_found",
