@@ -34,6 +34,7 @@ import faultproxy
 import role_runner
 import scenarios
 from fixtures import Cluster, cluster_kind
+from identities import bound_token
 
 ANSIBLE_BIN = os.path.dirname(sys.executable)
 VAULT_PASSWORD = "inventory-test-vault-password"
@@ -53,18 +54,9 @@ def _up(directory):
 
 def _reader_token(cluster, namespace):
     """A real ServiceAccount token that may list and get Secrets in ``namespace`` only (a Role, not a ClusterRole)."""
-    cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts" % namespace,
-                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": READER}})
-    cluster.api("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/roles" % namespace, {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": READER},
+    return bound_token(cluster, namespace, READER, {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]})
-    cluster.api("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings" % namespace, {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": READER},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": READER},
-        "subjects": [{"kind": "ServiceAccount", "name": READER, "namespace": namespace}]})
-    issued = cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, READER), {
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
-    return issued["status"]["token"]
 
 
 @pytest.fixture(scope="module")

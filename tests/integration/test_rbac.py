@@ -24,12 +24,12 @@ import yaml
 import helm_majors
 import role_runner
 import scenarios
+from identities import bound_token
 from playbook_runner import REPO_ROOT, run_tasks
 
 RBAC_DIR = os.path.join(REPO_ROOT, "extensions", "rbac")
 HELM = scenarios.HELM_BINARIES[helm_majors.ONE_MAJOR]
 RELEASE = "web"
-RBAC_API = "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/"
 
 
 def shipped_role(file_name, kind="Role"):
@@ -39,37 +39,6 @@ def shipped_role(file_name, kind="Role"):
     roles = [document for document in documents if document["kind"] == kind]
     assert len(roles) == 1, "%s: expected one %s, found %d" % (file_name, kind, len(roles))
     return roles[0]
-
-
-def fleet_identity(cluster, namespace, name):
-    """A ServiceAccount ``name`` in ``namespace`` bound cluster-wide to the shipped fleet ClusterRole (created as
-    ``name``); its real token."""
-    cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts" % namespace,
-                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
-    cluster.api("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-                dict(shipped_role("fleet.yml", "ClusterRole"), metadata={"name": name}))
-    cluster.api("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
-    issued = cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name), {
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
-    return issued["status"]["token"]
-
-
-def identity(cluster, namespace, name, role):
-    """A ServiceAccount ``name`` bound to ``role`` (a Role manifest, created as ``name``) in ``namespace``;
-    its real token."""
-    cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts" % namespace,
-                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
-    cluster.api("POST", RBAC_API % namespace + "roles", dict(role, metadata={"name": name}))
-    cluster.api("POST", RBAC_API % namespace + "rolebindings", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
-    issued = cluster.api("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name), {
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
-    return issued["status"]["token"]
 
 
 def records(cluster, namespace):
@@ -105,12 +74,13 @@ def tenant(cluster, tmp_path_factory):  # pylint: disable=redefined-outer-name  
     try:
         scenarios.install(HELM, cluster.kubeconfig, RELEASE, namespace, wait=True)
         scenarios.failed_upgrade(HELM, cluster.kubeconfig, RELEASE, namespace, "rejected_config")
-        tokens = {name: identity(cluster, namespace, "matih-helm-" + name, shipped_role(name + ".yml"))
+        tokens = {name: bound_token(cluster, namespace, "matih-helm-" + name, shipped_role(name + ".yml"))
                   for name in ("reader", "planner", "recoverer")}
         for index, _rule in enumerate(RECOVERER["rules"]):
-            tokens["without-%d" % index] = identity(cluster, namespace, "matih-helm-without-%d" % index,
-                                                    without(RECOVERER, index))
-        tokens["fleet"] = fleet_identity(cluster, namespace, "matih-helm-fleet-" + namespace)
+            tokens["without-%d" % index] = bound_token(cluster, namespace, "matih-helm-without-%d" % index,
+                                                       without(RECOVERER, index))
+        tokens["fleet"] = bound_token(cluster, namespace, "matih-helm-fleet-" + namespace,
+                                      shipped_role("fleet.yml", "ClusterRole"))
         tmp_path = tmp_path_factory.mktemp("rbac")
         before = records(cluster, namespace)
         results = run_cases(cluster, namespace, tokens, tmp_path)
@@ -323,7 +293,7 @@ def two_tenants(cluster, tmp_path_factory):  # pylint: disable=redefined-outer-n
             for job in jobs:
                 job.result()
         cluster.api("POST", "/api/v1/namespaces/%s/secrets" % t1, corrupt_record(t1, "corrupt"))
-        token = identity(cluster, t1, "matih-helm-recoverer", shipped_role("recoverer.yml"))
+        token = bound_token(cluster, t1, "matih-helm-recoverer", shipped_role("recoverer.yml"))
         before = {namespace: records(cluster, namespace) for namespace in (t1, t2)}
         kubeconfig = cluster.write_kubeconfig(tmp_path / "tenant.kubeconfig", token=token)
         helm_dir = role_runner.counting_helm(tmp_path / "bin", HELM)
