@@ -102,8 +102,9 @@ gate_cluster()  { MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_CLU
 # oldest ansible-core), so this gate runs those files on Helm 4 only
 ROLE_FILES=(test_release_recovery.py test_fleet_remediation.py)
 gate_integration() {
+  local files=${ROLE_FILES[*]}
   MATIH_TEST_CLUSTER=controlplane python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" tests/integration \
-    -k "not (helm3 and ($(sed 's/ / or /g' <<<"${ROLE_FILES[*]}")))"
+    -k "not (helm3 and (${files// / or }))"
 }
 # the roles on the oldest ansible-core they support (2.16, AAP's execution environments): every
 # recovery path and the fleets, on Helm 3
@@ -117,7 +118,7 @@ gate_roles_oldest() {
   fi
   "$bin/ansible-playbook" --version | head -1
   MATIH_TEST_ANSIBLE_BIN=$bin MATIH_TEST_HELM=helm3 MATIH_TEST_CLUSTER=controlplane \
-    python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" $(printf 'tests/integration/%s ' "${ROLE_FILES[@]}")
+    python -m pytest "${PYTEST_CLUSTER_ARGS[@]}" "${ROLE_FILES[@]/#/tests/integration/}"
 }
 # on each version of the Helm matrix (hack/helm-matrix.sh): every flag the Helm client emits exists
 # (a unit test), then the smoke tests (marker helm_matrix) on the real control plane

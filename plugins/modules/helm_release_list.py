@@ -295,7 +295,8 @@ releases:
           (its deployed record cannot be decoded, or its manifest is not YAML), V(not_found), V(rejected). The row is
           returned with V(drifted) among O(statuses) (a failed row rather than a hidden release), RV(problems) has
           the same, and the other releases are scanned.
-      returned: for a deployed release whose drift could not be checked, with V(drifted) among O(statuses)
+        - Returned for a deployed release whose drift could not be checked, with V(drifted) among O(statuses).
+      returned: when drift could not be checked
       type: str
       sample: access_denied
     msg:

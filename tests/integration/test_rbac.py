@@ -215,6 +215,23 @@ def test_fleet_discovery_lists_every_namespace_with_the_fleet_cluster_role(tenan
     assert "list secrets cluster-wide" in refused["msg"], refused["msg"]
 
 
+def test_the_example_bindings_bind_the_shipped_roles(cluster, tenant):  # pylint: disable=redefined-outer-name
+    """bindings-example.yml is one List of RoleBindings to the shipped Roles, which the API server accepts (a dry run
+    in the tenant's namespace); its cluster-wide binding stays commented out."""
+    with open(os.path.join(RBAC_DIR, "bindings-example.yml"), encoding="utf-8") as handle:
+        (listing,) = [document for document in yaml.safe_load_all(handle) if document]
+    shipped = {shipped_role(name)["metadata"]["name"] for name in ("reader.yml", "planner.yml", "recoverer.yml")}
+    assert listing["kind"] == "List" and listing["items"], listing
+    for item in listing["items"]:
+        assert item["kind"] == "RoleBinding" and item["roleRef"]["kind"] == "Role", item
+        assert item["roleRef"]["name"] in shipped, (item["roleRef"], shipped)
+        # in the tenant's namespace, under another name (the tenant's identities have bindings of the Roles' names)
+        binding = dict(item, metadata={"name": item["metadata"]["name"] + "-example", "namespace": tenant["namespace"]})
+        created = cluster.api("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings?dryRun=All"
+                              % tenant["namespace"], binding)
+        assert created["roleRef"] == item["roleRef"] and created["subjects"] == item["subjects"], created
+
+
 @pytest.mark.parametrize("index", range(len(RULES)), ids=RULES)
 def test_each_rule_of_the_recoverer_is_needed(tenant, index):  # pylint: disable=redefined-outer-name
     results, namespace, rule = tenant["results"], tenant["namespace"], RECOVERER["rules"][index]
