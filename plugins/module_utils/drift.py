@@ -36,6 +36,9 @@ from ansible_collections.matih.helm.plugins.module_utils.errors import KubeError
 from ansible_collections.matih.helm.plugins.module_utils.kube_types import ObjectRef, Read, group_of
 
 STATES = ("missing", "modified", "in_sync")
+# A body the server could not type against the kind's schema (a string where a number belongs...): deterministic,
+# a verdict on the object, although the server answers it with a 500.
+UNTYPABLE = "failed to create typed patch object"
 # A list item matched by merge key: ``fields`` are ((field, value), ...), the key's values
 Keyed = namedtuple("Keyed", "fields")
 # The field of a difference, with the values an apply would set (``desired``) and has now (``live``);
@@ -570,8 +573,8 @@ def compare_object(ref: ObjectRef, manifest_obj: Dict[str, Any], live: Optional[
     try:
         applied = dry_run(apply_body(manifest_obj, ref, ignore))
     except KubeError as error:
-        if error.status is None:
-            raise  # no answer: nothing was refused, the check cannot go on
+        if not dry_run_verdict(error):
+            raise  # nothing was said of this object: the check cannot go on (never drift on a transient error)
         reason = "the server-side apply dry run was refused (%d)" % error.status
         if not is_secret(ref):
             reason += ": %s" % error.server_message
@@ -582,6 +585,15 @@ def compare_object(ref: ObjectRef, manifest_obj: Dict[str, Any], live: Optional[
     if not differences:
         return object_result(ref, "in_sync"), True
     return object_result(ref, "modified", field_entries(ref, differences, show_values), confirmed=True), True
+
+
+def dry_run_verdict(error: KubeError) -> bool:
+    """Whether a refused dry run says something of the object (RBAC, admission, validation, a body the schema
+    cannot type), as opposed to no answer, rejected credentials (401), a timeout (408), throttling (429) or the
+    server failing (5xx)."""
+    if error.status is None or error.status in (401, 408, 429):
+        return False
+    return error.status < 500 or UNTYPABLE in (error.server_message or "")
 
 
 def select_revision(records: Sequence[Dict[str, Any]], revision: Optional[int]) -> Tuple[Optional[Dict[str, Any]], List[int]]:
@@ -648,7 +660,15 @@ def revision_objects(target: Target, load_all: Callable[[str], Iterable[Any]]) -
         return manifest_objects(target.record.get("manifest") or "", load_all)
     except Exception as error:  # pylint: disable=broad-except  # any YAML error
         raise TaskError("invalid_release_record", "The manifest of revision %d of release %s is not YAML (%s)" % (
-            target.record["version"], target.name, " ".join(str(error).split())[:300]))
+            target.record["version"], target.name, yaml_problem(error)))
+
+
+def yaml_problem(error: Exception) -> str:
+    """What a YAML parser said, and where, without the text it quotes (a manifest's Secret holds values)."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark is not None:
+        return "%s at line %d, column %d" % (problem, mark.line + 1, mark.column + 1)
+    return problem or type(error).__name__
 
 
 def unreadable(what: str, error: TaskError) -> Dict[str, Any]:

@@ -75,10 +75,10 @@ class KubeError(TaskError):
     @property
     def isolated(self) -> bool:
         """Whether the refusal concerns only what the request asked for (a namespace, a kind), so that a scan of
-        many goes on without it: the API server answered about that request (RBAC, not found, an admission or
-        policy denial). Not when it could not be reached, throttled, failed itself, or rejected the credentials
-        (401): every other request would fail the same way."""
-        return self.status is not None and 400 <= self.status < 500 and self.status not in (401, 429)
+        many goes on without it: the API server answered about that request with 403 (RBAC) or 404 (not there).
+        Not when it could not be reached, timed out (408), throttled (429), failed itself (5xx), expired a paged
+        LIST (410: list again), or rejected the credentials (401): those say nothing of the one request."""
+        return self.status in (403, 404)
 
     def fail_kwargs(self) -> Dict[str, Any]:
         kwargs = super(KubeError, self).fail_kwargs()

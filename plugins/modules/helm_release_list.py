@@ -348,9 +348,11 @@ problems:
       could not be listed, a deployed record that cannot be decoded (V(invalid_release_record)), a kind of a chart the
       credentials may not read (for example a C(ClusterRole)). Each such release is a row of RV(releases) with its
       RV(releases[].error_kind); the others are scanned.
-    - Only when listing from the API (RV(discovery.source=api)); from the discovery only when O(namespaces) is set.
-      Through Helm, or when no namespace can be read, the task fails instead. A failure that concerns every request
-      (the API server unreachable or throttling, the credentials rejected) fails the task too.
+    - The listing's own problems only when listing from the API (RV(discovery.source=api)), and from the discovery
+      only when O(namespaces) is set; through Helm, or when no namespace can be read, the listing fails the task
+      instead. The drift scan's come whatever the listing's source (the scan reads the records from the API). A
+      failure that concerns every request (the API server unreachable or throttling, the credentials rejected)
+      fails the task.
   returned: success
   type: list
   elements: dict
@@ -550,7 +552,7 @@ def input_problems(params, ignore_problems):
 
 class HelmListing(object):
     """The releases as ``helm list`` prints them: one Helm call per namespace (or one for all). Helm fails the task
-    for a namespace it cannot read, so there are never problems."""
+    for a namespace it cannot read, so the listing has no problems of its own (the drift scan may add some)."""
 
     source = "helm"
 

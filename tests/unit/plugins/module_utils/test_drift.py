@@ -242,6 +242,47 @@ def test_a_refused_dry_run_reports_the_subset_comparison_unconfirmed(manifest, r
         assert result["fields"] == [{"path": "data.password"}]
 
 
+@pytest.mark.parametrize("error", [
+    KubeError("cluster_unreachable", "The Kubernetes API server did not answer"),
+    KubeError("access_denied", "the credentials were not accepted", status=401),
+    KubeError("api_error", "the request timed out", status=408),
+    KubeError("throttled", "too many requests", status=429),
+    KubeError("api_error", "etcdserver: leader changed", status=500),
+    KubeError("cluster_unreachable", "service unavailable", status=503),
+])
+def test_a_dry_run_that_says_nothing_of_the_object_is_never_drift(error):
+    live = live_deployment(**{"spec.replicas": 3})
+
+    def fail(_body):
+        raise error
+
+    with pytest.raises(KubeError) as raised:
+        drift.compare_object(ref_of(DEPLOYMENT), DEPLOYMENT, live, [], True, fail)
+    assert raised.value is error
+
+
+def test_a_body_the_schema_cannot_type_is_a_verdict_although_answered_500():
+    live = live_deployment(**{"spec.replicas": 3})
+    message = drift.UNTYPABLE + " (shop/web; apps/v1, Kind=Deployment): .spec.replicas: expected numeric"
+
+    def refuse(_body):
+        raise KubeError("api_error", message, status=500, server_message=message)
+
+    result, sent = drift.compare_object(ref_of(DEPLOYMENT), DEPLOYMENT, live, [], True, refuse)
+    assert sent and result["state"] == "modified" and result["confirmed"] is False
+    assert result["reason"] == "the server-side apply dry run was refused (500): " + message
+
+
+def test_a_manifest_that_is_not_yaml_is_named_without_the_text_the_parser_quotes():
+    manifest = "apiVersion: v1\nkind: Secret\nstringData:\n  password: [hunter2-supersecret\n"
+    with pytest.raises(drift.TaskError) as raised:
+        drift.revision_objects(drift.Target("web", "shop", release_record(3, manifest)), drift.load_documents)
+    assert raised.value.kind == "invalid_release_record", raised.value.message
+    assert "hunter2" not in raised.value.message and "password" not in raised.value.message, raised.value.message
+    assert raised.value.message.startswith("The manifest of revision 3 of release web is not YAML ("), raised.value.message
+    assert " at line " in raised.value.message, raised.value.message
+
+
 # --- the subset comparison and the confirmed one, on their own --------------------------------------
 
 @pytest.mark.parametrize("desired, live, keyed, paths", [
@@ -604,6 +645,10 @@ CLUSTER_ROLE = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRo
     (KubeError("api_error", "internal error", status=500), False),
     (KubeError("cluster_unreachable", "bad gateway", status=502), False),
     (UNREACHABLE, False),
+    # a timeout, a conflict and an expired paged LIST say nothing of what was read: list again, fail, never a row
+    (KubeError("api_error", "the request timed out", status=408), False),
+    (KubeError("conflict", "the object has been modified", status=409), False),
+    (KubeError("api_error", "the continue token has expired", status=410, reason="Expired"), False),
 ])
 def test_which_refusals_concern_only_what_was_read(error, isolated):
     assert error.isolated is isolated
