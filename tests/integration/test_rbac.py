@@ -318,7 +318,9 @@ def two_tenants(cluster, tmp_path_factory):  # pylint: disable=redefined-outer-n
         (tmp_path / "remediate").mkdir()
         run, seconds = role_runner.run_collection_playbook("remediate", tmp_path / "remediate", helm_dir, kubeconfig, {
             "fleet_remediation_namespaces": [t1, t2], "fleet_remediation_timeout": role_runner.wait_timeout(cluster),
-            "fleet_remediation_report_dir": str(report_dir)})
+            "fleet_remediation_report_dir": str(report_dir),
+            # the drift scan too: t1's releases it cannot judge (a ClusterRole, a corrupt record) are reported, not repaired
+            "fleet_remediation_detect_drift": True})
         report_path = report_dir / "fleet-remediation.json"
         report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
         markdown_path = report_dir / "fleet-remediation.md"
@@ -350,11 +352,19 @@ def test_a_fleet_over_two_tenants_remediates_the_readable_one_and_reports_the_ot
     rows = {(row["namespace"], row["release"]): row for row in report["releases"]}
     assert sorted(rows) == [(t1, RELEASE)], output
     assert rows[(t1, RELEASE)]["outcome"] == "recovered", rows
+    # t2 unread; with drift detection, t1's releases it could not judge (the chart's ClusterRole, a corrupt record)
+    # are reported, never recovered or repaired
     problems = report["summary"]["discovery_problems"]
-    assert [(problem["namespace"], problem["error_kind"]) for problem in problems] == [(t2, "access_denied")], problems
-    assert "secrets" in problems[0]["msg"] and t2 in problems[0]["msg"], problems
-    assert "Not read (their releases were not checked): %s (access_denied)" % t2 in two_tenants["markdown"]
-    assert "could not be read, so they were not checked: %s (access_denied)" % t2 in run.stdout, output
+    assert sorted((problem["namespace"], problem.get("release") or "", problem["error_kind"]) for problem in problems) == sorted([
+        (t2, "", "access_denied"), (t1, "cluster-wide", "access_denied"), (t1, "corrupt", "invalid_release_record")]), problems
+    (unread,) = [problem for problem in problems if problem["namespace"] == t2]
+    assert "secrets" in unread["msg"] and t2 in unread["msg"], unread
+    markdown = two_tenants["markdown"]
+    assert "Not read (their releases were not checked): " in markdown, markdown
+    for named in ("%s (access_denied)" % t2, "%s/cluster-wide (access_denied)" % t1, "%s/corrupt (invalid_release_record)" % t1):
+        assert named in markdown, (named, markdown)
+    assert "3 namespace(s) or release(s) could not be read, so they were not checked: " in run.stdout, output
+    assert not [argv for argv in two_tenants["calls"] if "corrupt" in argv or "cluster-wide" in argv], two_tenants["calls"]
     # t1: revision 3 deployed (the rollback); t2: nothing written, no Helm call about it
     statuses = {name: status for name, (status, _version) in two_tenants["after_remediation"][t1].items()
                 if ".%s." % RELEASE in name}
