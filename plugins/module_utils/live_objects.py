@@ -105,9 +105,11 @@ class LiveObjects(object):
         """Whether the credentials may ``verb`` ``resource`` (a plural) of ``group`` in ``namespace`` (None:
         cluster-wide), the object ``name`` when given (a Role's ``resourceNames`` then count), as the API server's
         authorizer answers a SelfSubjectAccessReview (which every authenticated identity may create; nothing is
-        stored). KubeError when it could not be asked, and (API_ERROR, transient) when the authorizer could not
-        decide: ``allowed: false`` with an ``evaluationError`` and no ``denied`` is no denial (a webhook authorizer
-        that failed, an RBAC rule it could not resolve)."""
+        stored). KubeError when it could not be asked, and (API_ERROR, retried later) when the authorizer could not
+        decide: ``allowed: false`` with an ``evaluationError`` and no ``denied`` is no denial. It is no verdict either:
+        a webhook authorizer that failed passes, but Kubernetes RBAC says so for good while a binding of the identity
+        names a Role or ClusterRole that does not exist (``role.rbac.authorization.k8s.io "x" not found``), so the
+        message names the evaluationError and says where to look."""
         attributes = {"verb": verb, "group": group, "resource": resource}
         if namespace:
             attributes["namespace"] = namespace
@@ -124,8 +126,11 @@ class LiveObjects(object):
                                      "in namespace %s" % namespace if namespace else "cluster-wide",
                                      " named " + name if name else "")
             reason = " ".join(str(answer["evaluationError"]).split())[:300]
-            raise KubeError(API_ERROR, "The Kubernetes API server could not decide whether the credentials may %s "
-                                       "(SelfSubjectAccessReview evaluationError: %s); retry later" % (what, reason),
+            raise KubeError(API_ERROR, "The Kubernetes API server's authorizer could not decide whether the "
+                                       "credentials may %s (%s): likely a configuration problem, check the identity's "
+                                       "RoleBindings and ClusterRoleBindings (one that names a missing Role or "
+                                       "ClusterRole gives this) or its authorization webhook; no denial: a later run asks again" % (
+                                           what, reason),
                             server_message=reason)
         return False
 

@@ -44,7 +44,7 @@ from ansible_collections.matih.helm.plugins.module_utils.errors import (
 )
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import rbac_right
 from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
-    ObjectRef, Resource, group_of, resource_object_path,
+    ObjectRef, Read, Resource, group_of, resource_object_path,
 )
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects
 
@@ -77,6 +77,10 @@ WAIT_READS = {
         ("apps", "ReplicaSet"): (("", "pods"),)},
 }
 HELM_RECORDS = ("", "secrets")
+# An object annotated so is never deleted by Helm: its update compares the live object's annotation with "keep"
+# (pkg/kube client.go update()), its uninstall the manifest's, trimmed and lowercased (filterManifestsToKeep).
+RESOURCE_POLICY = "helm.sh/resource-policy"
+KEEP = "keep"
 ACCESS_REVIEW = "SelfSubjectAccessReview"  # the kind of a refusal for a right the credentials lack
 
 
@@ -109,9 +113,10 @@ class Write:
     """What Helm will write, for write_rights(): its ``major`` version, whether it waits, whether it replaces the
     objects (``force``: Helm 3 --force, Helm 4 --force-replace), the ``current`` release's manifest (what Helm 4's
     update deletes when the target drops it; what a reinstall's uninstall deletes), the record revisions Helm
-    updates (``superseded``: the revision it supersedes, and the new one it marks when done; None: not known, the
-    right is asked without a name) and whether it is a ``reinstall`` (an uninstall, then an install; ``purge``: the
-    uninstall deletes the release's records, without --keep-history)."""
+    updates (``records``: an update's or rollback's the revisions it supersedes and the new one it marks when done; a
+    reinstall's the uninstalled revision its install supersedes and the new one; empty: not known, the right is asked
+    without a name) and whether it is a ``reinstall`` (an uninstall, then an install; ``purge``: the uninstall deletes
+    the release's records, without --keep-history; ``purged``: their revisions, when known, to ask by name)."""
     major: int
     wait: bool
     force: bool = False
@@ -119,6 +124,7 @@ class Write:
     records: Tuple[int, ...] = ()
     reinstall: bool = False
     purge: bool = False
+    purged: Tuple[int, ...] = ()
 
 
 def wait_verbs(major: int, wait: bool) -> Tuple[str, ...]:
@@ -137,29 +143,38 @@ def record_name(release: str, revision: int) -> str:
 def write_rights(targets: Iterable[Target], namespace: str, write: Write, release: Optional[str] = None,
                  current: Iterable[Target] = ()) -> List[Right]:
     """The rights Helm's write of a target needs besides the dry runs' ``patch``, in a stable order without
-    repeats. ``targets``: the target's objects; ``current``: the current release's objects (Target), for the
-    deletes. Helm stores the new revision (create) and marks the one it supersedes and the new one (update) in
-    Secrets of the release namespace; an update gets each object before it applies it (a PUT with force), Helm 4's
-    deletes the objects the target drops (and fails on a refused delete after storing the pending revision; Helm 3
-    only logs a failed delete, so nothing is asked there); a reinstall deletes the current objects, gets each
-    target object (its conflict check) and creates them. Then the wait's reads."""
+    repeats. ``targets``: the target's objects; ``current``: the current release's objects Helm would delete (Target;
+    the caller leaves out what Helm skips: see deleted_objects()). Helm stores the new revision (create) and marks the
+    revisions it supersedes and the new one (update) in Secrets of the release namespace; an update gets each object
+    before it applies it (a PUT with force), Helm 4's deletes the objects the target drops (and fails on a refused
+    delete after storing the pending revision; Helm 3 only logs a failed delete, so nothing is asked there); a
+    reinstall's uninstall deletes the current objects (and waits until they are gone when it waits: Helm 3 gets each,
+    Helm 4 lists and watches each kind), its install gets each target object (its conflict check) and creates them.
+    Then the wait's reads."""
     targets, current = list(targets), list(current)
     records = [Right("create", HELM_RECORDS[0], HELM_RECORDS[1], namespace, "Helm stores each revision in a Secret")]
-    why = "Helm marks the revision it supersedes, and the new one when it is done"
-    if release and write.records and not write.reinstall:
+    why = ("Helm's install marks the uninstalled revision superseded, and the new one when it is done" if write.reinstall
+           else "Helm marks the revision it supersedes, and the new one when it is done")
+    if release and write.records:
         records += [Right("update", HELM_RECORDS[0], HELM_RECORDS[1], namespace, why, record_name(release, revision))
                     for revision in write.records]
     else:
-        records.append(Right("update", HELM_RECORDS[0], HELM_RECORDS[1], namespace,
-                             "Helm marks the new revision when it is done" if write.reinstall else why))
+        records.append(Right("update", HELM_RECORDS[0], HELM_RECORDS[1], namespace, why))
     if write.reinstall and write.purge:
-        records.append(Right("delete", HELM_RECORDS[0], HELM_RECORDS[1], namespace,
-                             "Helm's uninstall deletes the release's records (no --keep-history)"))
+        why = "Helm's uninstall deletes the release's records (no --keep-history)"
+        if release and write.purged:
+            records += [Right("delete", HELM_RECORDS[0], HELM_RECORDS[1], namespace, why, record_name(release, revision))
+                        for revision in write.purged]
+        else:
+            records.append(Right("delete", HELM_RECORDS[0], HELM_RECORDS[1], namespace, why))
     rights = []
     wait = wait_verbs(write.major, write.wait)
     if write.reinstall:
-        rights += [Right("delete", group, resource.plural, _where(resource, where), "Helm's uninstall deletes it", name)
-                   for group, _kind, resource, where, name in current]
+        for group, _kind, resource, where, name in current:
+            where = _where(resource, where)
+            rights.append(Right("delete", group, resource.plural, where, "Helm's uninstall deletes it", name))
+            rights += [Right(verb, group, resource.plural, where, "Helm's uninstall waits until it is deleted",
+                             "" if verb != "get" else name) for verb in wait]
     else:
         target_keys = {(group, kind, _where(resource, where), name) for group, kind, resource, where, name in targets}
         if write.major >= 4:
@@ -260,13 +275,14 @@ def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = F
     """The API server's verdict on ``manifest`` (Helm's: YAML documents) for a release in ``namespace``.
 
     ``api`` is a LiveObjects (or a stand-in with ``resource``, ``dry_run``, ``run_concurrently`` and
-    ``requests``). ``replace``: the step deletes the objects before it creates them (a reinstall), so an
-    immutable field is no refusal. Helm's ``--force`` is not that: Helm 3 and 4 replace the object with a
+    ``requests``; with ``writes``, ``allowed`` and ``read`` too). ``replace``: the step deletes the objects before it
+    creates them (a reinstall), so an immutable field is no refusal. Helm's ``--force`` is not that: Helm 3 and 4 replace the object with a
     PUT, which the server refuses for an immutable field just the same. ``release`` (the release name)
     adds the label and annotations Helm writes on every object. ``writes``: Helm will write the target (not in
     check mode), as this Write says; its write_rights() are checked too, each one the credentials lack a refusal
     (``access_denied``); when the server answers no access review (403 on the review itself, 404), an ``unchecked``
-    entry says the rights were not checked. KubeError when the server gave no verdict (unreachable, throttled, 5xx, 401,
+    entry says the rights were not checked. Helm 4's update deletes only the dropped objects it can read: those are
+    read first (deleted_objects()). KubeError when the server gave no verdict (unreachable, throttled, 5xx, 401,
     conflict); discovery failures likewise."""
     before = api.requests
     try:
@@ -315,7 +331,7 @@ def preflight(api: LiveObjects, manifest: str, namespace: str, replace: bool = F
     if writes is not None:
         targets = [(group_of(ref.api_version), ref.kind, resource, ref.namespace, ref.name)
                    for _index, ref, resource, _body_sent in checks]
-        current = _current_objects(api, writes.current, namespace, load_all) if writes.current else []
+        current = deleted_objects(api, writes, targets, namespace, load_all)
         lacking, unavailable = denied(api, write_rights(targets, namespace, writes, release, current))
         refusals += [denial(right) for right in lacking]
         if unavailable is not None:
@@ -331,29 +347,75 @@ def checked_out(unchecked: List[Dict[str, str]]) -> List[Dict[str, str]]:
     return [entry for entry in unchecked if entry["kind"] != ACCESS_REVIEW]
 
 
+def deleted_objects(api: LiveObjects, writes: Write, targets: List[Target], namespace: str,
+                    load_all: Callable[[str], Iterable[Any]] = load_documents) -> List[Target]:
+    """The current release's objects Helm's write would delete (Target), as Helm picks them:
+
+    - a reinstall's uninstall: each object of the current manifest but those annotated ``helm.sh/resource-policy:
+      keep`` there (filterManifestsToKeep); it deletes the others whether they exist or not, and the authorizer
+      judges a delete before the object is looked up, so none is read here;
+    - Helm 4's update: each object of the current manifest the target drops that it can read and that is not
+      annotated keep on the live object: it GETs each first and skips, only logging it, one it cannot get (not found,
+      or a GET refused) and one the live object's annotation keeps (pkg/kube client.go update()). The latest revision
+      is often a failed one whose new objects were never created: those are not deleted, so no delete is asked. One
+      GET per dropped object; KubeError (for the caller to defer) when the server gave no answer (unreachable,
+      throttled, 5xx, 401);
+    - Helm 3's update deletes nothing it could fail on (see write_rights): none.
+    """
+    if not writes.current or not (writes.reinstall or writes.major >= 4):
+        return []
+    current = _current_objects(api, writes.current, namespace, load_all)
+    if writes.reinstall:
+        return [target for target, _api_version, policy in current if policy.strip().lower() != KEEP]
+    kept = {(group, kind, _where(resource, where), name) for group, kind, resource, where, name in targets}
+    dropped = [(target, api_version) for target, api_version, _policy in current
+               if (target[0], target[1], _where(target[2], target[3]), target[4]) not in kept]
+
+    def live(item):
+        (_group, kind, resource, where, name), api_version = item
+        try:
+            return api.read(resource, Read(api_version, kind, _where(resource, where), (name,))).get(name)
+        except KubeError as error:
+            if error.status == 403:
+                return None  # Helm's GET is refused the same way: it skips the object
+            raise
+
+    found = list(api.run_concurrently(live, dropped))
+    return [target for (target, _api_version), obj in zip(dropped, found)
+            if obj is not None and _annotations(obj).get(RESOURCE_POLICY) != KEEP]
+
+
+def _annotations(obj: Any) -> Dict[str, Any]:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return annotations if isinstance(annotations, dict) else {}
+
+
 def _current_objects(api: LiveObjects, manifest: str, namespace: str,
-                     load_all: Callable[[str], Iterable[Any]]) -> List[Target]:
-    """The current release's objects, as Target; a kind the server does not serve (or a manifest that does not
-    read) has nothing to delete."""
+                     load_all: Callable[[str], Iterable[Any]]) -> List[Tuple[Target, str, str]]:
+    """The current release's objects: (Target, its apiVersion, its ``helm.sh/resource-policy`` annotation or "");
+    a kind the server does not serve (or a manifest that does not read) has nothing to delete."""
     try:
         objects = manifest_objects(manifest, load_all)
     except Exception:  # pylint: disable=broad-except  # Helm could not read it either: it deletes nothing
         return []
     kinds = list(dict.fromkeys((str(obj["apiVersion"]), str(obj["kind"])) for obj in objects))
     resources = dict(zip(kinds, api.run_concurrently(lambda kind: api.resource(*kind), kinds)))
-    targets = []
+    current = []
     for obj in objects:
         resource = resources.get((str(obj["apiVersion"]), str(obj["kind"])))
         if resource is not None:
             ref = object_ref(obj, namespace, resource.namespaced)
-            targets.append((group_of(ref.api_version), ref.kind, resource, ref.namespace, ref.name))
-    return targets
+            current.append(((group_of(ref.api_version), ref.kind, resource, ref.namespace, ref.name), ref.api_version,
+                            str(_annotations(obj).get(RESOURCE_POLICY) or "")))
+    return current
 
 
 def denied(api: LiveObjects, rights: List[Right]) -> Tuple[List[Right], Optional[KubeError]]:
     """(the ``rights`` the credentials lack, asked at once; the KubeError when the server answers no access review).
-    Only a 403 on the SelfSubjectAccessReview itself (RBAC) or a 404 (an API it does not serve) means the reviews
-    are unavailable: nothing is denied, and the caller says the rights were not checked. KubeError (to defer) when
+    Only a 403 on the SelfSubjectAccessReview itself (RBAC) or a 404 (an API it does not serve) means a review is
+    unavailable: the caller says the rights were not checked, and the denials the other reviews did answer are still
+    returned. KubeError (to defer) when
     it could not be asked (unreachable, throttled, 5xx, 401: credentials the server did not accept) or the
     authorizer could not decide (an evaluationError)."""
     def ask(right):
@@ -366,9 +428,7 @@ def denied(api: LiveObjects, rights: List[Right]) -> Tuple[List[Right], Optional
     fatal = [error for error in errors if not _unavailable(error)]
     if fatal:
         raise fatal[0]
-    if errors:
-        return [], errors[0]
-    return [right for right, answer in zip(rights, answers) if answer is False], None
+    return [right for right, answer in zip(rights, answers) if answer is False], errors[0] if errors else None
 
 
 def _unavailable(error: KubeError) -> bool:

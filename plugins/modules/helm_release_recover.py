@@ -207,21 +207,24 @@ notes:
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) in the release namespace (the lease), and
     C(patch) on the chart's kinds there (the preflight's dry runs) besides what Helm needs. With C(delete) on leases
     too, a lease made for a release that does not exist is deleted again (else it is only released).
-  - Before Helm writes a step (not in check mode) the preflight also asks the API server, one
-    SelfSubjectAccessReview per right, whether the credentials may do what Helm's write needs besides the dry runs'
-    C(patch) - for a rollback or an upgrade C(create) on Secrets and C(update) on the records Helm marks (the release
-    records), C(get) on each object of the target, with Helm 4 C(delete) on each object of the current release the
-    target drops (Helm 4 deletes them and fails on a refused delete; Helm 3 only logs it); for a reinstall C(delete)
-    on each object of the current release (and on Secrets without keep_history), C(get) (the install's conflict
-    check) on each object and C(create) on each kind of the target, C(create) and C(update) on Secrets; and what
-    Helm's wait reads (C(list) and C(watch) on the target's kinds with Helm 4; C(list) on a Deployment's
-    C(replicasets), and C(list) on C(pods) for a StatefulSet or ReplicaSet with Helm 4, a ReplicaSet or
-    ReplicationController with Helm 3). Rights on one object are asked with its name (a Role's C(resourceNames)
-    count). A missing right refuses the step with RV(error_kind) V(access_denied) naming the verb, resource and
-    namespace; Helm would otherwise store a failed revision when it meets the 403. An authorizer that cannot decide
-    (an C(evaluationError)) defers the step; a server that answers no access review leaves the rights unchecked,
-    said so in the attempt's C(preflight) C(unchecked). C(extensions/rbac/recoverer.yml) grants the rights for the
-    demo chart's kinds; add the chart's own kinds.
+  - Before Helm writes a step (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview
+    per right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - for a rollback or
+    an upgrade C(create) on Secrets and C(update) on the records Helm marks (the release records), C(get) on each object
+    of the target, with Helm 4 C(delete) on each object of the current release the target drops that exists and is not
+    annotated C(helm.sh/resource-policy) C(keep) (one GET each first, as Helm 4 skips one it cannot get or that is kept,
+    deletes the others and fails on a refused delete; Helm 3 only logs it); for a reinstall C(delete) on each object of
+    the current release not annotated keep (and on the release's records without keep_history), with O(wait) what the
+    uninstall's wait reads (C(get) on each of those objects with Helm 3, C(list) and C(watch) on their kinds with Helm
+    4), C(get) (the install's conflict check) on each object and C(create) on each kind of the target, C(create) on
+    Secrets and C(update) on the records the install marks; and what Helm's wait reads (C(list) and C(watch) on the
+    target's kinds with Helm 4; C(list) on a Deployment's C(replicasets), and C(list) on C(pods) for a StatefulSet or
+    ReplicaSet with Helm 4, a ReplicaSet or ReplicationController with Helm 3). Rights on one object are asked with its
+    name (a Role's C(resourceNames) count). A missing right refuses the step with RV(error_kind) V(access_denied) naming
+    the verb, resource and namespace; Helm would otherwise store a failed revision when it meets the 403. An authorizer
+    that cannot decide (an C(evaluationError), which RBAC also reports for a binding that names a missing Role) defers
+    the step; a server that answers no access review leaves the rights unchecked, said so in the attempt's C(preflight)
+    C(unchecked). C(extensions/rbac/recoverer.yml) grants the rights for the demo chart's kinds; add the chart's own
+    kinds.
   - The lease is renewed every 20 seconds while a step runs and expires 60 seconds after the last renewal, so an
     actor that died is taken over a minute later. Helm itself does not lock releases; actors other than this
     collection are kept off only by Helm's own check on the next revision (RV(error_kind) V(revision_taken)).
@@ -884,8 +887,13 @@ class ReleaseRecovery(object):
             base = next((rev for rev in reversed(current) if rev.status == "deployed"), latest)
         if step.action == REINSTALL and latest is not None and latest.status == "uninstalled":
             base = None
-        records = ()
-        if latest is not None and step.action != REINSTALL:
+        records, purge = (), step.action == REINSTALL and base is not None and not step.keep_history
+        if step.action == REINSTALL:
+            # Helm's install with --replace marks the latest record superseded (its replaceRelease; an uninstalled
+            # one here) and stores the new one after it; after a purge (the uninstall deleted every record of the
+            # history) the new one is revision 1. The uninstall's own marks of the latest revision only log a failure.
+            records = (1,) if purge or latest is None else (latest.revision, latest.revision + 1)
+        elif latest is not None:
             # the new revision (Helm marks it when done) and the one(s) it supersedes: an upgrade's current release,
             # a rollback's deployed revisions (Helm's rollback marks every deployed one superseded)
             superseded = {base.revision} if step.action == UPGRADE else {
@@ -893,8 +901,8 @@ class ReleaseRecovery(object):
             records = tuple(sorted(superseded | {latest.revision + 1}))
         return Write(self.helm.version().major, self.params["wait"],
                      current=self.store.manifest(self.name, self.namespace, base.revision) if base else None,
-                     records=records, reinstall=step.action == REINSTALL,
-                     purge=step.action == REINSTALL and base is not None and not step.keep_history)
+                     records=records, reinstall=step.action == REINSTALL, purge=purge,
+                     purged=tuple(sorted(rev.revision for rev in current)) if purge else ())
 
     @staticmethod
     def moved(before, after):

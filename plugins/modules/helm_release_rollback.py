@@ -142,18 +142,20 @@ notes:
     dry runs) in the release namespace, besides what Helm needs. With C(delete) on leases too, a lease made for a
     release that does not exist is deleted again (else it is only released).
   - Before Helm writes (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview per
-    right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) on
-    Secrets and C(update) on the records of the deployed revisions and of the new one (the release records), C(get)
-    on each object of the target, C(update) on each with O(force) (a PUT), with Helm 4 C(delete) on each object of
-    the latest revision the target drops (Helm 4 deletes them and fails on a refused delete; Helm 3 only logs it), and what
-    Helm's wait reads (C(list) and C(watch) on the target's kinds with Helm 4; C(list) on a Deployment's
-    C(replicasets), and C(list) on C(pods) for a StatefulSet or ReplicaSet with Helm 4, a ReplicaSet or
-    ReplicationController with Helm 3). Rights on one object are asked with its name (a Role's C(resourceNames)
-    count). A missing right refuses the rollback with RV(error_kind) V(access_denied) naming the verb, resource and
-    namespace; Helm would otherwise store a failed revision when it meets the 403. An authorizer that cannot decide
-    (an C(evaluationError)) or a 401 fails the task with that error and no verdict; a server that answers no access
-    review leaves the rights unchecked, said so in RV(preflight) C(unchecked). C(extensions/rbac/recoverer.yml)
-    grants the rights for the demo chart's kinds; add the chart's own kinds.
+    right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) on Secrets
+    and C(update) on the records of the deployed revisions and of the new one (the release records), C(get) on each
+    object of the target, C(update) on each with O(force) (a PUT), with Helm 4 C(delete) on each object of the latest
+    revision the target drops that exists and is not annotated C(helm.sh/resource-policy) C(keep) (one GET each first,
+    as Helm 4 skips one it cannot get or that is kept, deletes the others and fails on a refused delete; Helm 3 only
+    logs it), and what Helm's wait reads (C(list) and C(watch) on the target's kinds with Helm 4; C(list) on a
+    Deployment's C(replicasets), and C(list) on C(pods) for a StatefulSet or ReplicaSet with Helm 4, a ReplicaSet or
+    ReplicationController with Helm 3). Rights on one object are asked with its name (a Role's C(resourceNames) count).
+    A missing right refuses the rollback with RV(error_kind) V(access_denied) naming the verb, resource and namespace;
+    Helm would otherwise store a failed revision when it meets the 403. An authorizer that cannot decide (an
+    C(evaluationError), which RBAC also reports for a binding that names a missing Role) or a 401 fails the task with
+    that error and no verdict; a server that answers no access review leaves the rights unchecked, said so in
+    RV(preflight) C(unchecked). C(extensions/rbac/recoverer.yml) grants the rights for the demo chart's kinds; add the
+    chart's own kinds.
   - The returned RV(command) never holds secrets. The API token travels in the environment and an inline
     kubeconfig in a private temporary file.
 seealso:

@@ -273,7 +273,9 @@ def test_allowed(api, live, status, args, attributes, expected):
         with pytest.raises(KubeError) as failure:
             live.allowed(*args)
         assert failure.value.kind == expected and status["evaluationError"] in failure.value.message
-        assert "could not decide whether the credentials may %s %s in namespace shop%s" % (
-            args[0], args[2], " named " + args[4] if len(args) > 4 else "") in failure.value.message
+        assert "could not decide whether the credentials may %s %s in namespace shop%s (%s): likely a " \
+               "configuration problem, check the identity's RoleBindings and ClusterRoleBindings" % (
+                   args[0], args[2], " named " + args[4] if len(args) > 4 else "", status["evaluationError"]) \
+            in failure.value.message
     sent = json.loads(api.seen[-1].body)
     assert sent["kind"] == "SelfSubjectAccessReview" and sent["spec"]["resourceAttributes"] == attributes

@@ -388,16 +388,35 @@ NAMED_RECORDS = [("create", "", "secrets", "shop", ""), ("update", "", "secrets"
     # the records Helm marks, by name when known
     ([], Write(4, False, records=(3, 4)), [], NAMED_RECORDS),
     # a reinstall: its uninstall deletes the current objects, its install gets (conflict check) and creates the
-    # target's; the new record is created and marked (unnamed)
-    ([CM], Write(4, False, current="x", records=(3, 4), reinstall=True), [OLD_CM], [
-        ("create", "", "secrets", "shop", ""), ("update", "", "secrets", "shop", ""),
+    # target's; the new record is created, the records the install marks by name (the uninstalled one, the new one)
+    ([CM], Write(4, False, current="x", records=(3, 4), reinstall=True), [OLD_CM], NAMED_RECORDS + [
         ("delete", "", "configmaps", "shop", "old-config"), ("get", "", "configmaps", "shop", "web-config"),
         ("create", "", "configmaps", "shop", "")]),
-    # without --keep-history, the uninstall deletes the records too
+    # not known: unnamed
+    ([CM], Write(4, False, current="x", reinstall=True), [OLD_CM], RECORDS + [
+        ("delete", "", "configmaps", "shop", "old-config"), ("get", "", "configmaps", "shop", "web-config"),
+        ("create", "", "configmaps", "shop", "")]),
+    # without --keep-history, the uninstall deletes the records too: by name when their revisions are known
     ([CM], Write(3, False, reinstall=True, purge=True), [OLD_CM], [
         ("create", "", "secrets", "shop", ""), ("update", "", "secrets", "shop", ""),
         ("delete", "", "secrets", "shop", ""), ("delete", "", "configmaps", "shop", "old-config"),
         ("get", "", "configmaps", "shop", "web-config"), ("create", "", "configmaps", "shop", "")]),
+    ([], Write(3, False, reinstall=True, purge=True, records=(1,), purged=(1, 2)), [], [
+        ("create", "", "secrets", "shop", ""), ("update", "", "secrets", "shop", "sh.helm.release.v1.web.v1"),
+        ("delete", "", "secrets", "shop", "sh.helm.release.v1.web.v1"),
+        ("delete", "", "secrets", "shop", "sh.helm.release.v1.web.v2")]),
+    # a reinstall that waits: its uninstall waits until the current objects are gone; Helm 3 gets each of them
+    ([], Write(3, True, reinstall=True), [OLD_CM, DEPLOY], RECORDS + [
+        ("delete", "", "configmaps", "shop", "old-config"), ("get", "", "configmaps", "shop", "old-config"),
+        ("delete", "apps", "deployments", "shop", "web"), ("get", "apps", "deployments", "shop", "web")]),
+    # Helm 4's watcher lists and watches each of their kinds
+    ([], Write(4, True, reinstall=True), [OLD_CM, DEPLOY], RECORDS + [
+        ("delete", "", "configmaps", "shop", "old-config"), ("list", "", "configmaps", "shop", ""),
+        ("watch", "", "configmaps", "shop", ""), ("delete", "apps", "deployments", "shop", "web"),
+        ("list", "apps", "deployments", "shop", ""), ("watch", "apps", "deployments", "shop", "")]),
+    # without wait, only the deletes
+    ([], Write(4, False, reinstall=True), [OLD_CM, DEPLOY], RECORDS + [
+        ("delete", "", "configmaps", "shop", "old-config"), ("delete", "apps", "deployments", "shop", "web")]),
     # a reinstall with wait waits as an update does
     ([DEPLOY], Write(3, True, reinstall=True), [], RECORDS + [
         ("get", "apps", "deployments", "shop", "web"), ("create", "apps", "deployments", "shop", ""),
@@ -467,6 +486,7 @@ def test_a_write_is_checked_with_an_access_review_per_right(api, live):
         "(extensions/rbac/recoverer.yml grants them for the demo chart's kinds; add the chart's own kinds)")
 
 
+OLD_CONFIG = "/api/v1/namespaces/shop/configmaps/old-config"
 OLD = CHART + """\
 ---
 # Source: web/templates/old.yaml
@@ -487,6 +507,7 @@ metadata:
 ])
 def test_deletes_force_and_records_are_asked_by_name(api, live, major, force, expected):
     api.routes[("POST", REVIEWS)] = reviews(set())
+    api.routes[("GET", OLD_CONFIG)] = (200, {"kind": "ConfigMap", "metadata": {"name": "old-config"}})
     checked = preflight(live, CHART, "shop", release="web",
                         writes=Write(major, False, force=force, current=OLD, records=(3, 4)))
     assert checked.passed
@@ -570,3 +591,140 @@ def test_a_denial_with_an_evaluation_error_is_a_denial(api, live):
                                             {"denied": True, "evaluationError": "a rule could not be resolved"})
     checked = preflight(live, CHART, "shop", writes=Write(4, False))
     assert [refusal["error_kind"] for refusal in checked.refusals] == ["access_denied"]
+
+
+# --- what Helm's write deletes: the objects Helm 4's update can read, the ones not kept ------------------------------
+
+KEPT = CHART + """\
+---
+# Source: web/templates/kept.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: old-config
+  annotations: {"helm.sh/resource-policy": " Keep "}
+"""
+
+
+def deletes(api):
+    return sorted((item["resource"], item.get("name")) for item in asked(api) if item["verb"] == "delete")
+
+
+def gets(api):
+    return [seen.path for seen in api.seen if seen.method == "GET"]
+
+
+def config_map(annotations=None):
+    return 200, {"kind": "ConfigMap", "metadata": dict({"name": "old-config"},
+                                                       **({"annotations": annotations} if annotations else {}))}
+
+
+@pytest.mark.parametrize("answer, expected", [
+    # the object exists: Helm 4 deletes it
+    (config_map(), [("configmaps", "old-config")]),
+    # never created (the latest revision failed before it), or gone: Helm 4 skips it; no delete asked
+    ((404, {"kind": "Status", "code": 404, "reason": "NotFound", "message": 'configmaps "old-config" not found'}), []),
+    # a GET the identity may not do: Helm 4's GET fails the same way and it skips the object
+    (status(403, "Forbidden", 'configmaps "old-config" is forbidden: User "x" cannot get resource "configmaps"'), []),
+    # the live object is kept (Helm 4 compares the live annotation with "keep")
+    (config_map({"helm.sh/resource-policy": "keep"}), []),
+    (config_map({"helm.sh/resource-policy": "Keep"}), [("configmaps", "old-config")]),
+])
+def test_helm_4_deletes_only_dropped_objects_it_can_read(api, live, answer, expected):
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    api.routes[("GET", OLD_CONFIG)] = answer
+    assert preflight(live, CHART, "shop", release="web", writes=Write(4, False, current=OLD)).passed
+    assert deletes(api) == expected
+    assert gets(api) == [OLD_CONFIG]  # one GET, the dropped object's only
+
+
+def test_a_role_without_delete_passes_a_rollback_over_a_failed_revision(api, live):
+    """The shipped recoverer Role has no delete: a rollback over a failed revision whose new object was never
+    created is no refusal (Helm 4 skips what it cannot find); the same object in the cluster is one."""
+    api.routes[("POST", REVIEWS)] = lambda seen: reviews(set())(seen) if json.loads(seen.body)["spec"][
+        "resourceAttributes"]["verb"] != "delete" else (201, {"kind": "SelfSubjectAccessReview",
+                                                              "status": {"allowed": False}})
+    assert preflight(live, CHART, "shop", release="web", writes=Write(4, False, current=OLD)).passed
+    api.routes[("GET", OLD_CONFIG)] = config_map()
+    checked = preflight(live, CHART, "shop", release="web", writes=Write(4, False, current=OLD))
+    assert [refusal["name"] for refusal in checked.refusals] == ["old-config"]
+
+
+@pytest.mark.parametrize("answer, kind", [
+    (status(503, "ServiceUnavailable", "etcdserver: leader changed"), "cluster_unreachable"),
+    (status(401, "Unauthorized", "Unauthorized"), "access_denied"),
+])
+def test_a_dropped_object_the_server_gave_no_answer_for_raises(api, live, answer, kind):
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    api.routes[("GET", OLD_CONFIG)] = answer
+    with pytest.raises(KubeError) as failure:
+        preflight(live, CHART, "shop", release="web", writes=Write(4, False, current=OLD))
+    assert failure.value.kind == kind
+
+
+@pytest.mark.parametrize("write, expected_gets", [
+    # Helm 3's update deletes nothing it could fail on: nothing read
+    (Write(3, False, current=OLD), []),
+    # check mode (no write) reads nothing either: see test_check_mode_asks_no_access_review
+])
+def test_helm_3_reads_no_dropped_object(api, live, write, expected_gets):
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    assert preflight(live, CHART, "shop", release="web", writes=write).passed
+    assert gets(api) == expected_gets and deletes(api) == []
+
+
+@pytest.mark.parametrize("manifest, expected", [
+    # the uninstall deletes every object of the current manifest, whether it exists or not (the authorizer judges
+    # a delete before the object is looked up), so nothing is read
+    (OLD, [("configmaps", "old-config"), ("configmaps", "web-config"), ("deployments", "web"), ("services", "web")]),
+    # but not one the manifest keeps (trimmed, any case: Helm's filterManifestsToKeep)
+    (KEPT, [("configmaps", "web-config"), ("deployments", "web"), ("services", "web")]),
+])
+def test_a_reinstalls_uninstall_deletes_what_is_not_kept(api, live, manifest, expected):
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    assert preflight(live, CHART, "shop", release="web", replace=True,
+                     writes=Write(4, False, current=manifest, reinstall=True)).passed
+    assert deletes(api) == expected and gets(api) == []
+
+
+def test_helm_4_update_keeps_what_the_live_object_keeps(api, live):
+    """Helm 4's update reads the keep annotation on the live object, not the manifest's."""
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    api.routes[("GET", OLD_CONFIG)] = config_map()
+    preflight(live, CHART, "shop", release="web", writes=Write(4, False, current=KEPT))
+    assert deletes(api) == [("configmaps", "old-config")]
+
+
+@pytest.mark.parametrize("major, expected", [
+    (3, [("get", "configmaps", "old-config"), ("get", "deployments", "web")]),
+    (4, [("list", "configmaps", None), ("list", "deployments", None), ("watch", "configmaps", None),
+         ("watch", "deployments", None)]),
+])
+def test_a_reinstall_that_waits_asks_for_the_uninstalls_wait(api, live, major, expected):
+    """helm uninstall --wait: Helm 3 gets each deleted object until it is gone, Helm 4 lists and watches their kinds."""
+    api.routes[("POST", REVIEWS)] = reviews(set())
+    current = OLD.replace("kind: Service", "kind: Endpoints")  # not in the target: its wait is the uninstall's
+    preflight(live, "---\n# Source: web/templates/nothing.yaml\n", "shop", release="web", replace=True,
+              writes=Write(major, True, current=current, reinstall=True))
+    assert sorted((item["verb"], item["resource"], item.get("name")) for item in asked(api)
+                  if item["verb"] in ("get", "list", "watch") and item["resource"] in ("configmaps", "deployments")
+                  and item.get("name") in (None, "old-config", "web")) == expected
+
+
+def test_denials_are_kept_beside_reviews_the_server_does_not_answer(api, live):
+    """One review unavailable (a 403 on the review itself) and one a denial: both are said."""
+    def answer(seen):
+        attributes = json.loads(seen.body)["spec"]["resourceAttributes"]
+        if attributes["verb"] == "create":
+            return status(403, "Forbidden", 'selfsubjectaccessreviews.authorization.k8s.io is forbidden: User "x" '
+                                            'cannot create resource "selfsubjectaccessreviews" in API group '
+                                            '"authorization.k8s.io" at the cluster scope')
+        return 201, {"kind": "SelfSubjectAccessReview",
+                     "status": {"allowed": not (attributes["verb"] == "get" and attributes["resource"] == "services")}}
+    api.routes[("POST", REVIEWS)] = answer
+    checked = preflight(live, CHART, "shop", writes=Write(4, False))
+    assert not checked.passed
+    assert [(refusal["kind"], refusal["reason"].split(" (")[0]) for refusal in checked.refusals] == [
+        ("SelfSubjectAccessReview", "the credentials may not get services in namespace shop named web")]
+    assert [entry["kind"] for entry in checked.unchecked] == ["SelfSubjectAccessReview"]
+    assert checked.unchecked[0]["reason"].startswith("rights not checked: access reviews unavailable (403 ")

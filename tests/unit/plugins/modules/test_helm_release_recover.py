@@ -47,12 +47,17 @@ HISTORY = [rev(1, "superseded"), rev(2, "deployed"), rev(3, "failed")]
     (Step(UPGRADE), HISTORY, Write(4, True, current="manifest of 2", records=(2, 4))),
     # none deployed: from the latest
     (Step(UPGRADE), [rev(1, "failed")], Write(4, True, current="manifest of 1", records=(1, 2))),
-    # a reinstall: the uninstall deletes the latest revision's objects (and the records without keep_history)
-    (Step(REINSTALL, keep_history=True), HISTORY, Write(4, True, current="manifest of 3", reinstall=True)),
+    # a reinstall: the uninstall deletes the latest revision's objects; the install (--replace) marks the latest
+    # (uninstalled) record superseded and stores the next one
+    (Step(REINSTALL, keep_history=True), HISTORY,
+     Write(4, True, current="manifest of 3", records=(3, 4), reinstall=True)),
+    # without keep_history the uninstall deletes every record (by name), and the install starts at revision 1
     (Step(REINSTALL, keep_history=False), HISTORY,
-     Write(4, True, current="manifest of 3", reinstall=True, purge=True)),
-    # an uninstalled latest revision: nothing left to delete
-    (Step(REINSTALL, keep_history=False), [rev(1, "uninstalled")], Write(4, True, reinstall=True)),
+     Write(4, True, current="manifest of 3", records=(1,), reinstall=True, purge=True, purged=(1, 2, 3))),
+    # an uninstalled latest revision: nothing left to delete (no uninstall runs, so nothing is purged)
+    (Step(REINSTALL, keep_history=False), [rev(1, "uninstalled")], Write(4, True, records=(1, 2), reinstall=True)),
+    (Step(REINSTALL, keep_history=True), [rev(1, "superseded"), rev(2, "uninstalled")],
+     Write(4, True, records=(2, 3), reinstall=True)),
 ])
 def test_write_of(step, history, expected):
     assert recovery().write_of(step, history) == expected
