@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.matih.helm.plugins.module_utils.drift import (
-    apply_body, load_documents, manifest_objects, object_ref, secret_values,
+    UNTYPABLE, apply_body, load_documents, manifest_objects, object_ref, secret_values,
 )
 from ansible_collections.matih.helm.plugins.module_utils.errors import (
     ACCESS_DENIED, API_ERROR, NOT_FOUND, REJECTED, KubeError,
@@ -56,9 +56,6 @@ from ansible_collections.matih.helm.plugins.module_utils.live_objects import Liv
 # may not change fields".
 IMMUTABLE = re.compile(r"field is immutable|may not change once set|updates to .+ (are|is) forbidden|"
                        r"is immutable after creation|pod updates may not change fields")
-# A body the server could not type against the kind's schema (a string where a number belongs...):
-# deterministic, a verdict on the object, although the server answers it with a 500.
-UNTYPABLE = "failed to create typed patch object"
 # The authorizer's words when an apply (a dry run too) would create an object the identity may patch but
 # not create: the API server checks create for an apply that creates.
 DENIED_CREATE = re.compile(r'cannot create resource "')
