@@ -410,7 +410,7 @@ def _current_objects(api: LiveObjects, manifest: str, namespace: str,
 
 def denied(api: LiveObjects, rights: List[Right]) -> Tuple[List[Right], Optional[KubeError]]:
     """(the ``rights`` the credentials lack, asked at once; the KubeError when the server answers no access review).
-    Only a 403 on the SelfSubjectAccessReview itself (RBAC) or a 404 (an API it does not serve) means a review is
+    Only a 403 on the SelfSubjectAccessReview itself (RBAC) or a 404/405 (an API it does not serve) means a review is
     unavailable: the caller says the rights were not checked, and the denials the other reviews did answer are still
     returned. KubeError (to defer) when
     it could not be asked (unreachable, throttled, 5xx, 401: credentials the server did not accept) or the
@@ -429,7 +429,9 @@ def denied(api: LiveObjects, rights: List[Right]) -> Tuple[List[Right], Optional
 
 
 def _unavailable(error: KubeError) -> bool:
-    return (error.kind == ACCESS_DENIED and error.status == 403) or (error.kind == NOT_FOUND and error.status == 404)
+    """A review the server does not answer: forbidden to this identity (403), or an API it does not serve (404, or
+    405 from a server that knows the path but not the method, as the test bed's emulator)."""
+    return (error.kind == ACCESS_DENIED and error.status == 403) or error.status in (404, 405)
 
 
 def _created_by(objects: List[Dict[str, Any]]) -> Tuple[Set[Tuple[str, str]], Set[str]]:
