@@ -86,10 +86,11 @@ def decode_record(encoded):
     return json.loads(zlib.decompress(base64.b64decode(base64.b64decode(encoded)), 47))
 
 
-def read_seed(url, namespace, name=SEED_NAME):
-    """(record, labels, Secret size in bytes of data.release) of the only revision of the seed release."""
+def read_seed(url, namespace, name=SEED_NAME, context=None):
+    """(record, labels, Secret size in bytes of data.release) of the only revision of the seed release; ``context``:
+    the TLS context (with the admin's client certificate) of a real API server."""
     query = urllib.parse.urlencode({"labelSelector": "owner=helm,name=%s" % name})
-    with urllib.request.urlopen("%s/api/v1/namespaces/%s/secrets?%s" % (url, namespace, query), timeout=60) as response:
+    with urllib.request.urlopen("%s/api/v1/namespaces/%s/secrets?%s" % (url, namespace, query), timeout=60, context=context) as response:
         items = json.load(response)["items"]
     if len(items) != 1:
         raise ValueError("expected one release Secret of %s/%s, found %d" % (namespace, name, len(items)))
@@ -134,17 +135,22 @@ def release_secrets(seed, seed_labels, name, namespace, revisions, failed):
 
 
 class Poster:
-    """POSTs JSON to the emulator on one keep-alive connection per thread."""
+    """POSTs JSON to the emulator (or, with the TLS ``context`` of its admin, a real API server) on one keep-alive
+    connection per thread."""
 
-    def __init__(self, url):
+    def __init__(self, url, context=None):
         parts = urllib.parse.urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port
+        self.host, self.port, self.https, self.context = parts.hostname, parts.port, parts.scheme == "https", context
         self.local = threading.local()
 
     def post(self, path, body):
         connection = getattr(self.local, "connection", None)
         if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+            if self.https:
+                connection = http.client.HTTPSConnection(self.host, self.port, timeout=120, context=self.context)
+            else:
+                connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+            self.local.connection = connection
         payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
         connection.request("POST", path, payload, {"Content-Type": "application/json", "Accept": "application/json"})
         response = connection.getresponse()
@@ -164,9 +170,9 @@ def fleet_plan(releases, namespaces, prefix):
     return plan
 
 
-def create_fleet(url, seed, seed_labels, plan, revisions, threads=8):
+def create_fleet(url, seed, seed_labels, plan, revisions, threads=8, context=None):
     """Create every Secret of ``plan`` through the API, ``threads`` at a time; returns the Secrets made."""
-    poster = Poster(url)
+    poster = Poster(url, context)
 
     def make(item):
         name, namespace, failed = item
