@@ -54,6 +54,13 @@ KNOWN_RESOURCES = {
 }
 
 
+def right_words(verb: str, group: str, resource: str, namespace: Optional[str], name: str = "") -> str:
+    """An RBAC right as people read it: "list replicasets.apps in namespace shop", "get clusterroles.rbac... cluster-wide",
+    and the object's name after it when there is one ("update secrets in namespace shop named sh.helm.release.v1.web.v3")."""
+    return "%s %s%s %s%s" % (verb, resource, "." + group if group else "",
+                             "in namespace %s" % namespace if namespace else "cluster-wide", " named " + name if name else "")
+
+
 def group_of(api_version: str) -> str:
     return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
 

@@ -18,6 +18,7 @@ from ansible_collections.matih.helm.plugins.module_utils.errors import API_ERROR
 from ansible_collections.matih.helm.plugins.module_utils.helm_client import run_concurrently
 from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
     FIELD_MANAGER, KNOWN_RESOURCES, ObjectRef, Read, Resource, group_of, resource_collection_path, resource_object_path,
+    right_words,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release_store import RELEASE_SECRET_TYPE
 
@@ -122,9 +123,7 @@ class LiveObjects(object):
         if answer.get("allowed"):
             return True
         if answer.get("evaluationError") and not answer.get("denied"):
-            what = "%s %s%s %s%s" % (verb, resource, "." + group if group else "",
-                                     "in namespace %s" % namespace if namespace else "cluster-wide",
-                                     " named " + name if name else "")
+            what = right_words(verb, group, resource, namespace, name)
             reason = " ".join(str(answer["evaluationError"]).split())[:300]
             raise KubeError(API_ERROR, "The Kubernetes API server's authorizer could not decide whether the "
                                        "credentials may %s (%s): likely a configuration problem, check the identity's "

@@ -44,7 +44,7 @@ from ansible_collections.matih.helm.plugins.module_utils.errors import (
 )
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import rbac_right
 from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
-    ObjectRef, Read, Resource, group_of, resource_object_path,
+    ObjectRef, Read, Resource, group_of, resource_object_path, right_words,
 )
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects
 
@@ -96,9 +96,7 @@ class Right:
     def words(self) -> str:
         """"list replicasets.apps in namespace shop", as rbac_right says it, and the object's name after it when
         there is one: "update secrets in namespace shop named sh.helm.release.v1.web.v3"."""
-        return "%s %s%s %s%s" % (self.verb, self.resource, "." + self.group if self.group else "",
-                                 "in namespace %s" % self.namespace if self.namespace else "cluster-wide",
-                                 " named " + self.name if self.name else "")
+        return right_words(self.verb, self.group, self.resource, self.namespace, self.name)
 
 
 # An object Helm writes or deletes: (group, kind, resource, object namespace, name)
