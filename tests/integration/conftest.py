@@ -66,7 +66,8 @@ def pytest_collection_modifyitems(config, items):
 
 # How pytest-xdist schedules this directory. The files whose tests take longest (the fleets, the
 # outages, the races, the module targets) run first; every other file keeps its place after them.
-LONGEST_FIRST = ("test_fleet_remediation.py", "test_faults.py", "test_concurrency.py", "test_targets.py")
+LONGEST_FIRST = ("test_recover_playbook.py", "test_fleet_remediation.py", "test_safe_recovery.py", "test_faults.py",
+                 "test_targets.py", "test_secrets.py", "test_concurrency.py", "test_release_deploy.py")
 # Tests that share one worker, by node id prefix: the module examples' extra control plane starts
 # once, and only the worker that prepares the bad-input releases waits for them. (xdist_group marks
 # cannot do it: pytest-xdist 3.8's loadgroup tags node ids through an attribute pytest 9 removed, so

@@ -27,7 +27,9 @@ import history_digest
 import scenarios
 from recovery_plays import Play, failed_release, recovery_tasks, release_barrier, rollback_task, wait_for_status
 
-REPEAT = 3
+# How often each race runs in one test: once in make test (CI's time); MATIH_TEST_RACE_REPEAT=20 hunts
+# for a rare interleaving
+REPEAT = int(os.environ.get("MATIH_TEST_RACE_REPEAT", "1"))
 
 # (outcome, test on a rollback task result); the first that matches names the outcome.
 ROLLBACK_OUTCOMES = (

@@ -9,6 +9,7 @@ the API server outages stop the real kube-apiserver process, the 500/429 answers
 fault proxy in front of it, and the rejection is real admission (a ValidatingAdmissionPolicy).
 """
 
+import datetime
 import json
 import os
 import signal
@@ -59,7 +60,13 @@ def lease_holder(cluster, namespace, name=RELEASE):
 
 
 def free_lease_of_a_gone_actor(tmp_path, helm, cluster, namespace):
-    """A recovery meets the lease of the module that is gone (deferred, locked); the operator frees it."""
+    """A recovery meets the lease of the module that is gone (deferred, locked); the operator frees it.
+
+    The lease is renewed to now first, as its holder would have done had it lived: how long the outage
+    and the restart took on a loaded machine must not decide whether it has expired (60 s)."""
+    renew_time = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cluster.api("PATCH", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/matih-helm.%s" % (namespace, RELEASE),
+                {"spec": {"renewTime": renew_time}}, content_type="application/merge-patch+json")
     deferred = Play(tmp_path, "deferred", helm, cluster.kubeconfig, recovery_tasks(
         RELEASE, namespace, helm, cluster.kubeconfig, release_recovery_unlock_pending=True)).run().result("recovery")
     assert (deferred["outcome"], deferred["error_kind"]) == ("deferred", "locked"), deferred
@@ -187,7 +194,8 @@ def test_api_errors_for_a_while(case, helm_binary, faulty_cluster, namespace, tm
 
 
 def test_throttling_client_go_absorbs(helm_binary, faulty_cluster, namespace, tmp_path):
-    """Two 429 answers with Retry-After: client-go waits and retries, the rollback just works."""
+    """Two 429 answers with Retry-After on the Deployment's PATCH: the preflight's dry run meets them
+    first, and the module's client waits and retries as client-go would; the rollback just works."""
     cluster = faulty_cluster
     helm = helm_binary.path
     failed_release(helm, cluster.kubeconfig, RELEASE, namespace)
