@@ -788,8 +788,8 @@ def rules_review(rules, incomplete=False, evaluation_error=None):
 EVERYTHING = [rule(["*"], ["*"], ["*"])]
 # What the preflight of test_a_write_is_checked_with_an_access_review_per_right asks, less the records' update and
 # the wait's list of ReplicaSets
-MOST = [rule(["create"], [""], ["secrets"]), rule(["get", "list", "watch"], ["", "apps"], ["configmaps", "services",
-                                                                                             "deployments"])]
+MOST = [rule(["create"], [""], ["secrets"]),
+        rule(["get", "list", "watch"], ["", "apps"], ["configmaps", "services", "deployments"])]
 
 
 def rules_asked(api):
