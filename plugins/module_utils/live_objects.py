@@ -23,6 +23,7 @@ from ansible_collections.matih.helm.plugins.module_utils.kube_types import (
 from ansible_collections.matih.helm.plugins.module_utils.release_store import RELEASE_SECRET_TYPE
 
 ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+RULES_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
 # Masking shorter Secret values would blank out words and numbers all over the output.
 MIN_MASKED_LENGTH = 6
 
@@ -132,6 +133,23 @@ class LiveObjects(object):
                                            what, reason),
                             server_message=reason)
         return False
+
+    def rules(self, namespace: str) -> Optional[List[Dict[str, Any]]]:
+        """The resource rules the credentials hold in ``namespace`` (theirs there and cluster-wide), as the API server
+        lists them in a SelfSubjectRulesReview (which every authenticated identity may create; nothing is stored):
+        each a dict of ``verbs``, ``apiGroups``, ``resources`` and ``resourceNames``. None when the list is not to be
+        trusted: ``incomplete`` (an authorizer that cannot list its rules, such as a webhook, may allow or deny more)
+        or an ``evaluationError`` (a binding the authorizer could not resolve). Only evidence that a right is held
+        (preflight.rules_grant); a right it does not show is asked with a SelfSubjectAccessReview. KubeError when it
+        could not be asked."""
+        review = self.client.create(RULES_REVIEWS, {"apiVersion": "authorization.k8s.io/v1",
+                                                    "kind": "SelfSubjectRulesReview",
+                                                    "spec": {"namespace": namespace}})
+        answer = (review or {}).get("status") or {}
+        rules = answer.get("resourceRules")
+        if answer.get("incomplete") is not False or answer.get("evaluationError") or not isinstance(rules, list):
+            return None
+        return [rule for rule in rules if isinstance(rule, dict)]
 
     def dry_run(self, resource: Resource, ref: ObjectRef, body: Dict[str, Any]) -> Dict[str, Any]:
         """The object a server-side apply of ``body`` would make (nothing is stored), forced, with a field

@@ -19,8 +19,9 @@ Not checked at all: hooks, which are not in a release's manifest (Helm keeps the
 
 Before a write (not in check mode), the preflight also asks the API server's authorizer whether the
 credentials hold every right Helm's write needs beyond the dry runs' ``patch`` (``write_rights``: its
-release records, its read of each object before it applies it, its wait), one SelfSubjectAccessReview
-each: Helm meets a missing one only after it stored the new revision (pending, then failed), so a
+release records, its read of each object before it applies it, its wait): one SelfSubjectRulesReview
+per namespace, trusted only when complete and only to show a right held (``granted_by_rules``), then
+one SelfSubjectAccessReview for each right it does not show: Helm meets a missing one only after it stored the new revision (pending, then failed), so a
 denial is a refusal (``access_denied``) before anything is written.
 
 A verdict is only what the server said about an object. A server that could not be reached, that
@@ -406,13 +407,64 @@ def _current_objects(api: LiveObjects, manifest: str, namespace: str,
     return current
 
 
+def rule_grants(rule: Dict[str, Any], right: Right) -> bool:
+    """Whether one RBAC rule (a SelfSubjectRulesReview's resource rule: ``verbs``, ``apiGroups``, ``resources``,
+    ``resourceNames``) grants ``right``, as Kubernetes RBAC matches them (rbac/v1 helpers VerbMatches,
+    APIGroupMatches, ResourceMatches, ResourceNameMatches): "*" matches any verb, group or resource; a subresource is
+    "resource/sub", matched by that or by "*/sub"; a rule with resource names grants only a right on one of those
+    names (a list or a create, which names no object, is not granted by it)."""
+    def listed(key):
+        value = rule.get(key)
+        return [str(item) for item in value] if isinstance(value, list) else []
+    verbs, groups, resources, names = listed("verbs"), listed("apiGroups"), listed("resources"), listed("resourceNames")
+    if "*" not in verbs and right.verb not in verbs:
+        return False
+    if "*" not in groups and right.group not in groups:
+        return False
+    resource, _slash, subresource = right.resource.partition("/")
+    combined = resource + ("/" + subresource if subresource else "")
+    if not any(item in ("*", combined) or (subresource and item == "*/" + subresource) for item in resources):
+        return False
+    return not names or (bool(right.name) and right.name in names)
+
+
+def rules_grant(rules: Iterable[Dict[str, Any]], right: Right) -> bool:
+    """Whether any of ``rules`` (LiveObjects.rules') grants ``right``."""
+    return any(rule_grants(rule, right) for rule in rules)
+
+
+def granted_by_rules(api: LiveObjects, rights: List[Right]) -> Set[Right]:
+    """The ``rights`` a SelfSubjectRulesReview shows held: one review per namespace a right is in, at once. Only
+    positive evidence, and only from a complete review (LiveObjects.rules: None otherwise): a right it does not
+    show, a right cluster-wide (a namespace's review lists the rules of its RoleBindings too, which grant nothing
+    cluster-wide) and every right of a namespace whose review could not be had (any KubeError) is asked with a
+    SelfSubjectAccessReview, as without it."""
+    rules_of = getattr(api, "rules", None)
+    namespaces = list(dict.fromkeys(right.namespace for right in rights if right.namespace))
+    if rules_of is None or not namespaces:
+        return set()
+
+    def review(namespace):
+        try:
+            return rules_of(namespace)
+        except KubeError:
+            return None
+    found = dict(zip(namespaces, api.run_concurrently(review, namespaces)))
+    return {right for right in rights
+            if right.namespace and found.get(right.namespace) is not None and rules_grant(found[right.namespace], right)}
+
+
 def denied(api: LiveObjects, rights: List[Right]) -> Tuple[List[Right], Optional[KubeError]]:
     """(the ``rights`` the credentials lack, asked at once; the KubeError when the server answers no access review).
-    Only a 403 on the SelfSubjectAccessReview itself (RBAC) or a 404/405 (an API it does not serve) means a review is
-    unavailable: the caller says the rights were not checked, and the denials the other reviews did answer are still
-    returned. KubeError (to defer) when
+    A right a complete SelfSubjectRulesReview of its namespace shows held is held (granted_by_rules, one request per
+    namespace); each other right is asked with a SelfSubjectAccessReview. Only a 403 on the SelfSubjectAccessReview
+    itself (RBAC) or a 404/405 (an API it does not serve) means a review is unavailable: the caller says the rights
+    were not checked, and the denials the other reviews did answer are still returned. KubeError (to defer) when
     it could not be asked (unreachable, throttled, 5xx, 401: credentials the server did not accept) or the
     authorizer could not decide (an evaluationError)."""
+    held = granted_by_rules(api, rights)
+    rights = [right for right in rights if right not in held]
+
     def ask(right):
         try:
             return api.allowed(right.verb, right.group, right.resource, right.namespace, right.name)

@@ -207,8 +207,9 @@ notes:
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) in the release namespace (the lease), and
     C(patch) on the chart's kinds there (the preflight's dry runs) besides what Helm needs. With C(delete) on leases
     too, a lease made for a release that does not exist is deleted again (else it is only released).
-  - Before Helm writes a step (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview
-    per right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - for a rollback or
+  - Before Helm writes a step (not in check mode) the preflight also asks the API server (one SelfSubjectRulesReview
+    per namespace, trusted only when complete and only to show a right held; a SelfSubjectAccessReview for each other
+    right) whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - for a rollback or
     an upgrade C(create) on Secrets and C(update) on the records Helm marks (the release records), C(get) on each object
     of the target, with Helm 4 C(delete) on each object of the current release the target drops that exists and is not
     annotated C(helm.sh/resource-policy) C(keep) (one GET each first, as Helm 4 skips one it cannot get or that is kept,

@@ -141,8 +141,9 @@ notes:
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) and C(patch) on the chart's kinds (the
     dry runs) in the release namespace, besides what Helm needs. With C(delete) on leases too, a lease made for a
     release that does not exist is deleted again (else it is only released).
-  - Before Helm writes (not in check mode) the preflight also asks the API server, one SelfSubjectAccessReview per
-    right, whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) on Secrets
+  - Before Helm writes (not in check mode) the preflight also asks the API server (one SelfSubjectRulesReview per
+    namespace, trusted only when complete and only to show a right held; a SelfSubjectAccessReview for each other
+    right) whether the credentials may do what Helm's write needs besides the dry runs' C(patch) - C(create) on Secrets
     and C(update) on the records of the deployed revisions and of the new one (the release records), C(get) on each
     object of the target, C(update) on each with O(force) (a PUT), with Helm 4 C(delete) on each object of the latest
     revision the target drops that exists and is not annotated C(helm.sh/resource-policy) C(keep) (one GET each first,

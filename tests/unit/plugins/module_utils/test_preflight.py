@@ -16,7 +16,7 @@ from ansible_collections.matih.helm.plugins.module_utils.kube_types import FIELD
 from ansible_collections.matih.helm.plugins.module_utils.kube_client import THROTTLE_RETRIES
 from ansible_collections.matih.helm.plugins.module_utils.live_objects import LiveObjects
 from ansible_collections.matih.helm.plugins.module_utils.preflight import (
-    Preflight, Right, Write, preflight, wait_verbs, write_rights,
+    Preflight, Right, Write, preflight, rule_grants, wait_verbs, write_rights,
 )
 from ansible_collections.matih.helm.plugins.module_utils.release_store import ReleaseStore
 from ansible_collections.matih.helm.tests.unit.plugins.module_utils.stand_ins import StandInConnection, scripted_api
@@ -459,7 +459,9 @@ def reviews(denied_rights, extra=None):
 
 
 def asked(api):
-    return [json.loads(seen.body)["spec"]["resourceAttributes"] for seen in api.seen if seen.method == "POST"]
+    """The attributes of every SelfSubjectAccessReview the server saw."""
+    return [json.loads(seen.body)["spec"]["resourceAttributes"] for seen in api.seen if seen.method == "POST" and
+            seen.path == REVIEWS]
 
 
 def test_a_write_is_checked_with_an_access_review_per_right(api, live):
@@ -472,7 +474,9 @@ def test_a_write_is_checked_with_an_access_review_per_right(api, live):
     assert {"verb": "get", "group": "", "resource": "configmaps", "namespace": "shop", "name": "web-config"} in attributes
     assert {"verb": "list", "group": "", "resource": "configmaps", "namespace": "shop"} in attributes
     assert not any(item["verb"] == "watch" and item["resource"] == "replicasets" for item in attributes)
-    assert not checked.passed and checked.objects == 3 and checked.requests == 3 + len(attributes)
+    # the dry runs, the rules review (which this server does not serve: every right is then asked) and the access
+    # reviews
+    assert not checked.passed and checked.objects == 3 and checked.requests == 3 + 1 + len(attributes)
     assert [(refusal["kind"], refusal["namespace"], refusal["error_kind"]) for refusal in checked.refusals] == [
         ("SelfSubjectAccessReview", "shop", "access_denied")] * 2
     assert checked.refusals[0]["reason"] == (
@@ -547,7 +551,8 @@ def test_every_right_held_passes(api, live):
     api.routes[("POST", REVIEWS)] = reviews(set())
     checked = preflight(live, CHART, "shop", writes=Write(4, False))
     assert checked.passed and checked.summary() == "all 3 objects pass the API server's dry run"
-    assert len([seen for seen in api.seen if seen.method == "POST"]) == 2 + 3
+    # the rules review (not served here), then an access review per right
+    assert [seen.path for seen in api.seen if seen.method == "POST"] == [RULES_REVIEWS] + [REVIEWS] * (2 + 3)
 
 
 def test_check_mode_asks_no_access_review(api, live):
@@ -732,3 +737,122 @@ def test_denials_are_kept_beside_reviews_the_server_does_not_answer(api, live):
         ("SelfSubjectAccessReview", "the credentials may not get services in namespace shop named web")]
     assert [entry["kind"] for entry in checked.unchecked] == ["SelfSubjectAccessReview"]
     assert checked.unchecked[0]["reason"].startswith("rights not checked: access reviews unavailable (403 ")
+
+
+# --- one SelfSubjectRulesReview per namespace: evidence that a right is held, never of one lacking -------------------
+
+RULES_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+
+
+def rule(verbs, groups, resources, names=None):
+    return dict({"verbs": verbs, "apiGroups": groups, "resources": resources}, **({"resourceNames": names} if names else {}))
+
+
+@pytest.mark.parametrize("granting, right, expected", [
+    (rule(["get"], [""], ["secrets"]), Right("get", "", "secrets", "shop"), True),
+    (rule(["get"], [""], ["secrets"]), Right("get", "", "secrets", "shop", name="a"), True),
+    # each of verb, group and resource must match, or be "*"
+    (rule(["list"], [""], ["secrets"]), Right("get", "", "secrets", "shop"), False),
+    (rule(["*"], [""], ["secrets"]), Right("delete", "", "secrets", "shop"), True),
+    (rule(["get"], ["apps"], ["secrets"]), Right("get", "", "secrets", "shop"), False),
+    (rule(["get"], ["*"], ["deployments"]), Right("get", "apps", "deployments", "shop"), True),
+    (rule(["get"], ["apps"], ["replicasets"]), Right("get", "apps", "deployments", "shop"), False),
+    (rule(["get"], ["apps"], ["*"]), Right("get", "apps", "deployments", "shop"), True),
+    # resource names: only a right on one of them; a list or a create names no object, so it is not granted
+    (rule(["get", "update"], [""], ["secrets"], ["a", "b"]), Right("update", "", "secrets", "shop", name="b"), True),
+    (rule(["get", "update"], [""], ["secrets"], ["a", "b"]), Right("update", "", "secrets", "shop", name="c"), False),
+    (rule(["list", "create"], [""], ["secrets"], ["a"]), Right("list", "", "secrets", "shop"), False),
+    (rule(["list", "create"], [""], ["secrets"], ["a"]), Right("create", "", "secrets", "shop"), False),
+    # subresources: "resource/sub" or "*/sub"; the resource alone grants none of its subresources, "*" grants them
+    (rule(["update"], ["apps"], ["deployments/scale"]), Right("update", "apps", "deployments/scale", "shop"), True),
+    (rule(["update"], ["apps"], ["*/scale"]), Right("update", "apps", "deployments/scale", "shop"), True),
+    (rule(["update"], ["apps"], ["deployments"]), Right("update", "apps", "deployments/scale", "shop"), False),
+    (rule(["update"], ["apps"], ["*/scale"]), Right("update", "apps", "deployments", "shop"), False),
+    (rule(["update"], ["apps"], ["*"]), Right("update", "apps", "deployments/scale", "shop"), True),
+    # what a rule lacks or has in the wrong shape grants nothing
+    ({"verbs": ["get"], "resources": ["secrets"]}, Right("get", "", "secrets", "shop"), False),
+    ({"verbs": "*", "apiGroups": ["*"], "resources": ["*"]}, Right("get", "", "secrets", "shop"), False),
+    ({}, Right("get", "", "secrets", "shop"), False),
+])
+def test_rule_grants(granting, right, expected):
+    assert rule_grants(granting, right) is expected
+
+
+def rules_review(rules, incomplete=False, evaluation_error=None):
+    status = {"resourceRules": rules, "nonResourceRules": [], "incomplete": incomplete}
+    if evaluation_error:
+        status["evaluationError"] = evaluation_error
+    return 201, {"kind": "SelfSubjectRulesReview", "status": status}
+
+
+EVERYTHING = [rule(["*"], ["*"], ["*"])]
+# What the preflight of test_a_write_is_checked_with_an_access_review_per_right asks, less the records' update and
+# the wait's list of ReplicaSets
+MOST = [rule(["create"], [""], ["secrets"]),
+        rule(["get", "list", "watch"], ["", "apps"], ["configmaps", "services", "deployments"])]
+
+
+def rules_asked(api):
+    return [json.loads(seen.body)["spec"] for seen in api.seen if seen.path == RULES_REVIEWS]
+
+
+def test_a_complete_rules_review_stands_for_the_access_reviews(api, live):
+    api.routes[("POST", RULES_REVIEWS)] = rules_review(EVERYTHING)
+    checked = preflight(live, CHART, "shop", writes=Write(4, True))
+    assert checked.passed and checked.unchecked == [] and checked.requests == 3 + 1
+    assert rules_asked(api) == [{"namespace": "shop"}] and asked(api) == []
+
+
+@pytest.mark.parametrize("answer", [
+    rules_review(MOST),
+    # not to be trusted: every right is asked, as without a rules review
+    rules_review(EVERYTHING, incomplete=True),
+    rules_review(EVERYTHING, evaluation_error='role.rbac.authorization.k8s.io "gone" not found'),
+    (201, {"kind": "SelfSubjectRulesReview", "status": {"resourceRules": EVERYTHING}}),
+    # no rules review (RBAC forbids it, the server does not serve it, or it could not answer): the same
+    status(403, "Forbidden", "selfsubjectrulesreviews.authorization.k8s.io is forbidden"),
+    (404, {"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"}),
+    status(503, "ServiceUnavailable", "etcdserver: leader changed"),
+])
+def test_a_right_the_rules_review_does_not_show_is_asked(api, live, answer):
+    """Only positive evidence: the denials, their messages and the summary are those of the access reviews."""
+    api.routes[("POST", RULES_REVIEWS)] = answer
+    api.routes[("POST", REVIEWS)] = reviews({("update", "", "secrets", "shop", ""),
+                                             ("list", "apps", "replicasets", "shop", "")})
+    checked = preflight(live, CHART, "shop", writes=Write(4, True))
+    every = 2 + 3 * 3 + 1
+    assert len(asked(api)) == (2 if answer == rules_review(MOST) else every)
+    assert [refusal["reason"] for refusal in checked.refusals] == [
+        "the credentials may not update secrets in namespace shop (RBAC; Helm marks the revision it supersedes, and "
+        "the new one when it is done)",
+        "the credentials may not list replicasets.apps in namespace shop (RBAC; Helm's wait reads a Deployment's "
+        "replicasets)"]
+
+
+def test_a_right_cluster_wide_is_asked_whatever_the_rules_review_says(api, live):
+    """A namespace's rules review lists its RoleBindings' rules too, which grant nothing cluster-wide."""
+    api.routes[("POST", RULES_REVIEWS)] = rules_review(EVERYTHING)
+    api.routes[("POST", REVIEWS)] = reviews({("get", "rbac.authorization.k8s.io", "clusterroles", None, "reader")})
+    manifest = """\
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: reader
+"""
+    api.routes[("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/reader")] = (200, {})
+    checked = preflight(live, manifest, "shop", writes=Write(4, False))
+    assert asked(api) == [{"verb": "get", "group": "rbac.authorization.k8s.io", "resource": "clusterroles",
+                           "name": "reader"}]
+    assert [refusal["reason"] for refusal in checked.refusals] == [
+        "the credentials may not get clusterroles.rbac.authorization.k8s.io cluster-wide named reader (RBAC; Helm "
+        "reads each object before it writes it)"]
+
+
+def test_an_access_review_error_after_a_partial_rules_review_still_raises(api, live):
+    api.routes[("POST", RULES_REVIEWS)] = rules_review(MOST)
+    api.routes[("POST", REVIEWS)] = (201, {"kind": "SelfSubjectAccessReview",
+                                           "status": {"allowed": False, "evaluationError": "webhook: refused"}})
+    with pytest.raises(KubeError) as failure:
+        preflight(live, CHART, "shop", writes=Write(4, True))
+    assert failure.value.kind == "api_error"
