@@ -421,9 +421,8 @@ def rule_grants(rule: Dict[str, Any], right: Right) -> bool:
         return False
     if "*" not in groups and right.group not in groups:
         return False
-    resource, _slash, subresource = right.resource.partition("/")
-    combined = resource + ("/" + subresource if subresource else "")
-    if not any(item in ("*", combined) or (subresource and item == "*/" + subresource) for item in resources):
+    subresource = right.resource.partition("/")[2]
+    if not any(item in ("*", right.resource) or (subresource and item == "*/" + subresource) for item in resources):
         return False
     return not names or (bool(right.name) and right.name in names)
 
@@ -439,19 +438,17 @@ def granted_by_rules(api: LiveObjects, rights: List[Right]) -> Set[Right]:
     show, a right cluster-wide (a namespace's review lists the rules of its RoleBindings too, which grant nothing
     cluster-wide) and every right of a namespace whose review could not be had (any KubeError) is asked with a
     SelfSubjectAccessReview, as without it."""
-    rules_of = getattr(api, "rules", None)
     namespaces = list(dict.fromkeys(right.namespace for right in rights if right.namespace))
-    if rules_of is None or not namespaces:
+    if not namespaces:
         return set()
 
     def review(namespace):
         try:
-            return rules_of(namespace)
+            return api.rules(namespace)
         except KubeError:
             return None
     found = dict(zip(namespaces, api.run_concurrently(review, namespaces)))
-    return {right for right in rights
-            if right.namespace and found.get(right.namespace) is not None and rules_grant(found[right.namespace], right)}
+    return {right for right in rights if found.get(right.namespace) is not None and rules_grant(found[right.namespace], right)}
 
 
 def denied(api: LiveObjects, rights: List[Right]) -> Tuple[List[Right], Optional[KubeError]]:

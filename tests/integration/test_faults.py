@@ -64,9 +64,7 @@ def free_lease_of_a_gone_actor(tmp_path, helm, cluster, namespace):
 
     The lease is renewed to now first, as its holder would have done had it lived: how long the outage
     and the restart took on a loaded machine must not decide whether it has expired (60 s)."""
-    renew_time = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    cluster.api("PATCH", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/matih-helm.%s" % (namespace, RELEASE),
-                {"spec": {"renewTime": renew_time}}, content_type="application/merge-patch+json")
+    patch_lease(cluster, namespace, {"renewTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
     deferred = Play(tmp_path, "deferred", helm, cluster.kubeconfig, recovery_tasks(
         RELEASE, namespace, helm, cluster.kubeconfig, release_recovery_unlock_pending=True)).run().result("recovery")
     assert (deferred["outcome"], deferred["error_kind"]) == ("deferred", "locked"), deferred
@@ -75,8 +73,12 @@ def free_lease_of_a_gone_actor(tmp_path, helm, cluster, namespace):
 
 def free_lease(cluster, namespace, name=RELEASE):
     """What the lease's message tells an operator to do once its holder is known to be gone."""
+    patch_lease(cluster, namespace, {"holderIdentity": None}, name)
+
+
+def patch_lease(cluster, namespace, spec, name=RELEASE):
     cluster.api("PATCH", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/matih-helm.%s" % (namespace, name),
-                {"spec": {"holderIdentity": None}}, content_type="application/merge-patch+json")
+                {"spec": spec}, content_type="application/merge-patch+json")
 
 
 def assert_fails_with(result, *fragments):
